@@ -1,0 +1,117 @@
+"""Log-in, log-out, password change and the language switch."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import refresh
+from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from portal.db import Session
+from portal.i18n import LOCALE_COOKIE
+from portal.security import client_ip, roles_home
+from portal.services import DomainError, accounts
+
+from .forms import LanguageForm, LoginForm, PasswordChangeForm
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site: never an absolute URL an attacker chose."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.get("/")
+def index() -> Response:
+    if current_user.is_authenticated:
+        return redirect(url_for(roles_home(current_user)))
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/entrar", methods=["GET", "POST"])
+def login() -> Response | tuple[str, int] | str:
+    if current_user.is_authenticated:
+        return redirect(url_for(roles_home(current_user)))
+    form = LoginForm(next=request.args.get("next", ""))
+    if not form.validate_on_submit():
+        status = 422 if form.is_submitted() else 200
+        return render_template("auth/login.html", form=form), status
+    try:
+        user = accounts.authenticate(
+            Session(),
+            form.identifier.data or "",
+            form.password.data or "",
+            max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+            lockout=timedelta(minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"]),
+        )
+    except DomainError as error:
+        Session.commit()  # keep the failure count
+        form.password.errors = [_(error.message, **error.params)]
+        return render_template("auth/login.html", form=form), 422
+    Session.commit()
+    login_user(user)
+    return redirect(_safe_next(form.next.data) or url_for(roles_home(user)), code=303)
+
+
+@bp.post("/salir")
+@login_required
+def logout() -> Response:
+    logout_user()
+    flash(_("You have logged out."), "info")
+    return redirect(url_for("auth.login"), code=303)
+
+
+@bp.route("/cuenta/contrasena", methods=["GET", "POST"])
+@login_required
+def change_password() -> Response | tuple[str, int] | str:
+    form = PasswordChangeForm()
+    if not form.validate_on_submit():
+        status = 422 if form.is_submitted() else 200
+        return render_template(
+            "auth/password.html", form=form, min_length=accounts.MIN_PASSWORD_LENGTH
+        ), status
+    try:
+        accounts.change_password(
+            Session(), current_user, form.current.data or "", form.new.data or "", client_ip()
+        )
+    except DomainError as error:
+        form.current.errors = [_(error.message, **error.params)]
+        return render_template(
+            "auth/password.html", form=form, min_length=accounts.MIN_PASSWORD_LENGTH
+        ), 422
+    Session.commit()
+    flash(_("Your password was changed."), "success")
+    return redirect(url_for(roles_home(current_user)), code=303)
+
+
+@bp.post("/idioma")
+def set_language() -> Response:
+    form = LanguageForm()
+    target = _safe_next(form.next.data) or url_for("auth.index")
+    if not form.validate_on_submit():
+        return redirect(target, code=303)
+    locale = form.locale.data or current_app.config["BABEL_DEFAULT_LOCALE"]
+    if current_user.is_authenticated:
+        accounts.set_locale(Session(), current_user, locale)
+        Session.commit()
+    response = redirect(target, code=303)
+    response.set_cookie(
+        LOCALE_COOKIE,
+        locale,
+        max_age=365 * 24 * 3600,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
+    refresh()
+    return response

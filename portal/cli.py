@@ -1,0 +1,62 @@
+"""Flask CLI commands: the database, demo data, the worker."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+from portal.db import Session
+
+
+def upgrade_database(url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from portal.config import ROOT
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(config, "heads")
+
+
+def register_commands(app: Flask) -> None:
+    @app.cli.command("db-upgrade")
+    def db_upgrade() -> None:
+        """Migrate the database to the newest schema (Alembic)."""
+        url = current_app.config["DATABASE_URL"]
+        if url.startswith("sqlite:///"):
+            from pathlib import Path
+
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        upgrade_database(url)
+        click.echo(f"Database ready: {url.split('@')[-1]}")
+
+    @app.cli.command("seed-demo")
+    @click.option("--vehicles", default=150, show_default=True, help="How many cars.")
+    def seed_demo_command(vehicles: int) -> None:
+        """Load the demo data set (idempotent)."""
+        from portal.demo import DEMO_PASSWORD, demo_logins, seed_demo
+
+        if not current_app.config["DEMO_MODE"]:
+            raise click.ClickException("seed-demo runs only in demo mode (LAFA_DEMO=1)")
+        summary = seed_demo(Session(), vehicles=vehicles)
+        Session.commit()
+        click.echo(
+            f"Demo data: {summary.depots} depots, {summary.vehicles} vehicles, "
+            f"{summary.drivers} drivers, {summary.contracts} active contracts, "
+            f"{summary.staff} staff."
+        )
+        for role, login in demo_logins(Session()):
+            click.echo(f"  {role:8} {login:28} {DEMO_PASSWORD}")
+
+    @app.cli.command("worker")
+    @click.argument("queues", nargs=-1)
+    def worker(queues: tuple[str, ...]) -> None:
+        """Run an RQ worker on QUEUES (default: all of them) with the app's settings."""
+        from rq import Worker
+
+        from workers.queues import QUEUES, get_queue, redis_connection
+
+        names = queues or QUEUES
+        w = Worker([get_queue(n) for n in names], connection=redis_connection())
+        w.work(with_scheduler=True)

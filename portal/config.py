@@ -1,0 +1,102 @@
+"""Settings from the environment (12-factor), with development defaults.
+
+`load_config()` reads `os.environ` once; `create_app(config)` overrides any key.
+The database, Redis and the MQTT broker are detected on localhost when their URLs
+are not set: the portal uses them when they answer and otherwise falls back to an
+embedded default (a SQLite file, jobs run in-process) and says so in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused in production below
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/lafa"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class ConfigError(RuntimeError):
+    """The settings would make the portal unsafe or unable to start."""
+
+
+def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_config() -> dict[str, Any]:
+    env = os.environ.get("LAFA_ENV", "development")
+    production = env == "production"
+    instance = Path(os.environ.get("LAFA_INSTANCE", ROOT / "instance"))
+
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        if port_open("127.0.0.1", 5432):
+            database_url = DEFAULT_DATABASE_URL
+        else:
+            database_url = f"sqlite:///{instance / 'lafa.sqlite3'}"
+            log.warning("PostgreSQL not found on 127.0.0.1:5432; using %s", database_url)
+
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url is None:
+        redis_url = DEFAULT_REDIS_URL if port_open("127.0.0.1", 6379) else ""
+        if not redis_url:
+            log.warning("Redis not found on 127.0.0.1:6379; jobs run in-process")
+
+    mqtt_url = os.environ.get("MQTT_URL")
+    if mqtt_url is None:
+        mqtt_url = "mqtt://127.0.0.1:1883" if port_open("127.0.0.1", 1883) else ""
+
+    return {
+        "ENV": env,
+        "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "MQTT_URL": mqtt_url,
+        "INSTANCE_PATH": str(instance),
+        "DEMO_MODE": _flag("LAFA_DEMO", default=not production),
+        "TIMEZONE": os.environ.get("LAFA_TIMEZONE", "America/Mexico_City"),
+        "BABEL_DEFAULT_LOCALE": "es_MX",
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        "LANGUAGES": ("es_MX", "en"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
+        "LOGIN_LOCKOUT_MINUTES": int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")),
+        "PAGE_SIZE": 25,
+    }
+
+
+def check_production(config: dict[str, Any]) -> None:
+    """Refuse settings that are only safe on a developer's machine."""
+    if config["ENV"] != "production":
+        return
+    if not config.get("SECRET_KEY") or config["SECRET_KEY"] == DEV_SECRET_KEY:
+        raise ConfigError("SECRET_KEY must be set to a random value in production")
+    if len(config["SECRET_KEY"]) < 32:
+        raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+    if config.get("DEMO_MODE"):
+        raise ConfigError("LAFA_DEMO must be off in production")

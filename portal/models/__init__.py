@@ -1,0 +1,22 @@
+"""The one schema, a module per area. Importing this package builds no app."""
+
+from portal.db import Base
+
+from .audit import AuditEvent
+from .fleet import ConnectorType, Contract, ContractStatus, Depot, Vehicle, VehicleStatus
+from .people import Driver, DriverStatus, Role, User
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "ConnectorType",
+    "Contract",
+    "ContractStatus",
+    "Depot",
+    "Driver",
+    "DriverStatus",
+    "Role",
+    "User",
+    "Vehicle",
+    "VehicleStatus",
+]

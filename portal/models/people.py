@@ -1,0 +1,105 @@
+"""People: users who log in, and drivers who lease the cars."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date
+from typing import TYPE_CHECKING
+
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base
+
+from ._types import Created, Timestamp, enum_column
+
+if TYPE_CHECKING:
+    from .fleet import Contract
+
+
+class Role(enum.StrEnum):
+    DRIVER = "driver"
+    STAFF = "staff"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+class DriverStatus(enum.StrEnum):
+    APPLICANT = "applicant"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    FORMER = "former"
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("email IS NOT NULL OR phone IS NOT NULL", name="has_login"),
+        CheckConstraint("failed_logins >= 0", name="failed_logins_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(10), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = enum_column(Role)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    locale: Mapped[str] = mapped_column(String(8), default="es_MX")
+    is_active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[Timestamp | None]
+    last_login_at: Mapped[Timestamp | None]
+    password_changed_at: Mapped[Timestamp | None]
+    created_at: Mapped[Created]
+
+    driver: Mapped[Driver | None] = relationship(back_populates="user")
+
+    # Flask-Login's protocol, without importing Flask here.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.STAFF, Role.MANAGER, Role.ADMIN)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role}>"
+
+
+class Driver(Base):
+    __tablename__ = "drivers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    second_last_name: Mapped[str | None] = mapped_column(String(100))
+    curp: Mapped[str] = mapped_column(String(18), unique=True)
+    rfc: Mapped[str | None] = mapped_column(String(13))
+    phone: Mapped[str] = mapped_column(String(10))
+    email: Mapped[str | None] = mapped_column(String(254))
+    licence_number: Mapped[str | None] = mapped_column(String(30))
+    licence_expires_on: Mapped[date | None] = mapped_column(Date)
+    address: Mapped[str | None] = mapped_column(String(300))
+    postal_code: Mapped[str | None] = mapped_column(String(5))
+    platforms: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[DriverStatus] = enum_column(DriverStatus, default=DriverStatus.APPLICANT)
+    created_at: Mapped[Created]
+
+    user: Mapped[User | None] = relationship(back_populates="driver")
+    contracts: Mapped[list[Contract]] = relationship(back_populates="driver")
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name, self.second_last_name) if p)
+
+    def __repr__(self) -> str:
+        return f"<Driver {self.id} {self.curp}>"

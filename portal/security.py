@@ -1,0 +1,87 @@
+"""Log-in plumbing, role checks and the security headers every response carries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, request
+from flask_babel import lazy_gettext as _l
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFProtect
+
+from portal.db import Session
+from portal.models import Role, User
+
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = _l("Please log in to see this page.")
+login_manager.login_message_category = "info"
+login_manager.session_protection = "strong"
+csrf = CSRFProtect()
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    user = Session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.is_active else None
+
+
+def require_roles(blueprint: Blueprint, roles: Iterable[Role]) -> None:
+    """Every view of `blueprint` needs a logged-in user with one of `roles` (else 403)."""
+    allowed = frozenset(roles)
+
+    @blueprint.before_request
+    def _check_role() -> Any:
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if current_user.role not in allowed:
+            abort(403)
+        return None
+
+
+def client_ip() -> str | None:
+    return request.remote_addr
+
+
+def add_security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(self), microphone=()")
+    if request.endpoint != "static" and "Cache-Control" not in headers:
+        headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    app.after_request(add_security_headers)
+
+
+def roles_home(user: User) -> str:
+    """The endpoint a user lands on after logging in."""
+    return {
+        Role.DRIVER: "driver.home",
+        Role.STAFF: "staff.fleet",
+        Role.MANAGER: "manager.home",
+        Role.ADMIN: "admin.home",
+    }[user.role]

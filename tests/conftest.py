@@ -1,0 +1,86 @@
+"""Fixtures: one PostgreSQL database per run, migrated with Alembic as in production;
+each test inside a transaction that is rolled back at the end."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from alembic import command
+from alembic.config import Config
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session as OrmSession
+
+from portal.app import create_app
+from portal.config import ROOT
+from portal.db import Session, make_engine, session_factory
+
+pytest_plugins = ["tests.factories"]
+
+PG_ADMIN = os.environ.get("TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _admin(sql: str) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(sql)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    name = f"lafa_test_{os.getpid()}"
+    _admin(f'DROP DATABASE IF EXISTS "{name}"')
+    _admin(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    yield url
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    config = Config(str(ROOT / "alembic.ini"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "heads")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(engine: Engine, database_url: str) -> Flask:
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": "",
+            "SECRET_KEY": "test-secret",
+            "WTF_CSRF_ENABLED": False,
+            "SKIP_DB_CONFIGURE": True,
+        }
+    )
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[OrmSession]:
+    """The test's session; whatever it or a request commits is rolled back afterwards."""
+    connection = engine.connect()
+    transaction = connection.begin()
+    Session.remove()
+    session_factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+    # The test's own session, beside (not inside) the registry the requests use, so a
+    # request's teardown does not close it; both work in the same transaction.
+    session = session_factory()
+    yield session
+    session.close()
+    Session.remove()
+    transaction.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def client(app: Flask, db: OrmSession) -> FlaskClient:
+    return app.test_client()

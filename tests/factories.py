@@ -1,0 +1,163 @@
+"""Factories as fixtures that return callables with sensible defaults (Indico style)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from portal.demo import luhn_complete, make_curp
+from portal.models import (
+    ConnectorType,
+    Contract,
+    ContractStatus,
+    Depot,
+    Driver,
+    DriverStatus,
+    Role,
+    User,
+    Vehicle,
+    VehicleStatus,
+)
+from portal.passwords import hash_password
+
+PASSWORD = "correcto-caballo-bateria"
+_counter = itertools.count(1)
+_password_hash = hash_password(PASSWORD)
+
+
+@pytest.fixture
+def make_depot(db: Session) -> Callable[..., Depot]:
+    def make(**kw: Any) -> Depot:
+        n = next(_counter)
+        values: dict[str, Any] = {
+            "code": f"D{n:03d}",
+            "name": f"Depósito {n}",
+            "address": "Av. Insurgentes Sur 100, CDMX",
+            "site_power_kw": Decimal("300"),
+        }
+        depot = Depot(**(values | kw))
+        db.add(depot)
+        db.flush()
+        return depot
+
+    return make
+
+
+@pytest.fixture
+def make_user(db: Session) -> Callable[..., User]:
+    def make(role: Role = Role.STAFF, **kw: Any) -> User:
+        n = next(_counter)
+        values: dict[str, Any] = {
+            "full_name": f"Persona {n} Prueba",
+            "role": role,
+            "password_hash": _password_hash,
+        }
+        if role == Role.DRIVER:
+            values["phone"] = f"55{n:08d}"
+        else:
+            values["email"] = f"persona{n}@lafa.mx"
+        user = User(**(values | kw))
+        db.add(user)
+        db.flush()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_driver(db: Session, make_user: Callable[..., User]) -> Callable[..., Driver]:
+    def make(user: User | None = None, **kw: Any) -> Driver:
+        import random
+
+        user = user or make_user(Role.DRIVER)
+        first = kw.pop("first_name", "Lucía")
+        curp = make_curp(
+            first, "Hernández", "Ramírez", date(1990, 5, 17), "M", "DF", random.Random(user.id)
+        )
+        values: dict[str, Any] = {
+            "user": user,
+            "first_name": first,
+            "last_name": "Hernández",
+            "second_last_name": "Ramírez",
+            "curp": curp,
+            "phone": user.phone or "5512345678",
+            "status": DriverStatus.ACTIVE,
+        }
+        driver = Driver(**(values | kw))
+        db.add(driver)
+        db.flush()
+        return driver
+
+    return make
+
+
+@pytest.fixture
+def make_vehicle(db: Session, make_depot: Callable[..., Depot]) -> Callable[..., Vehicle]:
+    def make(**kw: Any) -> Vehicle:
+        n = next(_counter)
+        depot = kw.pop("depot", None) or make_depot()
+        values: dict[str, Any] = {
+            "vin": f"LGXCE4CB{n:09d}",
+            "plate": f"TST-{n:03d}-A"[:10],
+            "make": "BYD",
+            "model": "Dolphin Mini",
+            "year": 2025,
+            "battery_kwh": Decimal("38.8"),
+            "range_km": 380,
+            "connector_type": ConnectorType.CCS2,
+            "tracker_imei": luhn_complete(f"35{n:012d}"),
+            "depot": depot,
+            "status": VehicleStatus.AVAILABLE,
+        }
+        vehicle = Vehicle(**(values | kw))
+        db.add(vehicle)
+        db.flush()
+        return vehicle
+
+    return make
+
+
+@pytest.fixture
+def make_contract(
+    db: Session, make_driver: Callable[..., Driver], make_vehicle: Callable[..., Vehicle]
+) -> Callable[..., Contract]:
+    def make(**kw: Any) -> Contract:
+        n = next(_counter)
+        driver = kw.pop("driver", None) or make_driver()
+        vehicle = kw.pop("vehicle", None) or make_vehicle(status=VehicleStatus.LEASED)
+        values: dict[str, Any] = {
+            "number": f"LAFA-T-{n:05d}",
+            "driver": driver,
+            "vehicle": vehicle,
+            "weekly_rent_cents": 350_000,
+            "deposit_cents": 700_000,
+            "late_fee_cents": 25_000,
+            "term_weeks": 156,
+            "starts_on": date.today() - timedelta(weeks=10),
+            "status": ContractStatus.ACTIVE,
+        }
+        contract = Contract(**(values | kw))
+        db.add(contract)
+        db.flush()
+        return contract
+
+    return make
+
+
+@pytest.fixture
+def login(client: FlaskClient) -> Callable[[User], FlaskClient]:
+    def do_login(user: User, password: str = PASSWORD) -> FlaskClient:
+        response = client.post(
+            "/entrar", data={"identifier": user.email or user.phone, "password": password}
+        )
+        assert response.status_code == 303, response.text
+        return client
+
+    return do_login

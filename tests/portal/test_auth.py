@@ -1,0 +1,133 @@
+from datetime import timedelta
+
+import pytest
+
+from portal.db import utcnow
+from portal.models import AuditEvent, Role
+from tests.factories import PASSWORD
+
+
+def test_driver_logs_in_with_the_mobile_number_as_typed(client, make_driver):
+    driver = make_driver()
+    phone = driver.user.phone
+    typed = f"+52 {phone[:2]} {phone[2:6]} {phone[6:]}"
+    response = client.post("/entrar", data={"identifier": typed, "password": PASSWORD})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/conductor/"
+
+
+@pytest.mark.parametrize(
+    ("role", "home"),
+    [(Role.STAFF, "/operacion/flota"), (Role.MANAGER, "/gerencia/"), (Role.ADMIN, "/admin/")],
+)
+def test_staff_log_in_with_e_mail_and_land_on_their_home(client, make_user, role, home):
+    user = make_user(role)
+    response = client.post("/entrar", data={"identifier": user.email.upper(), "password": PASSWORD})
+    assert response.status_code == 303
+    assert response.headers["Location"] == home
+    assert client.get(home).status_code == 200
+
+
+def test_wrong_password_and_unknown_user_get_the_same_answer(client, make_user):
+    user = make_user(Role.STAFF)
+    wrong = client.post("/entrar", data={"identifier": user.email, "password": "nope"})
+    unknown = client.post("/entrar", data={"identifier": "nadie@lafa.mx", "password": "nope"})
+    assert wrong.status_code == unknown.status_code == 422
+    message = "El celular, el correo o la contraseña no son correctos."
+    assert message in wrong.text
+    assert message in unknown.text
+
+
+def test_empty_form_is_422_with_spanish_field_errors(client):
+    response = client.post("/entrar", data={"identifier": "", "password": ""})
+    assert response.status_code == 422
+    assert "Escribe tu celular o correo electrónico." in response.text
+    assert "Escribe tu contraseña." in response.text
+
+
+def test_repeated_failures_lock_the_account(app, client, db, make_user):
+    user = make_user(Role.STAFF)
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        client.post("/entrar", data={"identifier": user.email, "password": "nope"})
+    db.refresh(user)
+    assert user.locked_until is not None
+    assert user.locked_until > utcnow()
+    # Even the right password is refused while locked.
+    response = client.post("/entrar", data={"identifier": user.email, "password": PASSWORD})
+    assert response.status_code == 422
+    assert "Demasiados intentos fallidos" in response.text
+    assert db.query(AuditEvent).filter_by(action="account.locked").count() == 1
+
+    user.locked_until = utcnow() - timedelta(seconds=1)
+    db.flush()
+    response = client.post("/entrar", data={"identifier": user.email, "password": PASSWORD})
+    assert response.status_code == 303
+
+
+def test_session_cookie_is_httponly_and_samesite_lax(client, make_user):
+    user = make_user(Role.STAFF)
+    response = client.post("/entrar", data={"identifier": user.email, "password": PASSWORD})
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+
+
+def test_log_out(client, login, make_user):
+    login(make_user(Role.STAFF))
+    response = client.post("/salir")
+    assert response.status_code == 303
+    assert client.get("/operacion/flota").status_code == 302
+
+
+def test_next_only_goes_to_this_site(client, make_user):
+    user = make_user(Role.STAFF)
+    data = {"identifier": user.email, "password": PASSWORD}
+    response = client.post("/entrar", data=data | {"next": "https://evil.example/"})
+    assert response.headers["Location"] == "/operacion/flota"
+
+
+def test_next_takes_the_user_back(client, make_user):
+    user = make_user(Role.MANAGER)
+    data = {"identifier": user.email, "password": PASSWORD, "next": "/operacion/flota?plate=A"}
+    response = client.post("/entrar", data=data)
+    assert response.headers["Location"] == "/operacion/flota?plate=A"
+
+
+def test_password_change(client, login, make_user, db):
+    user = make_user(Role.DRIVER)
+    login(user)
+    assert client.get("/cuenta/contrasena").status_code == 200
+    bad = client.post(
+        "/cuenta/contrasena",
+        data={"current": PASSWORD, "new": "corta", "confirm": "corta"},
+    )
+    assert bad.status_code == 422
+    assert "al menos 10 caracteres" in bad.text
+    mismatch = client.post(
+        "/cuenta/contrasena",
+        data={"current": PASSWORD, "new": "una frase larga", "confirm": "otra frase larga"},
+    )
+    assert mismatch.status_code == 422
+    assert "Las dos contraseñas no coinciden." in mismatch.text
+    wrong = client.post(
+        "/cuenta/contrasena",
+        data={"current": "no-es-esta", "new": "una frase larga", "confirm": "una frase larga"},
+    )
+    assert wrong.status_code == 422
+    assert "La contraseña actual no es correcta." in wrong.text
+
+    ok = client.post(
+        "/cuenta/contrasena",
+        data={"current": PASSWORD, "new": "una frase larga", "confirm": "una frase larga"},
+    )
+    assert ok.status_code == 303
+    client.post("/salir")
+    relog = client.post("/entrar", data={"identifier": user.phone, "password": "una frase larga"})
+    assert relog.status_code == 303
+    assert db.query(AuditEvent).filter_by(action="user.password_changed").count() == 1
+
+
+def test_inactive_user_cannot_log_in(client, make_user):
+    user = make_user(Role.STAFF, is_active=False)
+    response = client.post("/entrar", data={"identifier": user.email, "password": PASSWORD})
+    assert response.status_code == 422

@@ -1,0 +1,1 @@
+"""Background jobs: RQ queues, the job decorator, and the jobs themselves."""
