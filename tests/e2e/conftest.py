@@ -63,7 +63,8 @@ def live_server(demo_database: str) -> Iterator[str]:
         "SECRET_KEY": "e2e-secret",
         "LAFA_DEMO": "1",
     }
-    log = open(ARTIFACTS.parent / "server.log", "w")  # noqa: SIM115 - closed below
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "server.log", "w")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
         [
             sys.executable,
