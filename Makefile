@@ -25,7 +25,7 @@ compile-translations: $(VENV)/.installed
 translations: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --no-location --sort-output \
 	    --omit-header -o translations/messages.pot .
-	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-location -w 100
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --ignore-obsolete -w 100
 	$(BIN)/pybabel compile -d translations --statistics
 
 ## run: the whole portal with demo data (uses PostgreSQL/Redis/Mosquitto when they answer)

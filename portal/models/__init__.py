@@ -4,6 +4,7 @@ from portal.db import Base
 
 from .audit import AuditEvent
 from .fleet import ConnectorType, Contract, ContractStatus, Depot, Vehicle, VehicleStatus
+from .ledger import EntryKind, LedgerEntry
 from .people import Driver, DriverStatus, Role, User
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "Depot",
     "Driver",
     "DriverStatus",
+    "EntryKind",
+    "LedgerEntry",
     "Role",
     "User",
     "Vehicle",

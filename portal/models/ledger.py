@@ -1,0 +1,99 @@
+"""The ledger: one signed entry per money event, never edited, never deleted.
+
+A positive amount is a charge (the driver owes more), a negative one a credit
+(payments, deposits applied). Balances are sums over entries, never stored.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, utcnow
+
+from ._types import Cents, enum_column
+from .fleet import Contract
+from .people import Driver, User
+
+
+class EntryKind(enum.StrEnum):
+    RENT = "rent"
+    ENERGY = "energy"
+    TOLL = "toll"
+    FINE = "fine"
+    DAMAGE = "damage"
+    DEDUCTIBLE = "deductible"
+    LATE_FEE = "late_fee"
+    DEPOSIT = "deposit"
+    PAYMENT = "payment"
+    ADJUSTMENT = "adjustment"
+    REVERSAL = "reversal"
+
+
+CHARGES = frozenset(
+    {
+        EntryKind.RENT,
+        EntryKind.ENERGY,
+        EntryKind.TOLL,
+        EntryKind.FINE,
+        EntryKind.DAMAGE,
+        EntryKind.DEDUCTIBLE,
+        EntryKind.LATE_FEE,
+    }
+)
+CREDITS = frozenset({EntryKind.PAYMENT, EntryKind.DEPOSIT})
+
+
+def _in(kinds: frozenset[EntryKind]) -> str:
+    return ", ".join(f"'{k.value}'" for k in sorted(kinds))
+
+
+class LedgerEntry(Base):
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint("amount_cents <> 0", name="amount_not_zero"),
+        CheckConstraint(
+            f"(kind IN ({_in(CHARGES)}) AND amount_cents > 0)"
+            f" OR (kind IN ({_in(CREDITS)}) AND amount_cents < 0)"
+            " OR kind IN ('adjustment', 'reversal')",
+            name="sign_matches_kind",
+        ),
+        CheckConstraint(
+            "(kind = 'reversal') = (reverses_id IS NOT NULL)", name="reversal_points_back"
+        ),
+        # A driver's balance as of any moment is an index-only scan.
+        Index(
+            "ix_ledger_entries_driver_posted",
+            "driver_id",
+            "posted_at",
+            postgresql_include=["amount_cents"],
+        ),
+        Index("ix_ledger_entries_contract_posted", "contract_id", "posted_at"),
+        Index("ix_ledger_entries_source", "source_type", "source_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    driver_id: Mapped[int] = mapped_column(ForeignKey("drivers.id"))
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("contracts.id"))
+    kind: Mapped[EntryKind] = enum_column(EntryKind)
+    amount_cents: Mapped[Cents]
+    posted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    description: Mapped[str] = mapped_column(String(200))
+    reference: Mapped[str | None] = mapped_column(String(60))  # a fine's folio, a receipt
+    source_type: Mapped[str | None] = mapped_column(String(40))
+    source_id: Mapped[str | None] = mapped_column(String(60))
+    # What makes the entry exactly-once: "rent:<contract>:<week>", "payment:stripe:<id>".
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    driver: Mapped[Driver] = relationship()
+    contract: Mapped[Contract | None] = relationship()
+    created_by: Mapped[User | None] = relationship()
+    reverses: Mapped[LedgerEntry | None] = relationship(remote_side=[id])
+
+    def __repr__(self) -> str:
+        return f"<LedgerEntry {self.id} {self.kind} {self.amount_cents}>"

@@ -1,0 +1,126 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from portal.models import AuditEvent, EntryKind, LedgerEntry, Role
+from portal.services import DomainError
+from portal.services.ledger import (
+    contract_balance,
+    driver_balance,
+    post_entry,
+    reverse_entry,
+)
+
+
+@pytest.fixture
+def contract(make_contract):
+    return make_contract()
+
+
+def _rent(db, contract, key="rent:1", cents=350_000, **kw):
+    return post_entry(
+        db,
+        driver_id=contract.driver_id,
+        contract_id=contract.id,
+        kind=EntryKind.RENT,
+        amount_cents=cents,
+        idempotency_key=key,
+        description="Renta semanal",
+        **kw,
+    )
+
+
+def test_posting_twice_under_one_key_posts_once(db, contract):
+    first = _rent(db, contract)
+    second = _rent(db, contract)
+    assert first.id == second.id
+    assert db.scalar(select(func.count(LedgerEntry.id))) == 1
+
+
+def test_balance_is_the_sum_of_entries_as_of_any_moment(db, contract):
+    monday = datetime(2026, 11, 16, 6, tzinfo=UTC)
+    _rent(db, contract, "rent:a", posted_at=monday)
+    post_entry(
+        db,
+        driver_id=contract.driver_id,
+        contract_id=contract.id,
+        kind=EntryKind.PAYMENT,
+        amount_cents=-200_000,
+        idempotency_key="pay:1",
+        description="Pago OXXO",
+        posted_at=monday + timedelta(days=2),
+    )
+    assert driver_balance(db, contract.driver_id) == 150_000
+    assert driver_balance(db, contract.driver_id, as_of=monday + timedelta(days=1)) == 350_000
+    assert driver_balance(db, contract.driver_id, as_of=monday) == 0
+    assert contract_balance(db, contract) == 150_000
+
+
+@pytest.mark.parametrize(
+    ("kind", "cents"),
+    [
+        (EntryKind.RENT, 0),
+        (EntryKind.RENT, -100),
+        (EntryKind.PAYMENT, 100),
+        (EntryKind.FINE, 100_000_001),
+    ],
+)
+def test_bad_amounts_are_refused(db, contract, kind, cents):
+    with pytest.raises(DomainError):
+        post_entry(
+            db,
+            driver_id=contract.driver_id,
+            kind=kind,
+            amount_cents=cents,
+            idempotency_key=f"bad:{kind}:{cents}",
+            description="x",
+        )
+
+
+def test_the_database_itself_refuses_a_wrongly_signed_entry(db, contract):
+    db.add(
+        LedgerEntry(
+            driver_id=contract.driver_id,
+            kind=EntryKind.PAYMENT,
+            amount_cents=500,
+            idempotency_key="raw",
+            description="x",
+        )
+    )
+    with pytest.raises(IntegrityError):
+        db.flush()
+    db.rollback()
+
+
+def test_a_reversal_cancels_an_entry_once_and_is_audited(db, contract, make_user):
+    manager = make_user(Role.MANAGER)
+    fine = post_entry(
+        db,
+        driver_id=contract.driver_id,
+        kind=EntryKind.FINE,
+        amount_cents=120_000,
+        idempotency_key="fine:F-1",
+        description="Multa",
+        reference="F-1",
+    )
+    reversal = reverse_entry(db, fine.id, reason="Multa duplicada", actor_id=manager.id)
+    again = reverse_entry(db, fine.id, reason="Multa duplicada", actor_id=manager.id)
+    assert reversal.id == again.id
+    assert reversal.amount_cents == -120_000
+    assert reversal.reverses_id == fine.id
+    assert driver_balance(db, contract.driver_id) == 0
+    assert db.scalar(select(func.count()).where(AuditEvent.action == "ledger.reversed")) == 1
+    with pytest.raises(DomainError):
+        reverse_entry(db, reversal.id, reason="otra vez", actor_id=manager.id)
+    toll = post_entry(
+        db,
+        driver_id=contract.driver_id,
+        kind=EntryKind.TOLL,
+        amount_cents=9_000,
+        idempotency_key="toll:1",
+        description="Caseta",
+    )
+    with pytest.raises(DomainError):
+        reverse_entry(db, toll.id, reason="", actor_id=manager.id)
