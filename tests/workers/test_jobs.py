@@ -1,5 +1,7 @@
 """Jobs on a real Redis with a real RQ worker (burst mode, in this process)."""
 
+import os
+
 import pytest
 from redis import Redis
 from rq import Queue, SimpleWorker
@@ -10,7 +12,7 @@ from portal.models import Depot
 from workers import queues
 from workers.jobs import job
 
-TEST_REDIS = "redis://127.0.0.1:6379/15"
+TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @job("default")
