@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from portal.models import Contract, LedgerEntry
 from portal.models.ledger import CHARGES, CREDITS, EntryKind
+from portal.timeutil import MEXICO_CITY
 
 from . import N_, DomainError, audit
 
@@ -137,3 +139,42 @@ def contract_balance(session: Session, contract: Contract, as_of: datetime | Non
     if as_of is not None:
         query = query.where(LedgerEntry.posted_at < as_of)
     return int(session.scalar(query) or 0)
+
+
+def oldest_unpaid_charge_at(session: Session, driver_id: int) -> datetime | None:
+    """When the oldest charge not yet covered by credits was posted (credits pay FIFO)."""
+    paid = -int(
+        session.scalar(
+            select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(
+                LedgerEntry.driver_id == driver_id, LedgerEntry.amount_cents < 0
+            )
+        )
+        or 0
+    )
+    charges = (
+        select(
+            LedgerEntry.posted_at,
+            func.sum(LedgerEntry.amount_cents)
+            .over(order_by=(LedgerEntry.posted_at, LedgerEntry.id))
+            .label("cumulative"),
+        )
+        .where(LedgerEntry.driver_id == driver_id, LedgerEntry.amount_cents > 0)
+        .subquery()
+    )
+    return session.scalar(
+        select(charges.c.posted_at)
+        .where(charges.c.cumulative > paid)
+        .order_by(charges.c.posted_at)
+        .limit(1)
+    )
+
+
+def days_past_due(
+    session: Session, driver_id: int, today: date, grace_days: int = 0, zone: ZoneInfo = MEXICO_CITY
+) -> int:
+    """Days since the oldest unpaid charge fell due (posted date + grace days); 0 if none."""
+    oldest = oldest_unpaid_charge_at(session, driver_id)
+    if oldest is None:
+        return 0
+    due = oldest.astimezone(zone).date() + timedelta(days=grace_days)
+    return max(0, (today - due).days)

@@ -124,3 +124,37 @@ def test_a_reversal_cancels_an_entry_once_and_is_audited(db, contract, make_user
     )
     with pytest.raises(DomainError):
         reverse_entry(db, toll.id, reason="", actor_id=manager.id)
+
+
+def test_days_past_due_counts_from_the_oldest_unpaid_charge(db, contract):
+    from datetime import date
+
+    from portal.services.ledger import days_past_due
+
+    week1 = datetime(2026, 11, 2, 6, tzinfo=UTC)  # Monday 00:00 in Mexico City
+    week2 = week1 + timedelta(weeks=1)
+    _rent(db, contract, "rent:w1", posted_at=week1)
+    _rent(db, contract, "rent:w2", posted_at=week2)
+    driver = contract.driver_id
+    assert days_past_due(db, driver, date(2026, 11, 10), grace_days=2) == 6
+    post_entry(
+        db,
+        driver_id=driver,
+        kind=EntryKind.PAYMENT,
+        amount_cents=-350_000,
+        idempotency_key="pay:w1",
+        description="Pago",
+        posted_at=week2,
+    )
+    assert days_past_due(db, driver, date(2026, 11, 10), grace_days=2) == 0  # w2 due 11 Nov
+    assert days_past_due(db, driver, date(2026, 11, 13), grace_days=2) == 2
+    post_entry(
+        db,
+        driver_id=driver,
+        kind=EntryKind.PAYMENT,
+        amount_cents=-350_000,
+        idempotency_key="pay:w2",
+        description="Pago",
+        posted_at=week2,
+    )
+    assert days_past_due(db, driver, date(2026, 11, 30), grace_days=2) == 0
