@@ -401,12 +401,16 @@ def seed_demo(session: Session, vehicles: int = 150, today: date | None = None) 
 
 
 def demo_logins(session: Session) -> list[tuple[str, str]]:
-    """(role, login) of one user per role, for `make run` to print."""
-    logins = []
-    for role in Role:
-        user = session.scalar(
-            select(User).where(User.role == role).join(Driver, isouter=True).order_by(User.id)
-        )
-        if user is not None:
-            logins.append((role.value, user.email or user.phone or ""))
+    """(role, login) of one user per role, for `make run` to print; the driver has a car."""
+    driver = session.scalar(
+        select(User.phone)
+        .join(Driver, Driver.user_id == User.id)
+        .join(Contract, Contract.driver_id == Driver.id)
+        .where(Contract.status == ContractStatus.ACTIVE)
+        .order_by(User.id)
+    )
+    logins = [("driver", driver or "")]
+    for role in (Role.STAFF, Role.MANAGER, Role.ADMIN):
+        email = session.scalar(select(User.email).where(User.role == role).order_by(User.id))
+        logins.append((role.value, email or ""))
     return logins
