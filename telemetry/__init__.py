@@ -1,0 +1,58 @@
+"""Vehicle telemetry from Teltonika trackers: codecs now; listener, ingest and simulator later.
+
+Engine code: no Flask import anywhere in this package.
+"""
+
+from telemetry.codec import (
+    DEFAULT_MAX_AHEAD,
+    DEFAULT_NOT_BEFORE,
+    IMEI_ACCEPT,
+    IMEI_REJECT,
+    KEEPALIVE,
+    MAX_AVL_PACKET_SIZE,
+    AvlPacket,
+    AvlRecord,
+    Codec,
+    FrameError,
+    UdpDatagram,
+    crc16_ibm,
+    decode_avl_data,
+    decode_json,
+    decode_mqtt_payload,
+    decode_tcp_frame,
+    decode_udp,
+    encode_8e_frame,
+    imei_reply,
+    make_record,
+    parse_imei_packet,
+    tcp_ack,
+    tcp_frame_length,
+    udp_ack,
+)
+
+__all__ = [
+    "DEFAULT_MAX_AHEAD",
+    "DEFAULT_NOT_BEFORE",
+    "IMEI_ACCEPT",
+    "IMEI_REJECT",
+    "KEEPALIVE",
+    "MAX_AVL_PACKET_SIZE",
+    "AvlPacket",
+    "AvlRecord",
+    "Codec",
+    "FrameError",
+    "UdpDatagram",
+    "crc16_ibm",
+    "decode_avl_data",
+    "decode_json",
+    "decode_mqtt_payload",
+    "decode_tcp_frame",
+    "decode_udp",
+    "encode_8e_frame",
+    "imei_reply",
+    "make_record",
+    "parse_imei_packet",
+    "tcp_ack",
+    "tcp_frame_length",
+    "udp_ack",
+]
