@@ -161,3 +161,23 @@ def login(client: FlaskClient) -> Callable[[User], FlaskClient]:
         return client
 
     return do_login
+
+
+@pytest.fixture
+def make_charge(db: Session) -> Callable[..., Any]:
+    """Post a charge (rent by default) to a driver's ledger."""
+    from portal.models import EntryKind
+    from portal.services.ledger import post_entry
+
+    def make(driver: Driver, cents: int = 350_000, **kw: Any) -> Any:
+        n = next(_counter)
+        values: dict[str, Any] = {
+            "driver_id": driver.id,
+            "kind": EntryKind.RENT,
+            "amount_cents": cents,
+            "idempotency_key": f"test-charge:{n}",
+            "description": "Renta semanal",
+        }
+        return post_entry(db, **(values | kw))
+
+    return make

@@ -42,6 +42,7 @@ from portal.payments.base import (
 from portal.payments.transport import ProviderError
 
 from . import N_, DomainError, audit
+from .identifiers import BANK_CODES
 from .ledger import post_entry
 
 log = logging.getLogger(__name__)
@@ -528,3 +529,13 @@ def record_cash_payment(
         ledger_entry_id=intent.ledger_entry_id,
     )
     return intent
+
+
+def bank_name_for(session: Session, intent: PaymentIntent) -> str | None:
+    """The bank of the CLABE an SPEI intent is paid to, for the driver's bank app."""
+    if not intent.clabe:
+        return None
+    account = session.scalar(select(PaymentAccount).where(PaymentAccount.clabe == intent.clabe))
+    if account is not None:
+        return account.bank_name
+    return BANK_CODES.get(intent.clabe[:3])
