@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, RadioField, StringField
+from wtforms import HiddenField, RadioField, SelectChoice, StringField
 
 from portal.models import PaymentMethod, PaymentStatus
 
@@ -28,8 +28,8 @@ class PayForm(FlaskForm):
     method = RadioField(
         _l("How do you want to pay?"),
         choices=[
-            (PaymentMethod.OXXO.value, _l("Cash at OXXO")),
-            (PaymentMethod.SPEI.value, _l("SPEI transfer from your bank app")),
+            SelectChoice(PaymentMethod.OXXO.value, _l("Cash at OXXO")),
+            SelectChoice(PaymentMethod.SPEI.value, _l("SPEI transfer from your bank app")),
         ],
         default=PaymentMethod.OXXO.value,
         validate_choice=False,  # checked by the view, with a Spanish message

@@ -244,8 +244,10 @@ def test_stripe_spei_customer_funding_instructions_and_intent():
         fields["payment_method_options[customer_balance][bank_transfer][type]"]
         == "mx_bank_transfer"
     )
-    assert account.clabe == "002180650612345670" and account.bank_name == "BANAMEX"
-    assert charge.provider_payment_id == "pi_SpeiTest" and charge.clabe == "002180650612345670"
+    assert account.clabe == "002180650612345670"
+    assert account.bank_name == "BANAMEX"
+    assert charge.provider_payment_id == "pi_SpeiTest"
+    assert charge.clabe == "002180650612345670"
 
 
 def test_stripe_unreachable_is_a_provider_error():
@@ -269,7 +271,8 @@ def test_demo_client_issues_valid_clabes_and_stable_references():
     first = client.create_oxxo(ChargeRequest(PAYER, 100, "pay:7:abcdefgh", "x"))
     again = client.create_oxxo(ChargeRequest(PAYER, 100, "pay:7:abcdefgh", "x"))
     assert first == again
-    assert len(first.reference) == 14 and first.reference.startswith("9300")
+    assert len(first.reference) == 14
+    assert first.reference.startswith("9300")
     assert first.provider_payment_id.startswith("demo_pi_")
 
 

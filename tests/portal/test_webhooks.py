@@ -133,7 +133,8 @@ def test_a_signed_stripe_paid_event_posts_one_payment_and_the_balance_drops(
     db.refresh(intent)
     assert intent.status == PaymentStatus.PAID
     entry = intent.ledger_entry
-    assert entry.kind == EntryKind.PAYMENT and entry.amount_cents == -350_000
+    assert entry.kind == EntryKind.PAYMENT
+    assert entry.amount_cents == -350_000
     assert entry.idempotency_key == f"payment:{intent.id}"
     assert entry.contract_id == contract.id
     assert driver_balance(db, contract.driver_id) == 0
@@ -144,7 +145,8 @@ def test_the_same_event_twice_is_stored_once_and_posts_once(client, db, configur
     body = _stripe_event(intent)
     assert _post_stripe(client, body).status_code == 200
     again = _post_stripe(client, body)
-    assert again.status_code == 200 and again.json["duplicate"] is True
+    assert again.status_code == 200
+    assert again.json["duplicate"] is True
     assert _counts(db) == (1, 1)
 
 
@@ -216,7 +218,8 @@ def test_a_transfer_to_a_reusable_conekta_clabe_becomes_a_payment(
     intent = db.scalar(
         select(PaymentIntent).where(PaymentIntent.provider_payment_id == "ord_spei_9")
     )
-    assert intent.driver_id == driver.id and intent.method == PaymentMethod.SPEI
+    assert intent.driver_id == driver.id
+    assert intent.method == PaymentMethod.SPEI
     assert intent.status == PaymentStatus.PAID
     assert driver_balance(db, driver.id) == -120_000
 
