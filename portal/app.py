@@ -12,7 +12,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from portal import db, htmx, i18n, security
-from portal.config import ROOT, check_production, load_config
+from portal.config import ROOT, check_payments, check_production, load_config
 from workers import queues
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     check_production(app.config)
+    check_payments(app.config)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(ROOT / "translations")
 
     if not app.config.get("SKIP_DB_CONFIGURE"):
@@ -46,12 +47,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from portal.driver.views import bp as driver_bp
     from portal.manager.views import bp as manager_bp
     from portal.staff.views import bp as staff_bp
+    from portal.webhooks.views import bp as webhooks_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(driver_bp, url_prefix="/conductor")
     app.register_blueprint(staff_bp, url_prefix="/operacion")
     app.register_blueprint(manager_bp, url_prefix="/gerencia")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
+    security.csrf.exempt(webhooks_bp)  # signed by the provider instead; nothing else is exempt
 
     _register_error_pages(app)
 

@@ -49,6 +49,60 @@ def register_commands(app: Flask) -> None:
         for role, login in demo_logins(Session()):
             click.echo(f"  {role:8} {login:28} {DEMO_PASSWORD}")
 
+    payments_group = click.Group("payments", help="Payments: the demonstration mode's tools.")
+    app.cli.add_command(payments_group)
+
+    @payments_group.command("simulate-webhook")
+    @click.argument("intent_id", type=int)
+    @click.option(
+        "--event",
+        "event_type",
+        default="payment_intent.succeeded",
+        show_default=True,
+        type=click.Choice(
+            ["payment_intent.succeeded", "payment_intent.payment_failed", "payment_intent.canceled"]
+        ),
+    )
+    @click.option(
+        "--url",
+        default="http://127.0.0.1:5000/webhooks/stripe",
+        show_default=True,
+        help="The portal's Stripe webhook endpoint.",
+    )
+    def simulate_webhook(intent_id: int, event_type: str, url: str) -> None:
+        """Send a signed event about a demonstration-mode payment, as Stripe would.
+
+        Only for PAYMENTS_PROVIDER=demo: it signs with STRIPE_WEBHOOK_SECRET and posts
+        to the portal over HTTP, so the payment takes the same path a real one does.
+        """
+        import time
+        import urllib.request
+
+        from portal.models import PaymentIntent, PaymentProvider
+        from portal.payments.demo import stripe_shaped_event
+        from portal.payments.signatures import stripe_header
+
+        if current_app.config["PAYMENTS_PROVIDER"] != "demo":
+            raise click.ClickException("simulate-webhook works only with PAYMENTS_PROVIDER=demo")
+        intent = Session.get(PaymentIntent, intent_id)
+        if intent is None or intent.provider != PaymentProvider.DEMO:
+            raise click.ClickException(f"no demonstration-mode payment {intent_id}")
+        body = stripe_shaped_event(intent, event_type)
+        now = int(time.time())
+        request = urllib.request.Request(  # noqa: S310 - an operator-given local URL
+            url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Stripe-Signature": stripe_header(
+                    body, current_app.config["STRIPE_WEBHOOK_SECRET"], now
+                ),
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            click.echo(f"{response.status} {response.read().decode()}")
+
     @app.cli.command("worker")
     @click.argument("queues", nargs=-1)
     def worker(queues: tuple[str, ...]) -> None:

@@ -20,6 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused in production below
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/lafa"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# Signs the demonstration provider's webhooks when no STRIPE_WEBHOOK_SECRET is set;
+# the demo provider is refused in production, so this never guards real money.
+DEMO_WEBHOOK_SECRET = "whsec_demo_only_not_secret"  # noqa: S105
+PAYMENT_PROVIDERS = ("conekta", "stripe", "demo", "")
 
 
 class ConfigError(RuntimeError):
@@ -64,6 +68,19 @@ def load_config() -> dict[str, Any]:
     if mqtt_url is None:
         mqtt_url = "mqtt://127.0.0.1:1883" if port_open("127.0.0.1", 1883) else ""
 
+    demo_mode = _flag("LAFA_DEMO", default=not production)
+    provider = os.environ.get("PAYMENTS_PROVIDER")
+    if provider is None:
+        if os.environ.get("CONEKTA_PRIVATE_KEY"):
+            provider = "conekta"
+        elif os.environ.get("STRIPE_API_KEY"):
+            provider = "stripe"
+        else:
+            provider = "demo" if demo_mode else ""
+    stripe_secret = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+    if not stripe_secret and provider == "demo":
+        stripe_secret = DEMO_WEBHOOK_SECRET
+
     return {
         "ENV": env,
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
@@ -71,7 +88,7 @@ def load_config() -> dict[str, Any]:
         "REDIS_URL": redis_url,
         "MQTT_URL": mqtt_url,
         "INSTANCE_PATH": str(instance),
-        "DEMO_MODE": _flag("LAFA_DEMO", default=not production),
+        "DEMO_MODE": demo_mode,
         "TIMEZONE": os.environ.get("LAFA_TIMEZONE", "America/Mexico_City"),
         "BABEL_DEFAULT_LOCALE": "es_MX",
         "BABEL_DEFAULT_TIMEZONE": "UTC",
@@ -87,6 +104,18 @@ def load_config() -> dict[str, Any]:
         "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
         "LOGIN_LOCKOUT_MINUTES": int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")),
         "PAGE_SIZE": 25,
+        # Payments: conekta, stripe, demo (the labelled demonstration mode) or "" (off).
+        "PAYMENTS_PROVIDER": provider.strip().lower(),
+        "CONEKTA_PRIVATE_KEY": os.environ.get("CONEKTA_PRIVATE_KEY", ""),
+        # PEM; a one-line value may carry literal "\\n" for its line breaks.
+        "CONEKTA_WEBHOOK_PUBLIC_KEY": os.environ.get("CONEKTA_WEBHOOK_PUBLIC_KEY", "").replace(
+            "\\n", "\n"
+        ),
+        "STRIPE_API_KEY": os.environ.get("STRIPE_API_KEY", ""),
+        "STRIPE_WEBHOOK_SECRET": stripe_secret,
+        "PAYMENTS_OXXO_DAYS": int(os.environ.get("PAYMENTS_OXXO_DAYS", "3")),
+        # Sent to the provider as the payer's e-mail when a driver has none on file.
+        "PAYMENTS_CONTACT_EMAIL": os.environ.get("PAYMENTS_CONTACT_EMAIL", "cobranza@lafa.mx"),
     }
 
 
@@ -100,3 +129,16 @@ def check_production(config: dict[str, Any]) -> None:
         raise ConfigError("SECRET_KEY must be at least 32 characters in production")
     if config.get("DEMO_MODE"):
         raise ConfigError("LAFA_DEMO must be off in production")
+    if config.get("PAYMENTS_PROVIDER") == "demo":
+        raise ConfigError("PAYMENTS_PROVIDER=demo (demonstration mode) is refused in production")
+
+
+def check_payments(config: dict[str, Any]) -> None:
+    """Refuse a payment provider named without the keys it needs."""
+    provider = config.get("PAYMENTS_PROVIDER", "")
+    if provider not in PAYMENT_PROVIDERS:
+        raise ConfigError(f"PAYMENTS_PROVIDER must be one of conekta, stripe, demo: {provider!r}")
+    if provider == "conekta" and not config.get("CONEKTA_PRIVATE_KEY"):
+        raise ConfigError("PAYMENTS_PROVIDER=conekta needs CONEKTA_PRIVATE_KEY")
+    if provider == "stripe" and not config.get("STRIPE_API_KEY"):
+        raise ConfigError("PAYMENTS_PROVIDER=stripe needs STRIPE_API_KEY")

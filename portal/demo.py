@@ -388,6 +388,10 @@ def seed_demo(session: Session, vehicles: int = 150, today: date | None = None) 
             session.flush()
     session.flush()
 
+    from portal.demo_payments import seed_demo_payments
+
+    seed_demo_payments(session)
+
     return SeedSummary(
         depots=session.scalar(select(func.count(Depot.id))) or 0,
         vehicles=session.scalar(select(func.count(Vehicle.id))) or 0,

@@ -78,9 +78,9 @@ def make_driver(db: Session, make_user: Callable[..., User]) -> Callable[..., Dr
 
         user = user or make_user(Role.DRIVER)
         first = kw.pop("first_name", "Lucía")
-        curp = make_curp(
-            first, "Hernández", "Ramírez", date(1990, 5, 17), "M", "DF", random.Random(user.id)
-        )
+        # A birth date per user keeps CURPs unique (the differentiator alone has 10 values).
+        born = date(1990, 5, 17) + timedelta(days=user.id % 3000)
+        curp = make_curp(first, "Hernández", "Ramírez", born, "M", "DF", random.Random(user.id))
         values: dict[str, Any] = {
             "user": user,
             "first_name": first,
@@ -161,3 +161,23 @@ def login(client: FlaskClient) -> Callable[[User], FlaskClient]:
         return client
 
     return do_login
+
+
+@pytest.fixture
+def make_charge(db: Session) -> Callable[..., Any]:
+    """Post a charge (rent by default) to a driver's ledger."""
+    from portal.models import EntryKind
+    from portal.services.ledger import post_entry
+
+    def make(driver: Driver, cents: int = 350_000, **kw: Any) -> Any:
+        n = next(_counter)
+        values: dict[str, Any] = {
+            "driver_id": driver.id,
+            "kind": EntryKind.RENT,
+            "amount_cents": cents,
+            "idempotency_key": f"test-charge:{n}",
+            "description": "Renta semanal",
+        }
+        return post_entry(db, **(values | kw))
+
+    return make

@@ -5,6 +5,14 @@ from portal.db import Base
 from .audit import AuditEvent
 from .fleet import ConnectorType, Contract, ContractStatus, Depot, Vehicle, VehicleStatus
 from .ledger import EntryKind, LedgerEntry
+from .payments import (
+    PaymentAccount,
+    PaymentIntent,
+    PaymentMethod,
+    PaymentProvider,
+    PaymentStatus,
+    WebhookEvent,
+)
 from .people import Driver, DriverStatus, Role, User
 
 __all__ = [
@@ -18,8 +26,14 @@ __all__ = [
     "DriverStatus",
     "EntryKind",
     "LedgerEntry",
+    "PaymentAccount",
+    "PaymentIntent",
+    "PaymentMethod",
+    "PaymentProvider",
+    "PaymentStatus",
     "Role",
     "User",
     "Vehicle",
     "VehicleStatus",
+    "WebhookEvent",
 ]

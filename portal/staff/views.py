@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from werkzeug.wrappers import Response
+from flask_login import current_user
+from sqlalchemy.orm import Session as OrmSession
+from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import SelectChoice
 
 from portal.db import Session
 from portal.htmx import render
-from portal.models import Role, VehicleStatus
-from portal.security import require_roles
-from portal.services.fleet import list_depots, list_fleet
+from portal.i18n import local_date, money
+from portal.models import Driver, Role, VehicleStatus
+from portal.security import client_ip, require_roles
+from portal.services import DomainError
+from portal.services.collections import Sort, driver_ledger, iter_collections, list_collections
+from portal.services.fleet import get_active_contract, list_depots, list_fleet
+from portal.services.ledger import days_past_due, driver_balance
+from portal.services.payments import get_driver_clabe, parse_amount, record_cash_payment
+from portal.timeutil import local_today
 
-from .forms import STATUS_LABELS, FleetFilterForm
+from .forms import STATUS_LABELS, CashPaymentForm, CollectionsFilterForm, FleetFilterForm
 
 bp = Blueprint("staff", __name__)
 require_roles(bp, [Role.STAFF, Role.MANAGER, Role.ADMIN])
@@ -44,3 +68,163 @@ def fleet() -> Response:
         per_page=current_app.config["PAGE_SIZE"],
     )
     return render("staff/fleet.html", "results", form=form, page=page, status_labels=STATUS_LABELS)
+
+
+def _collections_filters(session: OrmSession) -> CollectionsFilterForm:
+    form = CollectionsFilterForm(request.args)
+    form.depot.choices = [SelectChoice(0, _l("All depots"))] + [
+        SelectChoice(d.id, d.name) for d in list_depots(session)
+    ]
+    return form
+
+
+def _collections_args(form: CollectionsFilterForm) -> dict[str, Any]:
+    return {
+        "depot_id": form.depot.data or None,
+        "min_days": form.late.data or 0,
+        "search": form.q.data or "",
+        "sort": Sort(form.sort.data) if form.sort.data in tuple(Sort) else Sort.DAYS,
+    }
+
+
+@bp.get("/cobranza")
+def collections() -> Response:
+    session = Session()
+    form = _collections_filters(session)
+    if not form.validate():
+        return render("staff/collections.html", "results", status=422, form=form, page=None)
+    page = list_collections(
+        session,
+        local_today(),
+        page=form.page.data or 1,
+        per_page=current_app.config["PAGE_SIZE"],
+        **_collections_args(form),
+    )
+    return render("staff/collections.html", "results", form=form, page=page)
+
+
+CSV_HEADER = (
+    _l("Driver"),
+    _l("Phone"),
+    _l("Depot"),
+    _l("Contract"),
+    _l("Amount owed (MXN)"),
+    _l("Days late"),
+    _l("Oldest unpaid charge"),
+    _l("Last payment"),
+)
+
+
+@bp.get("/cobranza.csv")
+def collections_csv() -> Response:
+    session = Session()
+    form = _collections_filters(session)
+    if not form.validate():
+        abort(422)
+    rows = iter_collections(session, local_today(), **_collections_args(form))
+
+    def lines() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        buffer.write("\ufeff")  # a BOM, so Excel reads the accents as UTF-8
+        writer.writerow([str(h) for h in CSV_HEADER])
+        for n, row in enumerate(rows, 1):
+            writer.writerow(
+                [
+                    row.name,
+                    row.phone,
+                    row.depot_name or "",
+                    row.contract_number or "",
+                    f"{row.balance_cents / 100:.2f}",
+                    row.days_late,
+                    local_date(row.oldest_unpaid_at, "yyyy-MM-dd") if row.oldest_unpaid_at else "",
+                    local_date(row.last_payment_at, "yyyy-MM-dd") if row.last_payment_at else "",
+                ]
+            )
+            if n % 200 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    filename = f"cobranza-{local_today().isoformat()}.csv"
+    return Response(
+        stream_with_context(lines()),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Type": "text/csv; charset=utf-8",
+        },
+    )
+
+
+def _get_driver(session: OrmSession, driver_id: int) -> Driver:
+    driver = session.get(Driver, driver_id)
+    if driver is None:
+        abort(404)
+    return driver
+
+
+@bp.get("/conductores/<int:driver_id>/estado")
+def driver_statement(driver_id: int) -> Response:
+    session = Session()
+    driver = _get_driver(session, driver_id)
+    page_number = request.args.get("page", 1, type=int) or 1
+    return render(
+        "staff/driver_ledger.html",
+        "entries",
+        driver=driver,
+        page=driver_ledger(session, driver.id, page=page_number),
+        balance=driver_balance(session, driver.id),
+        days_late=_days_late(session, driver.id),
+        clabe=get_driver_clabe(session, driver.id),
+    )
+
+
+def _days_late(session: OrmSession, driver_id: int) -> int:
+    contract = get_active_contract(session, driver_id)
+    return days_past_due(
+        session, driver_id, local_today(), grace_days=contract.grace_days if contract else 0
+    )
+
+
+@bp.route("/conductores/<int:driver_id>/efectivo", methods=["GET", "POST"])
+def cash_payment(driver_id: int) -> Response | WerkzeugResponse:
+    session = Session()
+    driver = _get_driver(session, driver_id)
+    balance = driver_balance(session, driver.id)
+    form = CashPaymentForm()
+    if request.method == "GET":
+        form.amount.data = f"{balance // 100}.{balance % 100:02d}" if balance > 0 else ""
+        return render("staff/cash_payment.html", driver=driver, form=form, balance=balance)
+    if not form.validate():
+        return render(
+            "staff/cash_payment.html", driver=driver, form=form, balance=balance, status=422
+        )
+    try:
+        intent = record_cash_payment(
+            session,
+            driver_id=driver.id,
+            amount_cents=parse_amount(form.amount.data),
+            receipt_number=form.receipt_number.data or "",
+            actor_id=current_user.id,
+            ip=client_ip(),
+        )
+    except DomainError as error:
+        session.rollback()
+        message = _(error.message, **error.params)
+        target = form.receipt_number if "receipt" in error.message.lower() else form.amount
+        target.errors = [message]
+        return render(
+            "staff/cash_payment.html", driver=driver, form=form, balance=balance, status=422
+        )
+    session.commit()
+    flash(
+        _(
+            "Cash payment of %(amount)s recorded, receipt %(number)s.",
+            amount=money(intent.amount_cents),
+            number=intent.receipt_number,
+        ),
+        "success",
+    )
+    return redirect(url_for("staff.driver_statement", driver_id=driver.id), 303)

@@ -27,6 +27,7 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+E2E_WEBHOOK_SECRET = "whsec_e2e_only"
 SIZES = {"phone": (390, 844), "tablet": (820, 1180), "desktop": (1440, 900)}
 
 
@@ -62,6 +63,8 @@ def live_server(demo_database: str) -> Iterator[str]:
         "REDIS_URL": "",
         "SECRET_KEY": "e2e-secret",
         "LAFA_DEMO": "1",
+        "PAYMENTS_PROVIDER": "demo",
+        "STRIPE_WEBHOOK_SECRET": E2E_WEBHOOK_SECRET,
     }
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "server.log", "w")  # noqa: SIM115 - closed below

@@ -12,6 +12,12 @@ ALL = frozenset(Role)
 STAFF = frozenset({Role.STAFF, Role.MANAGER, Role.ADMIN})
 PUBLIC = "public"
 ANY_USER = "any user"
+# Signed by the provider, no log-in (tests/portal/test_webhooks.py).
+WEBHOOK = "provider signature"
+# URLs with an id: who may open which record is tested beside the feature
+# (tests/portal/test_payments_pages.py).
+DRIVER_OWN = "driver, own records only"
+STAFF_RECORD = "staff, any driver's record"
 
 # URL rule -> who may GET it.
 ACCESS: dict[str, object] = {
@@ -22,6 +28,16 @@ ACCESS: dict[str, object] = {
     "/cuenta/contrasena": ANY_USER,
     "/conductor/": frozenset({Role.DRIVER}),
     "/operacion/flota": STAFF,
+    "/conductor/pagar": frozenset({Role.DRIVER}),
+    "/conductor/pagos": frozenset({Role.DRIVER}),
+    "/conductor/pagos/<int:intent_id>": DRIVER_OWN,
+    "/conductor/spei": frozenset({Role.DRIVER}),
+    "/operacion/cobranza": STAFF,
+    "/operacion/cobranza.csv": STAFF,
+    "/operacion/conductores/<int:driver_id>/estado": STAFF_RECORD,
+    "/operacion/conductores/<int:driver_id>/efectivo": STAFF_RECORD,
+    "/webhooks/conekta": WEBHOOK,
+    "/webhooks/stripe": WEBHOOK,
     "/gerencia/": frozenset({Role.MANAGER, Role.ADMIN}),
     "/admin/": frozenset({Role.ADMIN}),
 }
