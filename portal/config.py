@@ -71,6 +71,7 @@ def load_config() -> dict[str, Any]:
         "REDIS_URL": redis_url,
         "MQTT_URL": mqtt_url,
         "INSTANCE_PATH": str(instance),
+        "STATEMENTS_DIR": os.environ.get("LAFA_STATEMENTS_DIR", str(instance / "statements")),
         "DEMO_MODE": _flag("LAFA_DEMO", default=not production),
         "TIMEZONE": os.environ.get("LAFA_TIMEZONE", "America/Mexico_City"),
         "BABEL_DEFAULT_LOCALE": "es_MX",

@@ -79,7 +79,14 @@ def make_driver(db: Session, make_user: Callable[..., User]) -> Callable[..., Dr
         user = user or make_user(Role.DRIVER)
         first = kw.pop("first_name", "Lucía")
         curp = make_curp(
-            first, "Hernández", "Ramírez", date(1990, 5, 17), "M", "DF", random.Random(user.id)
+            first,
+            "Hernández",
+            "Ramírez",
+            # a birth date per user: the CURP's one random digit alone collides
+            date(1990, 5, 17) + timedelta(days=user.id % 5000),
+            "M",
+            "DF",
+            random.Random(user.id),
         )
         values: dict[str, Any] = {
             "user": user,

@@ -6,6 +6,7 @@ from .audit import AuditEvent
 from .fleet import ConnectorType, Contract, ContractStatus, Depot, Vehicle, VehicleStatus
 from .ledger import EntryKind, LedgerEntry
 from .people import Driver, DriverStatus, Role, User
+from .statements import PdfStatus, Statement
 
 __all__ = [
     "AuditEvent",
@@ -18,7 +19,9 @@ __all__ = [
     "DriverStatus",
     "EntryKind",
     "LedgerEntry",
+    "PdfStatus",
     "Role",
+    "Statement",
     "User",
     "Vehicle",
     "VehicleStatus",
