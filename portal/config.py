@@ -88,6 +88,15 @@ def load_config() -> dict[str, Any]:
         "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
         "LOGIN_LOCKOUT_MINUTES": int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")),
         "PAGE_SIZE": 25,
+        # The company on statements. The defaults are demonstration values, not LAFA's.
+        "COMPANY_NAME": os.environ.get(
+            "LAFA_COMPANY_NAME", "LAFA Movilidad Eléctrica, S.A.P.I. de C.V."
+        ),
+        "COMPANY_RFC": os.environ.get("LAFA_COMPANY_RFC", "LME210115DE0"),
+        "COMPANY_ADDRESS": os.environ.get(
+            "LAFA_COMPANY_ADDRESS",
+            "Calz. Vallejo 1090, Industrial Vallejo, Azcapotzalco, 02300 CDMX",
+        ),
     }
 
 

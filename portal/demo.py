@@ -388,6 +388,10 @@ def seed_demo(session: Session, vehicles: int = 150, today: date | None = None) 
             session.flush()
     session.flush()
 
+    from portal.demo_ledger import seed_ledger_history
+
+    seed_ledger_history(session, today=today)
+
     return SeedSummary(
         depots=session.scalar(select(func.count(Depot.id))) or 0,
         vehicles=session.scalar(select(func.count(Vehicle.id))) or 0,

@@ -12,8 +12,9 @@ Definitions (the same on the page, the PDF and in the tests):
 - due date: the Monday of the week plus the contract's grace days, when the week's
   rent falls due.
 - days late: on the last day of the week (Sunday), days since the oldest charge not
-  covered by credits fell due (posted date + grace days), credits paying the oldest
-  charges first (FIFO), as `ledger.days_past_due`.
+  covered by credits fell due (`ledger.charge_due_on`: the first Monday 00:00 at or
+  after it was posted, plus grace days), credits paying the oldest charges first (FIFO), as
+  `ledger.days_past_due`.
 - weeks paid toward ownership: the contract's rent charges posted before the week
   ended, not reversed, and fully covered by the driver's credits (FIFO).
 
@@ -44,11 +45,11 @@ from portal.models import (
     PdfStatus,
     Statement,
 )
-from portal.timeutil import local_date, local_midnight, monday_of
+from portal.timeutil import local_midnight, monday_of
 
 from . import N_, DomainError
 from .billing import BATCH, _dialect_insert, first_rent_week, unpaid_charges
-from .ledger import days_past_due, driver_balance, oldest_unpaid_charge_at
+from .ledger import charge_due_on, days_past_due, driver_balance, oldest_unpaid_charge_at
 
 
 def week_bounds(week_start: date) -> tuple[datetime, datetime]:
@@ -214,7 +215,7 @@ def _close_batch(
         opening_cents = int(opening.get(c.driver_id) or 0)
         days_late = 0
         if c.driver_id in oldest:
-            due = local_date(oldest[c.driver_id]) + timedelta(days=c.grace_days)
+            due = charge_due_on(oldest[c.driver_id], c.grace_days)
             days_late = max(0, (last_day - due).days)
         rows.append(
             {
@@ -345,7 +346,7 @@ def account_summary(
     balance = driver_balance(session, driver_id)
     oldest = oldest_unpaid_charge_at(session, driver_id) if balance > 0 else None
     if oldest is not None:
-        due: date | None = local_date(oldest) + timedelta(days=grace)
+        due: date | None = charge_due_on(oldest, grace)
         late = days_past_due(session, driver_id, today, grace)
     else:
         due = monday_of(today) + timedelta(days=7 + grace) if contract else None
