@@ -88,6 +88,7 @@ def load_config() -> dict[str, Any]:
         "REDIS_URL": redis_url,
         "MQTT_URL": mqtt_url,
         "INSTANCE_PATH": str(instance),
+        "STATEMENTS_DIR": os.environ.get("LAFA_STATEMENTS_DIR", str(instance / "statements")),
         "DEMO_MODE": demo_mode,
         "TIMEZONE": os.environ.get("LAFA_TIMEZONE", "America/Mexico_City"),
         "BABEL_DEFAULT_LOCALE": "es_MX",
@@ -116,6 +117,15 @@ def load_config() -> dict[str, Any]:
         "PAYMENTS_OXXO_DAYS": int(os.environ.get("PAYMENTS_OXXO_DAYS", "3")),
         # Sent to the provider as the payer's e-mail when a driver has none on file.
         "PAYMENTS_CONTACT_EMAIL": os.environ.get("PAYMENTS_CONTACT_EMAIL", "cobranza@lafa.mx"),
+        # The company on statements. The defaults are demonstration values, not LAFA's.
+        "COMPANY_NAME": os.environ.get(
+            "LAFA_COMPANY_NAME", "LAFA Movilidad Eléctrica, S.A.P.I. de C.V."
+        ),
+        "COMPANY_RFC": os.environ.get("LAFA_COMPANY_RFC", "LME210115DE0"),
+        "COMPANY_ADDRESS": os.environ.get(
+            "LAFA_COMPANY_ADDRESS",
+            "Calz. Vallejo 1090, Industrial Vallejo, Azcapotzalco, 02300 CDMX",
+        ),
     }
 
 

@@ -388,6 +388,9 @@ def seed_demo(session: Session, vehicles: int = 150, today: date | None = None) 
             session.flush()
     session.flush()
 
+    from portal.demo_ledger import seed_ledger_history
+
+    seed_ledger_history(session, today=today)
     from portal.demo_payments import seed_demo_payments
 
     seed_demo_payments(session)

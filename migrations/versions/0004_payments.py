@@ -1,7 +1,7 @@
 """payments
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-24 02:33:30.278856
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '0004'
-down_revision: str | Sequence[str] | None = '0002'
+down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -14,6 +14,7 @@ from .payments import (
     WebhookEvent,
 )
 from .people import Driver, DriverStatus, Role, User
+from .statements import PdfStatus, Statement
 
 __all__ = [
     "AuditEvent",
@@ -31,7 +32,9 @@ __all__ = [
     "PaymentMethod",
     "PaymentProvider",
     "PaymentStatus",
+    "PdfStatus",
     "Role",
+    "Statement",
     "User",
     "Vehicle",
     "VehicleStatus",

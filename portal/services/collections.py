@@ -13,13 +13,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from sqlalchemy import (
     ColumnElement,
     Date,
     Integer,
     Select,
+    Time,
     and_,
     case,
     cast,
@@ -102,9 +103,13 @@ def _query(
         .group_by(charges.c.driver_id)
         .cte("oldest")
     )
-    due_on = cast(func.timezone(ZONE, oldest.c.oldest), Date) + func.coalesce(
-        Contract.grace_days, 0
-    )
+    # As `ledger.charge_due_on`: the first Monday 00:00 (local) at or after posting,
+    # plus the contract's grace days.
+    local = func.timezone(ZONE, oldest.c.oldest)
+    isodow = cast(func.extract("isodow", local), Integer)
+    at_week_start = and_(isodow == 1, cast(local, Time) == time.min)
+    days_to_monday = case((at_week_start, 0), else_=8 - isodow)
+    due_on = cast(local, Date) + days_to_monday + func.coalesce(Contract.grace_days, 0)
     days_late = type_coerce(
         func.greatest(0, func.coalesce(literal(today, Date) - due_on, 0)), Integer
     ).label("days_late")

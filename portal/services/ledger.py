@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -172,9 +172,21 @@ def oldest_unpaid_charge_at(session: Session, driver_id: int) -> datetime | None
 def days_past_due(
     session: Session, driver_id: int, today: date, grace_days: int = 0, zone: ZoneInfo = MEXICO_CITY
 ) -> int:
-    """Days since the oldest unpaid charge fell due (posted date + grace days); 0 if none."""
+    """Days since the oldest unpaid charge fell due (`charge_due_on`); 0 if none."""
     oldest = oldest_unpaid_charge_at(session, driver_id)
     if oldest is None:
         return 0
-    due = oldest.astimezone(zone).date() + timedelta(days=grace_days)
+    due = charge_due_on(oldest, grace_days, zone)
     return max(0, (today - due).days)
+
+
+def charge_due_on(posted_at: datetime, grace_days: int, zone: ZoneInfo = MEXICO_CITY) -> date:
+    """When a charge falls due: the first Monday 00:00 (Mexico City) at or after it was
+    posted, plus the contract's grace days. Rent, posted at the very start of its week,
+    is due that Monday + grace; energy charged during a week is paid with the next
+    week's payment, and is not counted late a few days after it was charged."""
+    local = posted_at.astimezone(zone)
+    day = local.date()
+    at_week_start = day.weekday() == 0 and local.time() == time.min
+    days_to_monday = 0 if at_week_start else 7 - day.weekday()
+    return day + timedelta(days=days_to_monday + grace_days)

@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectChoice, SelectField, StringField
-from wtforms.validators import Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.models import VehicleStatus
 
@@ -73,4 +73,14 @@ class CashPaymentForm(FlaskForm):
     receipt_number = StringField(
         _l("Receipt number"),
         render_kw={"autocapitalize": "characters", "autocomplete": "off"},
+    )
+
+
+class ReversalForm(FlaskForm):
+    """A manager reverses one ledger movement, saying why."""
+
+    entry_id = IntegerField(validators=[DataRequired()])
+    reason = StringField(
+        _l("Reason for the reversal"),
+        validators=[DataRequired(_l("Say why the movement is reversed.")), Length(min=5, max=200)],
     )

@@ -26,18 +26,26 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import SelectChoice
 
 from portal.db import Session
+from portal.driver.statement_context import KIND_LABELS
 from portal.htmx import render
 from portal.i18n import local_date, money
-from portal.models import Driver, Role, VehicleStatus
+from portal.models import Driver, LedgerEntry, Role, VehicleStatus
 from portal.security import client_ip, require_roles
-from portal.services import DomainError
-from portal.services.collections import Sort, driver_ledger, iter_collections, list_collections
+from portal.services import DomainError, statements
+from portal.services.collections import Sort, iter_collections, list_collections
+from portal.services.collections import driver_ledger as ledger_page
 from portal.services.fleet import get_active_contract, list_depots, list_fleet
-from portal.services.ledger import days_past_due, driver_balance
+from portal.services.ledger import days_past_due, driver_balance, reverse_entry
 from portal.services.payments import get_driver_clabe, parse_amount, record_cash_payment
 from portal.timeutil import local_today
 
-from .forms import STATUS_LABELS, CashPaymentForm, CollectionsFilterForm, FleetFilterForm
+from .forms import (
+    STATUS_LABELS,
+    CashPaymentForm,
+    CollectionsFilterForm,
+    FleetFilterForm,
+    ReversalForm,
+)
 
 bp = Blueprint("staff", __name__)
 require_roles(bp, [Role.STAFF, Role.MANAGER, Role.ADMIN])
@@ -174,7 +182,7 @@ def driver_statement(driver_id: int) -> Response:
         "staff/driver_ledger.html",
         "entries",
         driver=driver,
-        page=driver_ledger(session, driver.id, page=page_number),
+        page=ledger_page(session, driver.id, page=page_number),
         balance=driver_balance(session, driver.id),
         days_late=_days_late(session, driver.id),
         clabe=get_driver_clabe(session, driver.id),
@@ -228,3 +236,50 @@ def cash_payment(driver_id: int) -> Response | WerkzeugResponse:
         "success",
     )
     return redirect(url_for("staff.driver_statement", driver_id=driver.id), 303)
+
+
+@bp.route("/conductores/<int:driver_id>/movimientos", methods=["GET", "POST"])
+def driver_ledger(driver_id: int) -> Response:
+    """A driver's movements and statements; managers reverse a movement here (POST)."""
+    session = Session()
+    driver = session.get(Driver, driver_id)
+    if driver is None:
+        abort(404)
+    form = ReversalForm()
+    failed_entry = None
+    if request.method == "POST":
+        if current_user.role not in (Role.MANAGER, Role.ADMIN):
+            abort(403)
+        if form.validate():
+            entry = session.get(LedgerEntry, form.entry_id.data)
+            if entry is None or entry.driver_id != driver.id:
+                abort(404)
+            try:
+                reverse_entry(
+                    session,
+                    entry.id,
+                    reason=form.reason.data or "",
+                    actor_id=current_user.id,
+                    ip=client_ip(),
+                )
+            except DomainError as error:
+                form.reason.errors = [_(error.message, **error.params)]
+            else:
+                session.commit()
+                flash(_("The movement was reversed."), "success")
+                return redirect(url_for("staff.driver_ledger", driver_id=driver.id), 303)
+        failed_entry = form.entry_id.data
+    entries = statements.list_entries(session, driver.id, limit=200)
+    return render(
+        "staff/driver_movements.html",
+        status=422 if failed_entry is not None else 200,
+        driver=driver,
+        entries=entries,
+        reversed_ids=statements.reversed_entry_ids(session, [e.id for e in entries]),
+        balance=driver_balance(session, driver.id),
+        statements=statements.list_statements(session, driver.id, limit=12),
+        kind_labels=KIND_LABELS,
+        form=form,
+        failed_entry=failed_entry,
+        can_reverse=current_user.role in (Role.MANAGER, Role.ADMIN),
+    )

@@ -27,6 +27,13 @@ ACCESS: dict[str, object] = {
     "/salir": ANY_USER,
     "/cuenta/contrasena": ANY_USER,
     "/conductor/": frozenset({Role.DRIVER}),
+    "/conductor/estados-de-cuenta": frozenset({Role.DRIVER}),
+    "/conductor/movimientos": frozenset({Role.DRIVER}),
+    # a driver's own statement only: tested in tests/portal/test_statement_pages.py
+    "/conductor/estados-de-cuenta/<int:statement_id>": "driver's own",
+    "/conductor/estados-de-cuenta/<int:statement_id>.pdf": "driver's own",
+    # GET for staff; the reversal (POST) for managers: tests/portal/test_statement_pages.py
+    "/operacion/conductores/<int:driver_id>/movimientos": "staff, reversal by managers",
     "/operacion/flota": STAFF,
     "/conductor/pagar": frozenset({Role.DRIVER}),
     "/conductor/pagos": frozenset({Role.DRIVER}),

@@ -19,6 +19,8 @@ def test_demo_payments_are_idempotent_and_consistent_with_the_ledger(db):
     assert all(i.status == PaymentStatus.PAID for i in spei)
     assert all(is_valid_clabe(i.clabe) for i in spei)
     payments = db.scalars(select(LedgerEntry).where(LedgerEntry.kind == EntryKind.PAYMENT)).all()
-    assert {p.idempotency_key for p in payments} == {f"payment:{i.id}" for i in spei}
+    # The ledger's demo history posts its own payments ("demo:payment:…"); these are ours.
+    ours = {p.idempotency_key for p in payments if p.idempotency_key.startswith("payment:")}
+    assert ours == {f"payment:{i.id}" for i in spei}
     seed_demo(db, vehicles=12)
     assert db.scalar(select(func.count(PaymentIntent.id))) == 6
