@@ -44,6 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from portal.admin.views import bp as admin_bp
     from portal.auth.views import bp as auth_bp
     from portal.driver.views import bp as driver_bp
+    from portal.incidents import views as incidents
     from portal.manager.views import bp as manager_bp
     from portal.staff.views import bp as staff_bp
 
@@ -52,6 +53,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(staff_bp, url_prefix="/operacion")
     app.register_blueprint(manager_bp, url_prefix="/gerencia")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(incidents.driver_bp, url_prefix="/conductor/incidentes")
+    app.register_blueprint(incidents.staff_bp, url_prefix="/operacion/incidentes")
+    app.register_blueprint(incidents.manager_bp, url_prefix="/gerencia/incidentes")
 
     _register_error_pages(app)
 

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused in production below
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/lafa"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+MB = 1024 * 1024
 
 
 class ConfigError(RuntimeError):
@@ -83,7 +84,14 @@ def load_config() -> dict[str, Any]:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
-        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        # Every request body is capped at 16 MB; views marked with
+        # `security.allow_large_uploads` (incident photos) get UPLOAD_MAX_CONTENT_LENGTH,
+        # enough for INCIDENT_MAX_FILES files of INCIDENT_MAX_FILE_BYTES each.
+        "MAX_CONTENT_LENGTH": 16 * MB,
+        "UPLOAD_MAX_CONTENT_LENGTH": 8 * 10 * MB + MB,
+        "INCIDENT_STORAGE": os.environ.get("INCIDENT_STORAGE", str(instance / "incidents")),
+        "INCIDENT_MAX_FILE_BYTES": 10 * MB,
+        "INCIDENT_MAX_FILES": 8,
         "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
         "LOGIN_LOCKOUT_MINUTES": int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")),
         "PAGE_SIZE": 25,

@@ -4,6 +4,16 @@ from portal.db import Base
 
 from .audit import AuditEvent
 from .fleet import ConnectorType, Contract, ContractStatus, Depot, Vehicle, VehicleStatus
+from .incidents import (
+    DeductiblePayer,
+    EventKind,
+    Incident,
+    IncidentAttachment,
+    IncidentEvent,
+    IncidentStatus,
+    IncidentType,
+    PositionSource,
+)
 from .ledger import EntryKind, LedgerEntry
 from .people import Driver, DriverStatus, Role, User
 
@@ -13,11 +23,19 @@ __all__ = [
     "ConnectorType",
     "Contract",
     "ContractStatus",
+    "DeductiblePayer",
     "Depot",
     "Driver",
     "DriverStatus",
     "EntryKind",
+    "EventKind",
+    "Incident",
+    "IncidentAttachment",
+    "IncidentEvent",
+    "IncidentStatus",
+    "IncidentType",
     "LedgerEntry",
+    "PositionSource",
     "Role",
     "User",
     "Vehicle",
