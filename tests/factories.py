@@ -78,9 +78,10 @@ def make_driver(db: Session, make_user: Callable[..., User]) -> Callable[..., Dr
 
         user = user or make_user(Role.DRIVER)
         first = kw.pop("first_name", "Lucía")
-        curp = make_curp(
-            first, "Hernández", "Ramírez", date(1990, 5, 17), "M", "DF", random.Random(user.id)
-        )
+        # The birth date varies with the user so that CURPs never collide (the random
+        # homoclave digit alone has only ten values).
+        born = date(1990, 5, 17) + timedelta(days=user.id % 3000)
+        curp = make_curp(first, "Hernández", "Ramírez", born, "M", "DF", random.Random(user.id))
         values: dict[str, Any] = {
             "user": user,
             "first_name": first,
