@@ -42,10 +42,19 @@ def _flag(name: str, default: bool = False) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def instance_path() -> Path:
+    return Path(os.environ.get("LAFA_INSTANCE", ROOT / "instance"))
+
+
+def incident_storage(instance: Path | None = None) -> str:
+    """Where incident photos, documents and PDFs are kept (a folder, by checksum)."""
+    return os.environ.get("INCIDENT_STORAGE", str((instance or instance_path()) / "incidents"))
+
+
 def load_config() -> dict[str, Any]:
     env = os.environ.get("LAFA_ENV", "development")
     production = env == "production"
-    instance = Path(os.environ.get("LAFA_INSTANCE", ROOT / "instance"))
+    instance = instance_path()
 
     database_url = os.environ.get("DATABASE_URL")
     if not database_url:
@@ -89,7 +98,7 @@ def load_config() -> dict[str, Any]:
         # enough for INCIDENT_MAX_FILES files of INCIDENT_MAX_FILE_BYTES each.
         "MAX_CONTENT_LENGTH": 16 * MB,
         "UPLOAD_MAX_CONTENT_LENGTH": 8 * 10 * MB + MB,
-        "INCIDENT_STORAGE": os.environ.get("INCIDENT_STORAGE", str(instance / "incidents")),
+        "INCIDENT_STORAGE": incident_storage(instance),
         "INCIDENT_MAX_FILE_BYTES": 10 * MB,
         "INCIDENT_MAX_FILES": 8,
         "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
