@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw
 from sqlalchemy import select
@@ -43,7 +44,7 @@ class DemoIncident:
     description: str
     path: tuple[IncidentStatus, ...] = ()
     photos: tuple[tuple[int, int, int], ...] = ()
-    insurance: dict[str, object] = field(default_factory=dict)
+    insurance: dict[str, Any] = field(default_factory=dict)
     comment: str = ""
     note: str = ""
     position: tuple[str, str] | None = None

@@ -138,6 +138,10 @@ def driver_new() -> Response:
         return render("incidents/driver_new.html", "report", status=status, **context)
     try:
         files = _clean_files(request.files.getlist(form.photos.name))
+    except DomainError as error:
+        form.photos.errors = [_error(error)]
+        return render("incidents/driver_new.html", "report", status=422, **context)
+    try:
         occurred_at = form.occurred_at.data.replace(tzinfo=local_zone())  # type: ignore[union-attr]
         incident = incidents.report_incident(
             session,

@@ -31,7 +31,10 @@
     list.replaceChildren(
       ...chosenFiles(form).map((file) => {
         const item = document.createElement("li");
-        item.textContent = `${file.name} (${(file.size / 1048576).toFixed(1)} MB)`;
+        const size = file.size < 1048576
+          ? `${Math.max(1, Math.round(file.size / 1024))} kB`
+          : `${(file.size / 1048576).toFixed(1)} MB`;
+        item.textContent = `${file.name} (${size})`;
         return item;
       })
     );
