@@ -45,6 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from portal.admin.views import bp as admin_bp
     from portal.auth.views import bp as auth_bp
     from portal.driver.views import bp as driver_bp
+    from portal.incidents import views as incidents
     from portal.manager.views import bp as manager_bp
     from portal.staff.views import bp as staff_bp
     from portal.webhooks.views import bp as webhooks_bp
@@ -56,6 +57,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
     security.csrf.exempt(webhooks_bp)  # signed by the provider instead; nothing else is exempt
+    app.register_blueprint(incidents.driver_bp, url_prefix="/conductor/incidentes")
+    app.register_blueprint(incidents.staff_bp, url_prefix="/operacion/incidentes")
+    app.register_blueprint(incidents.manager_bp, url_prefix="/gerencia/incidentes")
 
     _register_error_pages(app)
 

@@ -24,6 +24,7 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # the demo provider is refused in production, so this never guards real money.
 DEMO_WEBHOOK_SECRET = "whsec_demo_only_not_secret"  # noqa: S105
 PAYMENT_PROVIDERS = ("conekta", "stripe", "demo", "")
+MB = 1024 * 1024
 
 
 class ConfigError(RuntimeError):
@@ -45,10 +46,19 @@ def _flag(name: str, default: bool = False) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def instance_path() -> Path:
+    return Path(os.environ.get("LAFA_INSTANCE", ROOT / "instance"))
+
+
+def incident_storage(instance: Path | None = None) -> str:
+    """Where incident photos, documents and PDFs are kept (a folder, by checksum)."""
+    return os.environ.get("INCIDENT_STORAGE", str((instance or instance_path()) / "incidents"))
+
+
 def load_config() -> dict[str, Any]:
     env = os.environ.get("LAFA_ENV", "development")
     production = env == "production"
-    instance = Path(os.environ.get("LAFA_INSTANCE", ROOT / "instance"))
+    instance = instance_path()
 
     database_url = os.environ.get("DATABASE_URL")
     if not database_url:
@@ -101,7 +111,14 @@ def load_config() -> dict[str, Any]:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
-        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        # Every request body is capped at 16 MB; views marked with
+        # `security.allow_large_uploads` (incident photos) get UPLOAD_MAX_CONTENT_LENGTH,
+        # enough for INCIDENT_MAX_FILES files of INCIDENT_MAX_FILE_BYTES each.
+        "MAX_CONTENT_LENGTH": 16 * MB,
+        "UPLOAD_MAX_CONTENT_LENGTH": 8 * 10 * MB + MB,
+        "INCIDENT_STORAGE": incident_storage(instance),
+        "INCIDENT_MAX_FILE_BYTES": 10 * MB,
+        "INCIDENT_MAX_FILES": 8,
         "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
         "LOGIN_LOCKOUT_MINUTES": int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")),
         "PAGE_SIZE": 25,

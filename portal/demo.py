@@ -11,10 +11,12 @@ import string
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.demo_incidents import seed_incidents
 from portal.models import (
     ConnectorType,
     Contract,
@@ -263,8 +265,17 @@ def _vin(rng: random.Random, make: str) -> str:
     )
 
 
-def seed_demo(session: Session, vehicles: int = 150, today: date | None = None) -> SeedSummary:
-    """Create what is missing of the demo data set for `vehicles` cars. Flushes, never commits."""
+def seed_demo(
+    session: Session,
+    vehicles: int = 150,
+    today: date | None = None,
+    incident_storage: str | Path | None = None,
+) -> SeedSummary:
+    """Create what is missing of the demo data set for `vehicles` cars. Flushes, never commits.
+
+    `incident_storage` is where the demo incidents' photos go (default: the configured
+    INCIDENT_STORAGE).
+    """
     rng = random.Random(2026)
     today = today or local_today()
     password_hash = hash_password(DEMO_PASSWORD)
@@ -387,6 +398,7 @@ def seed_demo(session: Session, vehicles: int = 150, today: date | None = None) 
         if (i + 1) % 500 == 0:
             session.flush()
     session.flush()
+    seed_incidents(session, incident_storage)
 
     from portal.demo_ledger import seed_ledger_history
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, Response, abort, request
+from flask import Blueprint, Flask, Response, abort, current_app, request
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
@@ -71,7 +71,28 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def allow_large_uploads(view: F) -> F:
+    """Let `view` receive up to UPLOAD_MAX_CONTENT_LENGTH instead of MAX_CONTENT_LENGTH.
+
+    The limit must be set before anything reads the body, and CSRF protection reads
+    the form in the app's `before_request`: so the mark is read by `_upload_limit`,
+    registered before CSRF.
+    """
+    view.allows_large_uploads = True  # type: ignore[attr-defined]
+    return view
+
+
+def _upload_limit() -> None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "allows_large_uploads", False):
+        request.max_content_length = current_app.config["UPLOAD_MAX_CONTENT_LENGTH"]
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(_upload_limit)  # before CSRF, which reads the body
     login_manager.init_app(app)
     csrf.init_app(app)
     app.after_request(add_security_headers)

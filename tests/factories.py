@@ -181,3 +181,94 @@ def make_charge(db: Session) -> Callable[..., Any]:
         return post_entry(db, **(values | kw))
 
     return make
+
+
+@pytest.fixture
+def make_incident(db: Session, make_contract: Callable[..., Contract]) -> Callable[..., Any]:
+    """An incident reported by the driver of `contract` (a new one by default)."""
+    from portal.db import utcnow
+    from portal.models import EventKind, Incident, IncidentEvent, IncidentStatus, IncidentType
+
+    def make(contract: Contract | None = None, **kw: Any) -> Incident:
+        contract = contract or make_contract()
+        now = utcnow()
+        values: dict[str, Any] = {
+            "type": IncidentType.ACCIDENT,
+            "status": IncidentStatus.REPORTED,
+            "occurred_at": now - timedelta(hours=2),
+            "place": "Av. Insurgentes Sur y Eje 7, Benito Juárez",
+            "description": "Un taxi me pegó en la defensa trasera en el semáforo.",
+            "vehicle_id": contract.vehicle_id,
+            "driver_id": contract.driver_id,
+            "contract_id": contract.id,
+            "reported_by_id": contract.driver.user_id,
+        }
+        incident = Incident(**(values | kw))
+        db.add(incident)
+        db.flush()
+        db.add(
+            IncidentEvent(
+                incident=incident, author_id=incident.reported_by_id, kind=EventKind.REPORTED
+            )
+        )
+        db.flush()
+        return incident
+
+    return make
+
+
+@pytest.fixture
+def incident_storage(app: Any, tmp_path: Any) -> Any:
+    """The incident file store of this test: a fresh folder."""
+    previous = app.config["INCIDENT_STORAGE"]
+    app.config["INCIDENT_STORAGE"] = str(tmp_path / "incidents")
+    yield tmp_path / "incidents"
+    app.config["INCIDENT_STORAGE"] = previous
+
+
+@pytest.fixture
+def incident_url(
+    db: Session,
+    make_incident: Callable[..., Any],
+    make_contract: Callable[..., Contract],
+    incident_storage: Any,
+) -> Callable[[User, str], str]:
+    """A concrete path for an incident URL rule: the user's own incident if a driver."""
+    from portal.models import EntryKind, IncidentAttachment, Role
+    from portal.services import fleet, incidents, storage
+    from tests import images
+
+    def build(user: User, rule: str) -> str:
+        contract = None
+        if user.role == Role.DRIVER:
+            contract = fleet.get_active_contract(db, user.driver.id)
+            contract = contract or make_contract(driver=user.driver)
+        incident = make_incident(contract=contract)
+        photo = images.photo()
+        attachment = IncidentAttachment(
+            incident=incident,
+            sha256=storage.put_blob(incident_storage, photo),
+            content_type="image/jpeg",
+            size_bytes=len(photo),
+            original_name="foto.jpg",
+            uploaded_by_id=incident.reported_by_id,
+        )
+        db.add(attachment)
+        incident.report_sha256 = storage.put_blob(incident_storage, images.pdf())
+        db.flush()
+        entry = incidents.assign_liability(
+            db,
+            incident.id,
+            kind=EntryKind.DAMAGE,
+            amount_cents=10_000,
+            reason="rayón en la puerta",
+            sequence=1,
+            actor_id=user.id,
+        )
+        return (
+            rule.replace("<int:incident_id>", str(incident.id))
+            .replace("<int:attachment_id>", str(attachment.id))
+            .replace("<int:entry_id>", str(entry.id))
+        )
+
+    return build

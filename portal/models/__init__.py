@@ -4,6 +4,16 @@ from portal.db import Base
 
 from .audit import AuditEvent
 from .fleet import ConnectorType, Contract, ContractStatus, Depot, Vehicle, VehicleStatus
+from .incidents import (
+    DeductiblePayer,
+    EventKind,
+    Incident,
+    IncidentAttachment,
+    IncidentEvent,
+    IncidentStatus,
+    IncidentType,
+    PositionSource,
+)
 from .ledger import EntryKind, LedgerEntry
 from .payments import (
     PaymentAccount,
@@ -22,10 +32,17 @@ __all__ = [
     "ConnectorType",
     "Contract",
     "ContractStatus",
+    "DeductiblePayer",
     "Depot",
     "Driver",
     "DriverStatus",
     "EntryKind",
+    "EventKind",
+    "Incident",
+    "IncidentAttachment",
+    "IncidentEvent",
+    "IncidentStatus",
+    "IncidentType",
     "LedgerEntry",
     "PaymentAccount",
     "PaymentIntent",
@@ -33,6 +50,7 @@ __all__ = [
     "PaymentProvider",
     "PaymentStatus",
     "PdfStatus",
+    "PositionSource",
     "Role",
     "Statement",
     "User",

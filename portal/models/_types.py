@@ -18,8 +18,11 @@ Timestamp = Annotated[datetime, mapped_column(DateTime(timezone=True))]
 Created = Annotated[datetime, mapped_column(DateTime(timezone=True), default=utcnow)]
 
 
-def enum_column(enum_class: type[enum.StrEnum], **kwargs: Any) -> Any:
-    """A VARCHAR with a CHECK constraint listing the enum's values (portable, readable)."""
+def enum_column(enum_class: type[enum.StrEnum], *, name: str | None = None, **kwargs: Any) -> Any:
+    """A VARCHAR with a CHECK constraint listing the enum's values (portable, readable).
+
+    `name` names the CHECK constraint when a table has two columns of the same enum.
+    """
     return mapped_column(
         Enum(
             enum_class,
@@ -28,7 +31,7 @@ def enum_column(enum_class: type[enum.StrEnum], **kwargs: Any) -> Any:
             validate_strings=True,
             length=max(len(m.value) for m in enum_class) + 8,
             values_callable=lambda members: [m.value for m in members],
-            name=enum_class.__name__.lower(),
+            name=name or enum_class.__name__.lower(),
         ),
         **kwargs,
     )

@@ -163,7 +163,9 @@ class Screen:
 
     def shot(self, name: str) -> Path:
         path = ARTIFACTS / f"{name}-{self.size}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        # caret="initial": hiding the caret leaves `style=""` on every input, which htmx
+        # then copies while settling a swap, and the CSP reports that as an error.
+        self.page.screenshot(path=str(path), full_page=True, caret="initial")
         return path
 
     def axe(self) -> list[dict]:

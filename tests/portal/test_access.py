@@ -4,6 +4,8 @@ A new URL fails `test_every_url_is_classified` until it is added to ACCESS, so n
 page ships without a decision about who may see it.
 """
 
+from dataclasses import dataclass
+
 import pytest
 
 from portal.models import Role
@@ -18,6 +20,19 @@ WEBHOOK = "provider signature"
 # (tests/portal/test_payments_pages.py).
 DRIVER_OWN = "driver, own records only"
 STAFF_RECORD = "staff, any driver's record"
+DRIVER = frozenset({Role.DRIVER})
+MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
+
+
+@dataclass(frozen=True)
+class Record:
+    """A URL with ids in it: who may use it (with `method`), and the fixture that makes
+    a concrete path for a given user (a driver gets their own record)."""
+
+    roles: frozenset
+    fixture: str
+    method: str = "GET"
+
 
 # URL rule -> who may GET it.
 ACCESS: dict[str, object] = {
@@ -47,6 +62,31 @@ ACCESS: dict[str, object] = {
     "/webhooks/stripe": WEBHOOK,
     "/gerencia/": frozenset({Role.MANAGER, Role.ADMIN}),
     "/admin/": frozenset({Role.ADMIN}),
+    # incidents
+    "/conductor/incidentes": DRIVER,
+    "/conductor/incidentes/nuevo": DRIVER,
+    "/conductor/incidentes/<int:incident_id>": Record(DRIVER, "incident_url"),
+    "/conductor/incidentes/<int:incident_id>/adjuntos": Record(DRIVER, "incident_url", "POST"),
+    "/conductor/incidentes/<int:incident_id>/adjuntos/<int:attachment_id>": Record(
+        DRIVER, "incident_url"
+    ),
+    "/operacion/incidentes": STAFF,
+    "/operacion/incidentes/<int:incident_id>": Record(STAFF, "incident_url"),
+    "/operacion/incidentes/<int:incident_id>/estado": Record(STAFF, "incident_url", "POST"),
+    "/operacion/incidentes/<int:incident_id>/seguro": Record(STAFF, "incident_url", "POST"),
+    "/operacion/incidentes/<int:incident_id>/comentarios": Record(STAFF, "incident_url", "POST"),
+    "/operacion/incidentes/<int:incident_id>/adjuntos": Record(STAFF, "incident_url", "POST"),
+    "/operacion/incidentes/<int:incident_id>/adjuntos/<int:attachment_id>": Record(
+        STAFF, "incident_url"
+    ),
+    "/operacion/incidentes/<int:incident_id>/reporte": Record(STAFF, "incident_url"),
+    "/operacion/incidentes/<int:incident_id>/reporte.pdf": Record(STAFF, "incident_url"),
+    "/gerencia/incidentes/<int:incident_id>/responsabilidad": Record(
+        MANAGERS, "incident_url", "POST"
+    ),
+    "/gerencia/incidentes/<int:incident_id>/responsabilidad/<int:entry_id>/correccion": Record(
+        MANAGERS, "incident_url", "POST"
+    ),
 }
 
 
@@ -82,6 +122,38 @@ def test_each_role_gets_in_or_gets_403(client, login, make_user, make_driver, ru
     assert response.status_code == expected
     if expected == 403:
         assert "No tienes acceso a esta página." in response.text
+
+
+def _record_rules():
+    return [(rule, spec) for rule, spec in ACCESS.items() if isinstance(spec, Record)]
+
+
+@pytest.mark.parametrize(("rule", "spec"), _record_rules())
+def test_record_urls_send_anonymous_to_log_in(request, client, make_user, rule, spec):
+    path = request.getfixturevalue(spec.fixture)(make_user(Role.STAFF), rule)
+    response = client.open(path, method=spec.method)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/entrar?next=")
+
+
+@pytest.mark.parametrize(("rule", "spec"), _record_rules())
+@pytest.mark.parametrize("role", list(Role))
+def test_record_urls_let_in_their_roles_only(
+    request, client, login, make_user, make_driver, rule, spec, role
+):
+    user = make_user(role)
+    if role == Role.DRIVER:
+        make_driver(user=user)
+    path = request.getfixturevalue(spec.fixture)(user, rule)
+    login(user)
+    response = client.open(path, method=spec.method)
+    response.close()  # a served file stays open until the response is closed
+    if role not in spec.roles:
+        assert response.status_code == 403
+    elif spec.method == "GET":
+        assert response.status_code == 200
+    else:  # an empty POST: refused as invalid, never as forbidden
+        assert response.status_code in {303, 422}
 
 
 def test_any_user_pages_need_a_log_in(client):
