@@ -6,8 +6,26 @@ from .audit import AuditEvent
 from .fleet import ConnectorType, Contract, ContractStatus, Depot, Vehicle, VehicleStatus
 from .ledger import EntryKind, LedgerEntry
 from .people import Driver, DriverStatus, Role, User
+from .telemetry import (
+    AlertKind,
+    ChargingEpisode,
+    TelemetryReading,
+    TelemetryReject,
+    VehicleAlert,
+    VehicleDailyKm,
+    VehicleState,
+    VehicleTrip,
+)
 
 __all__ = [
+    "AlertKind",
+    "ChargingEpisode",
+    "TelemetryReading",
+    "TelemetryReject",
+    "VehicleAlert",
+    "VehicleDailyKm",
+    "VehicleState",
+    "VehicleTrip",
     "AuditEvent",
     "Base",
     "ConnectorType",
