@@ -56,7 +56,7 @@ class TelemetryReading(Base):
     """One AVL record as the tracker sent it, with the values the portal reads named."""
 
     __tablename__ = "telemetry_readings"
-    __table_args__ = {"postgresql_partition_by": "RANGE (device_time)"}
+    __table_args__ = ({"postgresql_partition_by": "RANGE (device_time)"},)
 
     imei: Mapped[str] = mapped_column(String(15), primary_key=True)
     device_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
