@@ -87,6 +87,8 @@ def load_config() -> dict[str, Any]:
         "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
         "LOGIN_LOCKOUT_MINUTES": int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")),
         "PAGE_SIZE": 25,
+        # A slippy-map tile URL ({z}/{x}/{y}) for the fleet map; empty: a schematic map.
+        "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", ""),
     }
 
 

@@ -35,12 +35,13 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import JSON
 
 from portal.db import Base, utcnow
 
 from ._types import enum_column
+from .fleet import Depot
 
 Json = JSON().with_variant(JSONB(), "postgresql")
 
@@ -154,6 +155,8 @@ class ChargingEpisode(Base):
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
     depot_id: Mapped[int | None] = mapped_column(ForeignKey("depots.id"))
+
+    depot: Mapped[Depot | None] = relationship()
 
 
 class VehicleDailyKm(Base):

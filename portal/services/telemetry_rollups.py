@@ -6,6 +6,7 @@ before, so running it twice, or after late records arrived, gives the same rows.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -212,7 +213,7 @@ def _run_distance_m(run: Sequence[_Point]) -> int:
         1000
         * sum(
             distance_km(a.latitude, a.longitude, b.latitude, b.longitude)
-            for a, b in zip(fixes, fixes[1:], strict=False)
+            for a, b in itertools.pairwise(fixes)
         )
     )
 
