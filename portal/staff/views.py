@@ -129,7 +129,6 @@ LANDMARKS = (
     ("AICM", 19.4361, -99.0719),
     ("Ciudad Universitaria", 19.3320, -99.1870),
     ("Xochimilco", 19.2572, -99.1033),
-    ("Indios Verdes", 19.4960, -99.1190),
 )
 
 
