@@ -98,6 +98,7 @@ class Listener:
         self.inbox: queue.Queue[Inbound] = queue.Queue()
         self.stats = Stats()
         self.connected = threading.Event()
+        self.subscribed = threading.Event()  # the broker has granted the subscription
         self.stopping = threading.Event()
         self._generation = 0
         self._imeis: dict[str, int] = {}
@@ -115,6 +116,7 @@ class Listener:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
         self._connect_properties = Properties(PacketTypes.CONNECT)
         self._connect_properties.SessionExpiryInterval = SESSION_EXPIRY_S
         self._connect_properties.ReceiveMaximum = receive_maximum
@@ -141,10 +143,17 @@ class Listener:
         client.subscribe(self.topic_filter, options=SubscribeOptions(qos=1))
         self.connected.set()
 
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, reasons: Any, _p: Any) -> None:
+        if any(reason.is_failure for reason in reasons):
+            log.error("subscription to %s refused: %s", self.topic_filter, reasons)
+            return
+        self.subscribed.set()
+
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         # Messages of the old connection will be redelivered; their mids mean nothing now.
         self._generation += 1
         self.connected.clear()
+        self.subscribed.clear()
         if not self.stopping.is_set():
             log.warning("MQTT disconnected (%s); paho reconnects", reason)
 

@@ -226,13 +226,13 @@ def store_rows(session: Session, rows: Sequence[tuple[Any, ...]]) -> StoreResult
     with cursor.copy(f"COPY {_STAGING} ({_COLUMN_LIST}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
-    inserted = session.execute(
+    inserted: int = session.execute(  # type: ignore[attr-defined]
         text(
             f"INSERT INTO telemetry_readings ({_COLUMN_LIST}) "  # noqa: S608
             f"SELECT {_COLUMN_LIST} FROM {_STAGING} ON CONFLICT DO NOTHING"
         )
     ).rowcount
-    states = session.execute(text(_UPSERT_STATES)).rowcount
+    states: int = session.execute(text(_UPSERT_STATES)).rowcount  # type: ignore[attr-defined]
     session.execute(text(f"TRUNCATE {_STAGING}"))
     return StoreResult(len(rows), inserted, states)
 

@@ -182,7 +182,9 @@ def derive_activity(
             (
                 d
                 for d, lat, lon in depots
-                if distance_km(first.latitude, first.longitude, float(lat), float(lon))
+                if lat is not None
+                and lon is not None
+                and distance_km(first.latitude, first.longitude, float(lat), float(lon))
                 < DEPOT_RADIUS_KM
             ),
             None,
@@ -232,7 +234,8 @@ def km_on_day(session: Session, imei: str, day: date) -> tuple[int, int] | None:
             r.imei == imei, r.device_time >= start, r.device_time < end
         )
     ).one()
-    return None if row[0] is None else (int(row[0]), int(row[1]))
+    low, high = row
+    return None if low is None or high is None else (int(low), int(high))
 
 
 def rollup_daily_km(session: Session, vehicle_id: int, day: date) -> VehicleDailyKm | None:

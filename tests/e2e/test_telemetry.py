@@ -62,7 +62,9 @@ def _set_soc(url: str, phone: str, soc: int) -> None:
         sim = SimVehicle(str(vehicle.tracker_imei), 38.8, 380, (19.43, -99.13), random.Random(1))
         sim.no_fix_s = 0
         sim.soc = soc
-        ingest.store_records(session, [(sim.imei, sim.record(datetime.now(UTC)))], datetime.now(UTC))
+        ingest.store_records(
+            session, [(sim.imei, sim.record(datetime.now(UTC)))], datetime.now(UTC)
+        )
         session.commit()
     engine.dispose()
 
@@ -112,8 +114,7 @@ def test_staff_board_on_a_tablet(browser, live_server, demo_logins, fleet_report
     expect(page).to_have_url(re.compile(r"sort=soc"))
     page.wait_for_load_state("networkidle")
     socs = [
-        int(t.strip().rstrip("%"))
-        for t in page.locator(".board-table .soc-mini").all_inner_texts()
+        int(t.strip().rstrip("%")) for t in page.locator(".board-table .soc-mini").all_inner_texts()
     ]
     assert socs == sorted(socs)
     assert page.evaluate("window.__stillHere") is True

@@ -52,7 +52,7 @@ class Running:
 
     def __enter__(self) -> Listener:
         self.thread.start()
-        assert self.listener.connected.wait(10)
+        assert self.listener.subscribed.wait(10)
         return self.listener
 
     def __exit__(self, *exc) -> None:
@@ -202,6 +202,6 @@ def test_restarting_the_broker_mid_stream_loses_nothing(engine, mqtt, broker, co
         # Published while the broker is down or coming back: paho keeps and resends.
         for imei, data in frames[len(frames) // 2 :]:
             pub.send(imei, data)
-        wait_until(lambda: listener.connected.is_set(), what="the listener to reconnect")
+        wait_until(lambda: listener.subscribed.is_set(), what="the listener to reconnect")
         wait_until(lambda: count_readings(engine, imeis) == len(frames), what="every record")
     pub.close()

@@ -44,7 +44,8 @@ def test_driver_sees_their_car_charge_range_and_km(db, client, login, driver_wit
     page = client.get("/conductor/")
     assert page.status_code == 200
     assert 'hx-trigger="every 15s"' in page.text
-    assert "61" in page.text and "Autonomía estimada" in page.text
+    assert "61" in page.text
+    assert "Autonomía estimada" in page.text
     assert "232 km" in page.text  # 61 % x 3,800 m
     assert "hace 2 minutos" in page.text
     assert "12.3 km" in page.text  # today, from the odometer
@@ -61,7 +62,8 @@ def test_vehicle_status_fragment_and_full_page(db, client, login, driver_with_ca
     assert "Cargando" in fragment.text
     assert "HX-Request" in fragment.headers["Vary"]
     full = client.get("/conductor/vehicle-status")
-    assert "<html" in full.text and "47" in full.text
+    assert "<html" in full.text
+    assert "47" in full.text
 
 
 def test_a_driver_never_sees_another_car(db, client, login, driver_with_car, make_vehicle):
@@ -91,23 +93,24 @@ def test_board_lists_flags_filters_and_map(db, client, login, make_user, make_ve
     report(db, low, 9)
     report(db, fine, 80, speed=35)
     report(db, silent, 70, minutes_ago=120)
-    rollups.check_alerts(
-        db, datetime.now(UTC), silent_after=timedelta(minutes=30), low_soc_pct=20
-    )
+    rollups.check_alerts(db, datetime.now(UTC), silent_after=timedelta(minutes=30), low_soc_pct=20)
     login(make_user(Role.STAFF))
     page = client.get(f"/operacion/tablero?depot={depot.id}")
     assert page.status_code == 200
     for car in (low, fine, silent):
         assert car.plate in page.text
-    assert "Batería baja" in page.text and "Sin señal" in page.text
-    assert "<svg" in page.text and "Mapa esquemático" in page.text
+    assert "Batería baja" in page.text
+    assert "Sin señal" in page.text
+    assert "<svg" in page.text
+    assert "Mapa esquemático" in page.text
     assert page.text.count('class="map-dot') == 3
 
     only_low = client.get(f"/operacion/tablero?depot={depot.id}&flag=low_soc", headers=HX)
     assert only_low.status_code == 200
     assert "<html" not in only_low.text
     assert low.plate in only_low.text
-    assert fine.plate not in only_low.text and silent.plate not in only_low.text
+    assert fine.plate not in only_low.text
+    assert silent.plate not in only_low.text
 
     by_soc = client.get(f"/operacion/tablero?depot={depot.id}&sort=soc", headers=HX).text
     assert by_soc.index(low.plate) < by_soc.index(silent.plate) < by_soc.index(fine.plate)
@@ -152,6 +155,7 @@ def test_vehicle_detail_charts_trips_and_raw_frame(db, client, login, make_user,
     assert "&#34;152&#34;: 60" in page.text or '"152": 60' in page.text  # the raw last frame
     week = client.get(f"/operacion/vehiculos/{car.id}?period=7d", headers=HX)
     assert week.status_code == 200
-    assert "<html" not in week.text and "<polyline" in week.text
+    assert "<html" not in week.text
+    assert "<polyline" in week.text
     assert client.get(f"/operacion/vehiculos/{car.id}?period=1y", headers=HX).status_code == 422
     assert client.get("/operacion/vehiculos/999999").status_code == 404
