@@ -126,6 +126,9 @@ def main() -> None:
     assert decode_tcp_frame(SMALL_CODEC8_FRAME, now=NOW).records
 
     decode = per_second(lambda: decode_tcp_frame(frame, now=NOW), args.seconds)
+    with_fields = per_second(
+        lambda: [r.fields for r in decode_tcp_frame(frame, now=NOW).records], args.seconds
+    )
     small = per_second(lambda: decode_tcp_frame(SMALL_CODEC8_FRAME, now=NOW), args.seconds)
     baselines = {
         "crc16_ibm alone": per_second(lambda: crc16_ibm(avl_data), args.seconds),
@@ -139,6 +142,7 @@ def main() -> None:
     print(f"Codec 8E frame, {RECORDS_PER_FRAME} records x {io_count} IO, {len(frame)} bytes")
     print(f"  decode_tcp_frame   {decode:9,.0f} frames/s   {1e6 / decode:7.1f} us/frame")
     print(f"                     {decode * RECORDS_PER_FRAME:9,.0f} records/s")
+    print(f"  + named fields     {with_fields:9,.0f} frames/s   {1e6 / with_fields:7.1f} us/frame")
     print()
     print("Baselines on the same frame, same run      time    decode takes")
     for name, rate in baselines.items():

@@ -10,6 +10,7 @@ from alembic import context
 from portal import models
 from portal.config import load_config
 from portal.db import make_engine
+from portal.models.telemetry import include_in_schema_compare
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("connection"):
@@ -35,6 +36,8 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # The monthly partitions of telemetry_readings are made at run time, not here.
+        include_name=include_in_schema_compare,
     )
     with context.begin_transaction():
         context.run_migrations()

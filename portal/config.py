@@ -143,6 +143,8 @@ def load_config() -> dict[str, Any]:
             "LAFA_COMPANY_ADDRESS",
             "Calz. Vallejo 1090, Industrial Vallejo, Azcapotzalco, 02300 CDMX",
         ),
+        # A slippy-map tile URL ({z}/{x}/{y}) for the fleet map; empty: a schematic map.
+        "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", ""),
     }
 
 

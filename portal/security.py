@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 from flask_babel import lazy_gettext as _l
@@ -20,20 +21,34 @@ login_manager.login_message_category = "info"
 login_manager.session_protection = "strong"
 csrf = CSRFProtect()
 
-CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+
+def content_security_policy(img_origins: Iterable[str] = ()) -> str:
+    """The CSP: this origin only, plus any image origins (a configured map tile server)."""
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            " ".join(["img-src 'self' data:", *img_origins]),
+            "font-src 'self'",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def _origin(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    # Tile servers with {s} subdomains (a.tile…, b.tile…): allow them all.
+    return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}"
+
+
+CSP = content_security_policy()
 
 
 @login_manager.user_loader
@@ -61,7 +76,7 @@ def client_ip() -> str | None:
 
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("Content-Security-Policy", current_app.config.get("CSP", CSP))
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
@@ -93,6 +108,8 @@ def _upload_limit() -> None:
 
 def init_app(app: Flask) -> None:
     app.before_request(_upload_limit)  # before CSRF, which reads the body
+    tile_origin = _origin(app.config.get("MAP_TILE_URL") or "")
+    app.config["CSP"] = content_security_policy([tile_origin] if tile_origin else [])
     login_manager.init_app(app)
     csrf.init_app(app)
     app.after_request(add_security_headers)

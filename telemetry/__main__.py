@@ -164,7 +164,72 @@ def build_parser() -> argparse.ArgumentParser:
         help="the current time for the timestamp sanity check (default: the clock)",
     )
     decode.set_defaults(handler=decode_command)
+
+    listen = commands.add_parser(
+        "listen",
+        help="the MQTT listener: store the trackers' frames in PostgreSQL",
+        description="Subscribe to {root}/+/data (QoS 1, persistent MQTT 5 session), store "
+        "each batch and acknowledge it after the commit. Settings: MQTT_URL, DATABASE_URL, "
+        "TELEMETRY_TOPIC_ROOT, TELEMETRY_SHARED_GROUP, TELEMETRY_CLIENT_ID.",
+    )
+    listen.add_argument("--batch-size", type=int, default=2000, help="messages per batch")
+    listen.add_argument(
+        "--batch-wait", type=float, default=0.2, help="seconds to wait for a batch to fill"
+    )
+    listen.set_defaults(handler=listen_command)
+
+    gateway = commands.add_parser(
+        "gateway",
+        help="the TCP gateway: Teltonika TCP sessions republished on MQTT",
+        description="Accept Teltonika TCP sessions (IMEI handshake, frames, keep-alives), "
+        "publish each valid frame on {root}/{imei}/data with QoS 1 and acknowledge it to "
+        "the device only after the broker has. Settings: MQTT_URL, DATABASE_URL, "
+        "TELEMETRY_TOPIC_ROOT.",
+    )
+    gateway.add_argument("--bind", default="0.0.0.0", help="address to listen on")  # noqa: S104
+    gateway.add_argument("--port", type=int, default=5027, help="TCP port (default 5027)")
+    gateway.set_defaults(handler=gateway_command)
     return parser
+
+
+def _logging() -> None:
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _database_engine() -> Any:
+    from portal.config import load_config
+    from portal.db import make_engine
+
+    return make_engine(load_config()["DATABASE_URL"], pool_size=2)
+
+
+def listen_command(args: argparse.Namespace) -> int:
+    """Run the MQTT listener until SIGTERM."""
+    from telemetry.listener import run_listener
+    from telemetry.settings import mqtt_settings
+
+    _logging()
+    run_listener(
+        mqtt_settings(),
+        _database_engine(),
+        batch_size=args.batch_size,
+        batch_wait=args.batch_wait,
+    )
+    return 0
+
+
+def gateway_command(args: argparse.Namespace) -> int:
+    """Run the TCP gateway until SIGTERM."""
+    from telemetry.gateway import run_gateway
+    from telemetry.settings import mqtt_settings
+
+    _logging()
+    run_gateway(mqtt_settings(), _database_engine(), host=args.bind, port=args.port)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,16 +1,28 @@
-"""Periodic jobs for `rq cron` (the `scheduler` process in the Procfile).
+"""Periodic jobs for `rq cron workers/cron.py` (the `scheduler` process in the Procfile).
 
 Cron expressions are read in the scheduler's local time: the Procfile runs it with
-TZ=America/Mexico_City, so "0 0 * * 1" is Monday 00:00 in Mexico City.
+TZ=America/Mexico_City, so "0 0 * * 1" is Monday 00:00 in Mexico City. Each area keeps
+its registrations in its own block.
 """
 
 from rq import cron
 
 from workers.ledger import assess_late_fees_job, close_statements_job, post_weekly_rent_job
+from workers.telemetry import (
+    check_vehicle_alerts_job,
+    ensure_telemetry_partitions_job,
+    rollup_fleet_job,
+)
 
+# --- Ledger --------------------------------------------------------------------------------
 # Monday 00:00: the new week's rent for every active contract.
 cron.register(post_weekly_rent_job, "default", cron="0 0 * * 1", name="weekly-rent")
 # Monday 00:05: close last week's statements (their PDFs follow on `statements`).
 cron.register(close_statements_job, "default", cron="5 0 * * 1", name="close-statements")
 # Every day at 00:15: late fees for rent weeks past their grace days.
 cron.register(assess_late_fees_job, "default", cron="15 0 * * *", name="late-fees")
+
+# --- Telemetry -----------------------------------------------------------------------------
+cron.register(check_vehicle_alerts_job, "telemetry", interval=60)
+cron.register(rollup_fleet_job, "telemetry", interval=300)
+cron.register(ensure_telemetry_partitions_job, "telemetry", cron="15 3 * * *")

@@ -24,6 +24,7 @@ from portal.models import Driver, PaymentMethod, Role
 from portal.payments import build_client
 from portal.security import require_roles
 from portal.services import N_, DomainError, fleet, payments, statements
+from portal.services.fleet_status import get_driver_car_status
 from portal.services.ledger import driver_balance
 from portal.timeutil import local_today
 
@@ -68,7 +69,16 @@ def home() -> str:
         week=week,
         account=account,
         latest_statement=latest[0] if latest else None,
+        car_status=get_driver_car_status(session, driver.id) if driver else None,
     )
+
+
+@bp.get("/vehicle-status")
+def vehicle_status() -> Response:
+    """The driver's car now (charge, range, position, km): polled by htmx every 15 s."""
+    driver = current_user.driver
+    car_status = get_driver_car_status(Session(), driver.id) if driver else None
+    return render("driver/vehicle_status.html", "vehicle_status", car_status=car_status)
 
 
 @bp.get("/estados-de-cuenta")

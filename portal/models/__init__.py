@@ -25,10 +25,22 @@ from .payments import (
 )
 from .people import Driver, DriverStatus, Role, User
 from .statements import PdfStatus, Statement
+from .telemetry import (
+    AlertKind,
+    ChargingEpisode,
+    TelemetryReading,
+    TelemetryReject,
+    VehicleAlert,
+    VehicleDailyKm,
+    VehicleState,
+    VehicleTrip,
+)
 
 __all__ = [
+    "AlertKind",
     "AuditEvent",
     "Base",
+    "ChargingEpisode",
     "ConnectorType",
     "Contract",
     "ContractStatus",
@@ -53,8 +65,14 @@ __all__ = [
     "PositionSource",
     "Role",
     "Statement",
+    "TelemetryReading",
+    "TelemetryReject",
     "User",
     "Vehicle",
+    "VehicleAlert",
+    "VehicleDailyKm",
+    "VehicleState",
     "VehicleStatus",
+    "VehicleTrip",
     "WebhookEvent",
 ]

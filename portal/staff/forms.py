@@ -84,3 +84,49 @@ class ReversalForm(FlaskForm):
         _l("Reason for the reversal"),
         validators=[DataRequired(_l("Say why the movement is reversed.")), Length(min=5, max=200)],
     )
+
+
+BOARD_FLAG_LABELS = {
+    "silent": _l("Silent"),
+    "low_soc": _l("Low battery"),
+    "charging": _l("Charging"),
+    "driving": _l("Driving"),
+}
+BOARD_SORT_LABELS = {
+    "plate": _l("Plate"),
+    "soc": _l("Charge, lowest first"),
+    "last_seen": _l("Last seen, oldest first"),
+}
+
+
+class BoardFilterForm(FlaskForm):
+    """The fleet board's filters and sort; a GET form, so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    depot = SelectField(_l("Depot"), coerce=int, validators=[Optional()])
+    flag = SelectField(
+        _l("Show"),
+        choices=[SelectChoice("", _l("All vehicles"))]
+        + [SelectChoice(k, label) for k, label in BOARD_FLAG_LABELS.items()],
+        validators=[Optional()],
+    )
+    sort = SelectField(
+        _l("Sort by"),
+        choices=[SelectChoice(k, label) for k, label in BOARD_SORT_LABELS.items()],
+        default="plate",
+        validators=[Optional()],
+    )
+
+
+class PeriodForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    period = SelectField(
+        _l("Period"),
+        choices=[SelectChoice("24h", _l("24 hours")), SelectChoice("7d", _l("7 days"))],
+        default="24h",
+        validators=[Optional()],
+    )

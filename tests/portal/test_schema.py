@@ -7,10 +7,14 @@ from alembic.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError
 
 from portal.models import Base, ContractStatus
+from portal.models.telemetry import include_in_schema_compare
 
 
 def test_migrations_match_the_models(db):
-    context = MigrationContext.configure(db.connection(), opts={"compare_type": True})
+    context = MigrationContext.configure(
+        db.connection(),
+        opts={"compare_type": True, "include_name": include_in_schema_compare},
+    )
     assert compare_metadata(context, Base.metadata) == []
 
 

@@ -163,7 +163,8 @@ def test_the_cron_config_registers_the_ledger_schedules():
     assert jobs["close-statements"].func is close_statements_job
     assert jobs["late-fees"].cron == "15 0 * * *"
     assert jobs["late-fees"].func is assess_late_fees_job
-    assert {job.queue_name for job in jobs.values()} == {"default"}
+    ledger = ("weekly-rent", "close-statements", "late-fees")
+    assert {jobs[name].queue_name for name in ledger} == {"default"}
 
 
 def test_procfile_runs_the_scheduler_in_mexico_city_time():
