@@ -3,6 +3,18 @@
 from portal.db import Base
 
 from .audit import AuditEvent
+from .credit import (
+    ApplicationStatus,
+    CreditApplication,
+    CreditDecision,
+    CreditScore,
+    EarningsDay,
+    ModelVersion,
+    Outcome,
+    Platform,
+    PlatformAccount,
+    PolicyCutoffs,
+)
 from .fleet import ConnectorType, Contract, ContractStatus, Depot, Vehicle, VehicleStatus
 from .ledger import EntryKind, LedgerEntry
 from .payments import (
@@ -17,6 +29,16 @@ from .people import Driver, DriverStatus, Role, User
 from .statements import PdfStatus, Statement
 
 __all__ = [
+    "ApplicationStatus",
+    "CreditApplication",
+    "CreditDecision",
+    "CreditScore",
+    "EarningsDay",
+    "ModelVersion",
+    "Outcome",
+    "Platform",
+    "PlatformAccount",
+    "PolicyCutoffs",
     "AuditEvent",
     "Base",
     "ConnectorType",
