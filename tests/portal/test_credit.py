@@ -246,12 +246,16 @@ def test_policy_cut_offs():
 
 def test_cut_offs_are_audited_and_kept_as_history(db, make_user):
     manager = make_user(Role.MANAGER)
-    credit.set_cutoffs(db, approve_at=570, decline_below=530, actor_id=manager.id, reason="Primer trimestre")
+    credit.set_cutoffs(
+        db, approve_at=570, decline_below=530, actor_id=manager.id, reason="Primer trimestre"
+    )
     credit.set_cutoffs(db, approve_at=580, decline_below=540, actor_id=manager.id, reason="Q2 ok")
     assert credit.cutoff_values(db) == (580, 540)
     assert [c.approve_at_or_above for c in credit.cutoff_history(db)] == [580, 570]
     with pytest.raises(credit.FieldError):
-        credit.set_cutoffs(db, approve_at=500, decline_below=540, actor_id=manager.id, reason="al revés")
+        credit.set_cutoffs(
+            db, approve_at=500, decline_below=540, actor_id=manager.id, reason="al revés"
+        )
     events = db.scalars(select(AuditEvent).where(AuditEvent.action == "credit.cutoffs_set")).all()
     assert len(events) == 2
     assert events[1].details["previous"] == {"approve_at": 570, "decline_below": 530}
@@ -260,11 +264,17 @@ def test_cut_offs_are_audited_and_kept_as_history(db, make_user):
 def _force_policy(db, manager, score_value, approve):
     """Cut-offs putting `score_value` in the approve (True), decline (False) or refer band."""
     if approve is True:
-        credit.set_cutoffs(db, approve_at=300, decline_below=300, actor_id=manager.id, reason="prueba uno")
+        credit.set_cutoffs(
+            db, approve_at=300, decline_below=300, actor_id=manager.id, reason="prueba uno"
+        )
     elif approve is False:
-        credit.set_cutoffs(db, approve_at=900, decline_below=900, actor_id=manager.id, reason="prueba dos")
+        credit.set_cutoffs(
+            db, approve_at=900, decline_below=900, actor_id=manager.id, reason="prueba dos"
+        )
     else:
-        credit.set_cutoffs(db, approve_at=900, decline_below=300, actor_id=manager.id, reason="prueba tres")
+        credit.set_cutoffs(
+            db, approve_at=900, decline_below=300, actor_id=manager.id, reason="prueba tres"
+        )
 
 
 def test_staff_follow_the_policy_and_approval_carries_a_proposal(
@@ -368,10 +378,12 @@ def test_model_switch_is_audited_and_only_one_is_active(
     copy = tmp_path / "sintetico-copia"
     shutil.copytree(synthetic_model_dir, copy)
     second = credit.register_model(db, copy)
-    assert active_model.active and not second.active
+    assert active_model.active
+    assert not second.active
     credit.activate_model(db, second.id, actor_id=admin.id, ip="10.1.1.1")
     db.refresh(active_model)
-    assert second.active and not active_model.active
+    assert second.active
+    assert not active_model.active
     event = db.scalar(
         select(AuditEvent)
         .where(AuditEvent.action == "credit.model_activated")
