@@ -249,7 +249,7 @@ def test_cut_offs_are_audited_and_kept_as_history(db, make_user):
     credit.set_cutoffs(
         db, approve_at=570, decline_below=530, actor_id=manager.id, reason="Primer trimestre"
     )
-    credit.set_cutoffs(db, approve_at=580, decline_below=540, actor_id=manager.id, reason="Q2 ok")
+    _cutoffs(db, manager, 580, 540, "Q2 ok")
     assert credit.cutoff_values(db) == (580, 540)
     assert [c.approve_at_or_above for c in credit.cutoff_history(db)] == [580, 570]
     with pytest.raises(credit.FieldError):
@@ -259,6 +259,12 @@ def test_cut_offs_are_audited_and_kept_as_history(db, make_user):
     events = db.scalars(select(AuditEvent).where(AuditEvent.action == "credit.cutoffs_set")).all()
     assert len(events) == 2
     assert events[1].details["previous"] == {"approve_at": 570, "decline_below": 530}
+
+
+def _cutoffs(db, manager, approve_at, decline_below, reason):
+    return credit.set_cutoffs(
+        db, approve_at=approve_at, decline_below=decline_below, actor_id=manager.id, reason=reason
+    )
 
 
 def _force_policy(db, manager, score_value, approve):
