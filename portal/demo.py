@@ -394,6 +394,9 @@ def seed_demo(session: Session, vehicles: int = 150, today: date | None = None) 
     from portal.demo_payments import seed_demo_payments
 
     seed_demo_payments(session)
+    from portal.demo_credit import seed_demo_credit
+
+    seed_demo_credit(session, today)
 
     return SeedSummary(
         depots=session.scalar(select(func.count(Depot.id))) or 0,
