@@ -44,6 +44,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from portal.admin.views import bp as admin_bp
     from portal.auth.views import bp as auth_bp
+    from portal.credit.views import bp as credit_bp
+    from portal.credit.views import models_bp as credit_models_bp
+    from portal.credit.views import policy_bp as credit_policy_bp
     from portal.driver.views import bp as driver_bp
     from portal.incidents import views as incidents
     from portal.manager.views import bp as manager_bp
@@ -56,6 +59,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(manager_bp, url_prefix="/gerencia")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
+    app.register_blueprint(credit_bp, url_prefix="/operacion/credito")
+    app.register_blueprint(credit_policy_bp, url_prefix="/gerencia/credito")
+    app.register_blueprint(credit_models_bp, url_prefix="/admin/modelos")
     security.csrf.exempt(webhooks_bp)  # signed by the provider instead; nothing else is exempt
     app.register_blueprint(incidents.driver_bp, url_prefix="/conductor/incidentes")
     app.register_blueprint(incidents.staff_bp, url_prefix="/operacion/incidentes")

@@ -103,6 +103,10 @@ def register_commands(app: Flask) -> None:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             click.echo(f"{response.status} {response.read().decode()}")
 
+    from portal.credit.cli import register_credit_commands
+
+    register_credit_commands(app)
+
     @app.cli.command("worker")
     @click.argument("queues", nargs=-1)
     def worker(queues: tuple[str, ...]) -> None:

@@ -99,6 +99,8 @@ def load_config() -> dict[str, Any]:
         "MQTT_URL": mqtt_url,
         "INSTANCE_PATH": str(instance),
         "STATEMENTS_DIR": os.environ.get("LAFA_STATEMENTS_DIR", str(instance / "statements")),
+        # Credit model directories (`python -m scoring train --out`, `flask credit ...`).
+        "CREDIT_MODELS_DIR": os.environ.get("CREDIT_MODELS_DIR", str(instance / "models")),
         "DEMO_MODE": demo_mode,
         "TIMEZONE": os.environ.get("LAFA_TIMEZONE", "America/Mexico_City"),
         "BABEL_DEFAULT_LOCALE": "es_MX",

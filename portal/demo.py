@@ -406,6 +406,9 @@ def seed_demo(
     from portal.demo_payments import seed_demo_payments
 
     seed_demo_payments(session)
+    from portal.demo_credit import seed_demo_credit
+
+    seed_demo_credit(session, today)
 
     return SeedSummary(
         depots=session.scalar(select(func.count(Depot.id))) or 0,

@@ -272,3 +272,91 @@ def incident_url(
         )
 
     return build
+
+
+# --- credit -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def synthetic_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A small SYNTHETIC scorecard model, trained once per run (a few seconds)."""
+    from portal.services.credit import train_synthetic_model
+
+    out = tmp_path_factory.mktemp("models") / "sintetico-test"
+    train_synthetic_model(out, rows=1500, seed=3, kinds=("scorecard",), folds=3)
+    return out
+
+
+@pytest.fixture
+def active_model(db: Session, synthetic_model_dir: Any) -> Any:
+    from portal.services.credit import register_model
+
+    return register_model(db, synthetic_model_dir, name="sintetico-test")
+
+
+def earnings_json(
+    days: int = 56, *, platform: str = "uber", amount: float = 1300.0, end: date | None = None
+) -> bytes:
+    """An aggregator export (JSON) of `days` days ending yesterday, with a profile."""
+    import json
+
+    end = end or date.today() - timedelta(days=1)
+    rows = [
+        {
+            "earning_date": (end - timedelta(days=i)).isoformat(),
+            "amount": round(amount * (0.6 if (end - timedelta(days=i)).weekday() == 6 else 1), 2),
+            "cash_amount": round(amount * 0.2, 2),
+            "count_trips": 14,
+        }
+        for i in range(days)
+    ]
+    return json.dumps(
+        {
+            "platform": platform,
+            "profile": {
+                "rating": 4.93,
+                "acceptance_rate": 0.91,
+                "cancellation_rate": 0.03,
+                "lifetime_trips": 5200,
+                "first_trip_date": (end - timedelta(days=900)).isoformat(),
+                "debt_pending": 0,
+                "debt_paid": 420,
+            },
+            "earnings": rows,
+        }
+    ).encode()
+
+
+@pytest.fixture
+def make_application(db: Session, make_user: Callable[..., User]) -> Callable[..., Any]:
+    """A credit application with consent; `earnings=True` imports 8 weeks of Uber."""
+    import random
+
+    from portal.services import credit
+
+    def make(*, consent: bool = True, earnings: bool = True, **kw: Any) -> Any:
+        n = next(_counter)
+        staff = kw.pop("staff", None) or make_user(Role.STAFF)
+        born = date(1988, 3, 9) + timedelta(days=n)
+        curp = make_curp("Mariana", "López", "Ortega", born, "M", "DF", random.Random(n))
+        data = credit.ApplicantData(
+            first_name=kw.pop("first_name", "Mariana"),
+            last_name="López",
+            second_last_name="Ortega",
+            curp=kw.pop("curp", curp),
+            phone=f"55{n:08d}",
+            requested_vehicle=kw.pop("requested_vehicle", "BYD Dolphin Mini"),
+            rfc=kw.pop("rfc", None),
+        )
+        application = credit.create_application(
+            db, data, actor_id=staff.id, today=date.today(), **kw
+        )
+        if consent:
+            credit.record_consent(db, application, recorded_by_id=staff.id, ip="10.0.0.1")
+        if earnings:
+            credit.import_earnings(
+                db, application, earnings_json(), "uber.json", actor_id=staff.id, today=date.today()
+            )
+        return application
+
+    return make

@@ -3,6 +3,18 @@
 from portal.db import Base
 
 from .audit import AuditEvent
+from .credit import (
+    ApplicationStatus,
+    CreditApplication,
+    CreditDecision,
+    CreditScore,
+    EarningsDay,
+    ModelVersion,
+    Outcome,
+    Platform,
+    PlatformAccount,
+    PolicyCutoffs,
+)
 from .fleet import ConnectorType, Contract, ContractStatus, Depot, Vehicle, VehicleStatus
 from .incidents import (
     DeductiblePayer,
@@ -38,16 +50,21 @@ from .telemetry import (
 
 __all__ = [
     "AlertKind",
+    "ApplicationStatus",
     "AuditEvent",
     "Base",
     "ChargingEpisode",
     "ConnectorType",
     "Contract",
     "ContractStatus",
+    "CreditApplication",
+    "CreditDecision",
+    "CreditScore",
     "DeductiblePayer",
     "Depot",
     "Driver",
     "DriverStatus",
+    "EarningsDay",
     "EntryKind",
     "EventKind",
     "Incident",
@@ -56,12 +73,17 @@ __all__ = [
     "IncidentStatus",
     "IncidentType",
     "LedgerEntry",
+    "ModelVersion",
+    "Outcome",
     "PaymentAccount",
     "PaymentIntent",
     "PaymentMethod",
     "PaymentProvider",
     "PaymentStatus",
     "PdfStatus",
+    "Platform",
+    "PlatformAccount",
+    "PolicyCutoffs",
     "PositionSource",
     "Role",
     "Statement",

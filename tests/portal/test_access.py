@@ -66,6 +66,17 @@ ACCESS: dict[str, object] = {
     # (tests/telemetry/test_screens.py); here only that they need a log-in and a role.
     "/operacion/vehiculos/<int:vehicle_id>": STAFF,
     "/gerencia/": frozenset({Role.MANAGER, Role.ADMIN}),
+    # Credit: tests/portal/test_credit_pages.py
+    "/operacion/credito/": STAFF,
+    "/operacion/credito/nueva": STAFF,
+    "/operacion/credito/<int:application_id>": STAFF_RECORD,
+    "/operacion/credito/<int:application_id>/editar": STAFF_RECORD,
+    "/operacion/credito/<int:application_id>/ganancias": "staff, POST only",
+    "/operacion/credito/<int:application_id>/enviar": "staff, POST only",
+    "/operacion/credito/<int:application_id>/decision": "staff; overrides by managers",
+    "/gerencia/credito/politica": frozenset({Role.MANAGER, Role.ADMIN}),
+    "/admin/modelos/": frozenset({Role.ADMIN}),
+    "/admin/modelos/<int:version_id>/activar": "admin, POST only",
     "/admin/": frozenset({Role.ADMIN}),
     # incidents
     "/conductor/incidentes": DRIVER,

@@ -24,3 +24,18 @@ def test_seed_grows_to_more_vehicles(db):
     summary = seed_demo(db, vehicles=25)
     assert summary.vehicles == 25
     assert db.scalar(select(func.count(Contract.id))) == summary.contracts
+
+
+def test_the_demo_has_credit_applications_in_every_state_and_a_synthetic_model(db):
+    from sqlalchemy import select
+
+    from portal.demo import seed_demo
+    from portal.models import ApplicationStatus, CreditApplication, ModelVersion
+
+    seed_demo(db, vehicles=12)
+    seed_demo(db, vehicles=12)  # idempotent
+    statuses = set(db.scalars(select(CreditApplication.status)))
+    assert statuses == set(ApplicationStatus)
+    (model,) = db.scalars(select(ModelVersion)).all()
+    assert model.active
+    assert model.synthetic

@@ -1,0 +1,1 @@
+"""Credit: the applications desk, the policy cut-offs and the model registry."""

@@ -1,0 +1,136 @@
+"""Forms of the credit desk."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+
+from portal.models import ApplicationStatus, Outcome
+from portal.services.credit import VEHICLES
+
+STATUS_LABELS = {
+    ApplicationStatus.DRAFT: _l("Draft"),
+    ApplicationStatus.SUBMITTED: _l("Submitted"),
+    ApplicationStatus.SCORING: _l("Scoring"),
+    ApplicationStatus.SCORED: _l("Scored"),
+    ApplicationStatus.APPROVED: _l("Approved"),
+    ApplicationStatus.DECLINED: _l("Declined"),
+    ApplicationStatus.REFERRED: _l("Referred for review"),
+    ApplicationStatus.WITHDRAWN: _l("Withdrawn"),
+}
+OUTCOME_LABELS = {
+    Outcome.APPROVE: _l("Approve"),
+    Outcome.DECLINE: _l("Decline"),
+    Outcome.REFER: _l("Refer for review"),
+}
+PLATFORM_LABELS = {"uber": "Uber", "didi": "DiDi", "indrive": "inDrive", "cabify": "Cabify"}
+
+
+class QueueFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    status = SelectField(
+        _l("Status"),
+        choices=[SelectChoice("", _l("All"))]
+        + [SelectChoice(s.value, label) for s, label in STATUS_LABELS.items()],
+        validators=[Optional()],
+    )
+    q = StringField(
+        _l("Name, CURP or phone"),
+        validators=[Optional(), Length(max=60, message=_l("Write at most 60 characters."))],
+        render_kw={"inputmode": "search"},
+    )
+
+
+REQUIRED = _l("This field is required.")
+
+
+class ApplicationForm(FlaskForm):
+    first_name = StringField(
+        _l("First name(s)"), validators=[DataRequired(REQUIRED), Length(max=100)]
+    )
+    last_name = StringField(_l("Last name"), validators=[DataRequired(REQUIRED), Length(max=100)])
+    second_last_name = StringField(_l("Second last name"), validators=[Optional(), Length(max=100)])
+    curp = StringField(
+        _l("CURP"),
+        validators=[
+            DataRequired(REQUIRED),
+            Length(min=18, max=18, message=_l("A CURP has 18 characters.")),
+        ],
+        render_kw={"autocapitalize": "characters", "autocomplete": "off"},
+    )
+    rfc = StringField(
+        _l("RFC"),
+        validators=[
+            Optional(),
+            Length(min=12, max=13, message=_l("An RFC has 12 or 13 characters.")),
+        ],
+        render_kw={"autocapitalize": "characters", "autocomplete": "off"},
+    )
+    phone = StringField(
+        _l("Mobile phone"), validators=[DataRequired(REQUIRED)], render_kw={"inputmode": "tel"}
+    )
+    email = StringField(
+        _l("E-mail"),
+        validators=[Optional(), Email(_l("Write a valid e-mail address.")), Length(max=254)],
+        render_kw={"inputmode": "email"},
+    )
+    licence_number = StringField(
+        _l("Driving licence number"), validators=[Optional(), Length(max=30)]
+    )
+    licence_expires_on = DateField(_l("Licence expires on"), validators=[Optional()])
+    address = StringField(_l("Address"), validators=[Optional(), Length(max=300)])
+    requested_vehicle = SelectField(
+        _l("Requested vehicle"), choices=[SelectChoice(v, v) for v in VEHICLES]
+    )
+    consent = BooleanField(
+        _l("The applicant read the privacy notice and authorizes the checks described in it.")
+    )
+
+
+class EarningsImportForm(FlaskForm):
+    file = FileField(_l("Aggregator export (JSON or CSV)"))
+
+
+class DecisionForm(FlaskForm):
+    outcome = SelectField(
+        _l("Decision"),
+        choices=[SelectChoice(o.value, label) for o, label in OUTCOME_LABELS.items()],
+    )
+    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=1000)])
+
+
+class CutoffsForm(FlaskForm):
+    approve_at = IntegerField(
+        _l("Approve at or above (points)"),
+        validators=[
+            DataRequired(REQUIRED),
+            NumberRange(300, 900, _l("Between 300 and 900 points.")),
+        ],
+    )
+    decline_below = IntegerField(
+        _l("Decline below (points)"),
+        validators=[
+            DataRequired(REQUIRED),
+            NumberRange(300, 900, _l("Between 300 and 900 points.")),
+        ],
+    )
+    reason = StringField(
+        _l("Why the change"), validators=[DataRequired(REQUIRED), Length(min=5, max=300)]
+    )
+
+
+class ActivateForm(FlaskForm):
+    pass

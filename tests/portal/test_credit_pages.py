@@ -1,0 +1,240 @@
+"""The credit desk's pages: queue, form, import, application page, decisions, policy,
+models; htmx fragments, 422s and who may do what."""
+
+import io
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from portal.models import ApplicationStatus, AuditEvent, CreditApplication, Role
+from portal.services import credit
+from tests.factories import earnings_json
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def staff_client(client, login, make_user):
+    user = make_user(Role.STAFF)
+    login(user)
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def manager_client(client, login, make_user):
+    user = make_user(Role.MANAGER)
+    login(user)
+    client.user = user
+    return client
+
+
+def _scored(db, make_application, policy):
+    application = make_application()
+    approve, decline = {"approve": (300, 300), "decline": (900, 900), "refer": (900, 300)}[policy]
+    credit.set_cutoffs(
+        db, approve_at=approve, decline_below=decline, actor_id=None, reason="prueba de página"
+    )
+    application.status = ApplicationStatus.SCORING
+    credit.score_application(db, application.id, today=date.today())
+    return application
+
+
+def test_queue_full_page_and_htmx_fragment(staff_client, make_application):
+    application = make_application()
+    page = staff_client.get("/operacion/credito/")
+    assert page.status_code == 200
+    assert "<html" in page.text
+    assert application.full_name in page.text
+    assert page.headers["Vary"] == "HX-Request" or "HX-Request" in page.headers["Vary"]
+    fragment = staff_client.get("/operacion/credito/?status=draft", headers=HX)
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.text
+    assert application.full_name in fragment.text
+    other = staff_client.get("/operacion/credito/?status=approved", headers=HX)
+    assert application.full_name not in other.text
+    bad = staff_client.get("/operacion/credito/?status=nope", headers=HX)
+    assert bad.status_code == 422
+
+
+def test_new_application_needs_a_valid_curp_and_consent(staff_client, db):
+    form = {
+        "first_name": "Ana",
+        "last_name": "Ruiz",
+        "curp": "RUXA900101MDFZXN09",
+        "phone": "55 1234 5678",
+        "requested_vehicle": "JAC E10X",
+    }
+    response = staff_client.post("/operacion/credito/nueva", data=form)
+    assert response.status_code == 422
+    assert "consentimiento" in response.text
+    response = staff_client.post("/operacion/credito/nueva", data=form | {"consent": "y"})
+    assert response.status_code == 422
+    assert "La CURP no es válida" in response.text
+    import random
+
+    from portal.demo import make_curp
+
+    curp = make_curp("Ana", "Ruiz", "Zavala", date(1990, 1, 1), "M", "DF", random.Random(1))
+    response = staff_client.post(
+        "/operacion/credito/nueva", data=form | {"consent": "y", "curp": curp}
+    )
+    assert response.status_code == 303
+    application = db.scalar(select(CreditApplication).where(CreditApplication.curp == curp))
+    assert application.consent_recorded_by_id == staff_client.user.id
+    assert application.phone == "5512345678"
+
+
+def test_import_upload_good_and_bad(staff_client, db, make_application):
+    application = make_application(earnings=False)
+    url = f"/operacion/credito/{application.id}/ganancias"
+    good = staff_client.post(
+        url,
+        data={"file": (io.BytesIO(earnings_json()), "uber.json")},
+        content_type="multipart/form-data",
+    )
+    assert good.status_code == 303
+    bad = staff_client.post(
+        url,
+        data={"file": (io.BytesIO(b"platform,earning_date\n"), "x.csv")},
+        content_type="multipart/form-data",
+    )
+    assert bad.status_code == 422
+    assert "Línea 1" in bad.text
+    empty = staff_client.post(url, data={}, content_type="multipart/form-data")
+    assert empty.status_code == 422
+
+
+def test_submit_without_consent_is_refused(staff_client, make_application):
+    application = make_application(consent=False)
+    response = staff_client.post(f"/operacion/credito/{application.id}/enviar")
+    assert response.status_code == 422
+    assert "consentimiento" in response.text
+
+
+def test_application_page_shows_score_reasons_chart_and_proposal(
+    staff_client, db, make_application, active_model
+):
+    application = _scored(db, make_application, "approve")
+    page = staff_client.get(f"/operacion/credito/{application.id}")
+    assert page.status_code == 200
+    assert "Probabilidad de incumplimiento" in page.text
+    assert "SINTÉTICOS" in page.text
+    assert "<svg" in page.text
+    assert "Contrato propuesto si se aprueba" in page.text
+    score = credit.latest_score(db, application.id)
+    for reason in score.reason_codes:
+        assert reason["text"] in page.text
+    fragment = staff_client.get(f"/operacion/credito/{application.id}", headers=HX)
+    assert "<html" not in fragment.text
+    assert "Probabilidad de incumplimiento" in fragment.text
+
+
+def test_a_scoring_application_polls_its_status(staff_client, db, make_application):
+    application = make_application()
+    application.status = ApplicationStatus.SCORING
+    db.flush()
+    fragment = staff_client.get(f"/operacion/credito/{application.id}", headers=HX)
+    assert 'hx-trigger="every 2s"' in fragment.text
+
+
+def test_staff_approve_following_the_policy(staff_client, db, make_application, active_model):
+    application = _scored(db, make_application, "approve")
+    response = staff_client.post(
+        f"/operacion/credito/{application.id}/decision", data={"outcome": "approve"}
+    )
+    assert response.status_code == 303
+    db.expire_all()
+    assert application.status == ApplicationStatus.APPROVED
+    page = staff_client.get(f"/operacion/credito/{application.id}")
+    assert "Contrato propuesto" in page.text
+
+
+def test_staff_cannot_override(staff_client, db, make_application, active_model):
+    application = _scored(db, make_application, "decline")
+    response = staff_client.post(
+        f"/operacion/credito/{application.id}/decision",
+        data={"outcome": "approve", "reason": "Lo conozco bien"},
+    )
+    assert response.status_code == 403
+
+
+def test_manager_override_needs_a_reason_422_then_audited(
+    manager_client, db, make_application, active_model
+):
+    application = _scored(db, make_application, "decline")
+    url = f"/operacion/credito/{application.id}/decision"
+    response = manager_client.post(url, data={"outcome": "approve", "reason": ""})
+    assert response.status_code == 422
+    assert "necesita un motivo" in response.text
+    response = manager_client.post(
+        url, data={"outcome": "approve", "reason": "Ingresos en efectivo comprobados"}
+    )
+    assert response.status_code == 303
+    event = db.scalar(select(AuditEvent).where(AuditEvent.action == "credit.override"))
+    assert event.actor_id == manager_client.user.id
+
+
+def test_unknown_application_is_404(staff_client):
+    assert staff_client.get("/operacion/credito/999999").status_code == 404
+
+
+def test_drivers_get_403_everywhere(client, login, make_user, make_driver, make_application):
+    application = make_application()
+    user = make_user(Role.DRIVER)
+    make_driver(user=user)
+    login(user)
+    for url in (
+        "/operacion/credito/",
+        f"/operacion/credito/{application.id}",
+        "/gerencia/credito/politica",
+        "/admin/modelos/",
+    ):
+        assert client.get(url).status_code == 403
+    assert client.post(f"/operacion/credito/{application.id}/decision").status_code == 403
+
+
+def test_policy_page_saves_cutoffs_and_rejects_bad_ones(manager_client, db):
+    url = "/gerencia/credito/politica"
+    bad = manager_client.post(
+        url, data={"approve_at": "500", "decline_below": "550", "reason": "al revés"}
+    )
+    assert bad.status_code == 422
+    good = manager_client.post(
+        url, data={"approve_at": "570", "decline_below": "530", "reason": "Más estricto"}
+    )
+    assert good.status_code == 303
+    assert credit.cutoff_values(db) == (570, 530)
+    assert "Más estricto" in manager_client.get(url).text
+
+
+def test_staff_cannot_set_the_policy(staff_client):
+    response = staff_client.post(
+        "/gerencia/credito/politica",
+        data={"approve_at": "570", "decline_below": "530", "reason": "no me toca"},
+    )
+    assert response.status_code == 403
+
+
+def test_admin_models_page_and_switch(client, login, make_user, db, active_model, tmp_path):
+    import shutil
+
+    admin = make_user(Role.ADMIN)
+    login(admin)
+    copy = tmp_path / "sintetico-dos"
+    shutil.copytree(active_model.path, copy)
+    second = credit.register_model(db, copy)
+    page = client.get("/admin/modelos/")
+    assert page.status_code == 200
+    assert "SINTÉTICO" in page.text
+    assert "sintetico-dos" in page.text
+    response = client.post(f"/admin/modelos/{second.id}/activar")
+    assert response.status_code == 303
+    db.expire_all()
+    assert second.active
+    assert client.post("/admin/modelos/999999/activar").status_code == 404
+
+
+def test_managers_cannot_switch_models(manager_client, active_model):
+    assert manager_client.post(f"/admin/modelos/{active_model.id}/activar").status_code == 403
