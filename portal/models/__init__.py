@@ -3,6 +3,21 @@
 from portal.db import Base
 
 from .audit import AuditEvent
+from .charging import (
+    Charger,
+    ChargerCommand,
+    ChargerConnector,
+    ChargerRegistration,
+    ChargingSession,
+    CommandAction,
+    CommandStatus,
+    ConnectorStatus,
+    DepotEnergyPrice,
+    IdTag,
+    MeterValue,
+    OcppVersion,
+    SessionStatus,
+)
 from .fleet import ConnectorType, Contract, ContractStatus, Depot, Vehicle, VehicleStatus
 from .ledger import EntryKind, LedgerEntry
 from .people import Driver, DriverStatus, Role, User
@@ -10,15 +25,28 @@ from .people import Driver, DriverStatus, Role, User
 __all__ = [
     "AuditEvent",
     "Base",
+    "Charger",
+    "ChargerCommand",
+    "ChargerConnector",
+    "ChargerRegistration",
+    "ChargingSession",
+    "CommandAction",
+    "CommandStatus",
+    "ConnectorStatus",
     "ConnectorType",
     "Contract",
     "ContractStatus",
     "Depot",
+    "DepotEnergyPrice",
     "Driver",
     "DriverStatus",
     "EntryKind",
+    "IdTag",
     "LedgerEntry",
+    "MeterValue",
+    "OcppVersion",
     "Role",
+    "SessionStatus",
     "User",
     "Vehicle",
     "VehicleStatus",
