@@ -12,15 +12,23 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from portal.db import utcnow
 from portal.demo import luhn_complete, make_curp
 from portal.models import (
+    Charger,
+    ChargerConnector,
+    ChargerRegistration,
+    ChargingSession,
+    ConnectorStatus,
     ConnectorType,
     Contract,
     ContractStatus,
     Depot,
     Driver,
     DriverStatus,
+    OcppVersion,
     Role,
+    SessionStatus,
     User,
     Vehicle,
     VehicleStatus,
@@ -79,7 +87,14 @@ def make_driver(db: Session, make_user: Callable[..., User]) -> Callable[..., Dr
         user = user or make_user(Role.DRIVER)
         first = kw.pop("first_name", "Lucía")
         curp = make_curp(
-            first, "Hernández", "Ramírez", date(1990, 5, 17), "M", "DF", random.Random(user.id)
+            first,
+            "Hernández",
+            "Ramírez",
+            # a birth date per user: the CURP's one random digit alone collides
+            date(1990, 5, 17) + timedelta(days=user.id % 5000),
+            "M",
+            "DF",
+            random.Random(user.id),
         )
         values: dict[str, Any] = {
             "user": user,
@@ -161,3 +176,69 @@ def login(client: FlaskClient) -> Callable[[User], FlaskClient]:
         return client
 
     return do_login
+
+
+@pytest.fixture
+def make_charger(db: Session, make_depot: Callable[..., Depot]) -> Callable[..., Charger]:
+    """A registered charger with connectors `[(type, max kW), ...]` (evse 1, 2, ...),
+    online by default (connected, heard from just now)."""
+
+    def make(
+        connectors: list[tuple[ConnectorType, str]] | None = None,
+        online: bool = True,
+        **kw: Any,
+    ) -> Charger:
+        n = next(_counter)
+        depot = kw.pop("depot", None) or make_depot()
+        values: dict[str, Any] = {
+            "identity": f"LAFA-T{n:04d}",
+            "name": f"Cargador {n}",
+            "depot_id": depot.id,
+            "registration": ChargerRegistration.ACCEPTED,
+            "ocpp_version": OcppVersion.V16,
+            "online": online,
+            "last_seen_at": utcnow() if online else None,
+            "status": ConnectorStatus.AVAILABLE,
+        }
+        charger = Charger(**(values | kw))
+        db.add(charger)
+        db.flush()
+        for evse_id, (connector_type, max_kw) in enumerate(
+            connectors or [(ConnectorType.CCS2, "60")], start=1
+        ):
+            db.add(
+                ChargerConnector(
+                    charger_id=charger.id,
+                    evse_id=evse_id,
+                    connector_type=connector_type,
+                    max_kw=Decimal(max_kw),
+                    status=ConnectorStatus.AVAILABLE,
+                )
+            )
+        db.flush()
+        db.refresh(charger)
+        return charger
+
+    return make
+
+
+@pytest.fixture
+def make_charging_session(db: Session) -> Callable[..., ChargingSession]:
+    def make(charger: Charger, **kw: Any) -> ChargingSession:
+        n = next(_counter)
+        connector = charger.connectors[0]
+        values: dict[str, Any] = {
+            "charger_id": charger.id,
+            "connector_id": connector.id,
+            "evse_id": connector.evse_id,
+            "transaction_id": str(n),
+            "status": SessionStatus.ACTIVE,
+            "started_at": utcnow(),
+            "meter_start_wh": 1_000_000,
+        }
+        charging_session = ChargingSession(**(values | kw))
+        db.add(charging_session)
+        db.flush()
+        return charging_session
+
+    return make

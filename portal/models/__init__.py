@@ -3,6 +3,7 @@
 from portal.db import Base
 
 from .audit import AuditEvent
+from .bookings import LIVE_BOOKING_STATUSES, Booking, BookingStatus
 from .charging import (
     Charger,
     ChargerCommand,
@@ -23,8 +24,11 @@ from .ledger import EntryKind, LedgerEntry
 from .people import Driver, DriverStatus, Role, User
 
 __all__ = [
+    "LIVE_BOOKING_STATUSES",
     "AuditEvent",
     "Base",
+    "Booking",
+    "BookingStatus",
     "Charger",
     "ChargerCommand",
     "ChargerConnector",
