@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from portal.db import utcnow
 from portal.demo import luhn_complete, make_curp
 from portal.models import (
+    Booking,
     Charger,
     ChargerConnector,
     ChargerRegistration,
@@ -242,3 +243,47 @@ def make_charging_session(db: Session) -> Callable[..., ChargingSession]:
         return charging_session
 
     return make
+
+
+@pytest.fixture
+def charging_url(
+    db: Session,
+    make_charger: Callable[..., Charger],
+    make_vehicle: Callable[..., Vehicle],
+    make_driver: Callable[..., Driver],
+) -> Callable[[User, str], str]:
+    """A concrete path for a charging URL rule, with records of `user` when they are a
+    driver (their own booking), else of some driver (for the access table)."""
+
+    def path_for(user: User, rule: str) -> str:
+        from datetime import UTC, datetime
+
+        charger = make_charger()
+        depot_id = charger.depot_id
+        owner = user.driver if user.driver is not None else make_driver()
+        vehicle = make_vehicle(depot=db.get(Depot, depot_id))
+        start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
+        booking = Booking(
+            driver_id=owner.id,
+            vehicle_id=vehicle.id,
+            depot_id=depot_id,
+            connector_type=ConnectorType.CCS2,
+            charger_id=charger.id,
+            connector_id=charger.connectors[0].id,
+            window_start=start,
+            window_end=start + timedelta(hours=1),
+        )
+        db.add(booking)
+        db.flush()
+        values = {
+            "<int:booking_id>": str(booking.id),
+            "<int:charger_id>": str(charger.id),
+        }
+        path = rule
+        for placeholder, value in values.items():
+            path = path.replace(placeholder, value)
+        if rule.endswith("/reservar"):
+            path += f"?depot={depot_id}&start={start.isoformat().replace('+', '%2B')}"
+        return path
+
+    return path_for

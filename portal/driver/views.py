@@ -21,3 +21,6 @@ def home() -> str:
     contract = fleet.get_active_contract(Session(), driver.id) if driver else None
     week = contract.week_number(local_today()) if contract else None
     return render_template("driver/home.html", driver=driver, contract=contract, week=week)
+
+
+from . import charging  # noqa: E402,F401 - registers the charging pages on bp

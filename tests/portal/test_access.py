@@ -4,6 +4,8 @@ A new URL fails `test_every_url_is_classified` until it is added to ACCESS, so n
 page ships without a decision about who may see it.
 """
 
+from dataclasses import dataclass
+
 import pytest
 
 from portal.models import Role
@@ -12,6 +14,19 @@ ALL = frozenset(Role)
 STAFF = frozenset({Role.STAFF, Role.MANAGER, Role.ADMIN})
 PUBLIC = "public"
 ANY_USER = "any user"
+DRIVER = frozenset({Role.DRIVER})
+MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
+
+
+@dataclass(frozen=True)
+class Record:
+    """A URL with ids in it: who may use it (with `method`), and the fixture that makes
+    a concrete path for a given user (a driver gets their own record)."""
+
+    roles: frozenset
+    fixture: str
+    method: str = "GET"
+
 
 # URL rule -> who may GET it.
 ACCESS: dict[str, object] = {
@@ -21,6 +36,10 @@ ACCESS: dict[str, object] = {
     "/salir": ANY_USER,
     "/cuenta/contrasena": ANY_USER,
     "/conductor/": frozenset({Role.DRIVER}),
+    "/conductor/cargar": frozenset({Role.DRIVER}),
+    "/conductor/cargar/en-curso": frozenset({Role.DRIVER}),
+    "/conductor/cargar/reservar": Record(DRIVER, "charging_url"),
+    "/conductor/cargar/reservas/<int:booking_id>/cancelar": Record(DRIVER, "charging_url"),
     "/operacion/flota": STAFF,
     "/gerencia/": frozenset({Role.MANAGER, Role.ADMIN}),
     "/admin/": frozenset({Role.ADMIN}),
@@ -59,6 +78,38 @@ def test_each_role_gets_in_or_gets_403(client, login, make_user, make_driver, ru
     assert response.status_code == expected
     if expected == 403:
         assert "No tienes acceso a esta página." in response.text
+
+
+def _record_rules():
+    return [(rule, spec) for rule, spec in ACCESS.items() if isinstance(spec, Record)]
+
+
+@pytest.mark.parametrize(("rule", "spec"), _record_rules())
+def test_record_urls_send_anonymous_to_log_in(request, client, make_user, rule, spec):
+    path = request.getfixturevalue(spec.fixture)(make_user(Role.STAFF), rule)
+    response = client.open(path, method=spec.method)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/entrar?next=")
+
+
+@pytest.mark.parametrize(("rule", "spec"), _record_rules())
+@pytest.mark.parametrize("role", list(Role))
+def test_record_urls_let_in_their_roles_only(
+    request, client, login, make_user, make_driver, rule, spec, role
+):
+    user = make_user(role)
+    if role == Role.DRIVER:
+        make_driver(user=user)
+    path = request.getfixturevalue(spec.fixture)(user, rule)
+    login(user)
+    response = client.open(path, method=spec.method)
+    response.close()
+    if role not in spec.roles:
+        assert response.status_code == 403
+    elif spec.method == "GET":
+        assert response.status_code == 200
+    else:  # an empty POST: refused as invalid, never as forbidden
+        assert response.status_code in {303, 422}
 
 
 def test_any_user_pages_need_a_log_in(client):

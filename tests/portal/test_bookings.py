@@ -96,7 +96,8 @@ def test_booking_takes_a_connector_and_the_slot_fills_up(
         )
         if s.start == at(TOMORROW, 8)
     )
-    assert slot.free == 0 and not slot.available
+    assert slot.free == 0
+    assert not slot.available
     third = make_contract(vehicle=make_vehicle(depot=depot_with_chargers)).driver
     with pytest.raises(DomainError, match="full"):
         svc.book_slot(db, third.id, depot_with_chargers.id, at(TOMORROW, 8), now=NOW)
@@ -200,16 +201,19 @@ def test_no_shows_are_released_after_the_grace_period(db, depot_with_chargers, c
     booking = svc.book_slot(db, ccs_driver.id, depot_with_chargers.id, at(TODAY, 12), now=NOW)
     grace = timedelta(minutes=15)
     released, commands = svc.release_no_shows(db, at(TODAY, 12) + timedelta(minutes=14), grace)
-    assert released == [] and booking.status == BookingStatus.BOOKED
+    assert released == []
+    assert booking.status == BookingStatus.BOOKED
     released, commands = svc.release_no_shows(db, at(TODAY, 12) + grace, grace)
-    assert released == [booking] and commands == []
+    assert released == [booking]
+    assert commands == []
     assert booking.status == BookingStatus.NO_SHOW
     assert booking.released_at == at(TODAY, 12) + grace
     # The connector is free again for the rest of the window.
     slots = svc.list_available_slots(
         db, depot_with_chargers.id, ConnectorType.CCS2, TODAY, now=at(TODAY, 12) + grace
     )
-    assert slots[0].start == at(TODAY, 12) and slots[0].free == 2
+    assert slots[0].start == at(TODAY, 12)
+    assert slots[0].free == 2
 
 
 def test_a_driver_who_started_charging_is_not_a_no_show(
