@@ -15,6 +15,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.demo_charging import seed_charging
 from portal.models import (
     ConnectorType,
     Contract,
@@ -387,6 +388,7 @@ def seed_demo(session: Session, vehicles: int = 150, today: date | None = None) 
         if (i + 1) % 500 == 0:
             session.flush()
     session.flush()
+    seed_charging(session)
 
     return SeedSummary(
         depots=session.scalar(select(func.count(Depot.id))) or 0,

@@ -252,7 +252,8 @@ class ChargingSession(Base):
         UniqueConstraint("charger_id", "transaction_id", name="uq_charging_sessions_transaction"),
         CheckConstraint("meter_start_wh >= 0", name="meter_start_not_negative"),
         CheckConstraint(
-            "meter_stop_wh IS NULL OR meter_stop_wh >= meter_start_wh", name="meter_monotonic"
+            "meter_stop_wh IS NULL OR meter_start_wh IS NULL OR meter_stop_wh >= meter_start_wh",
+            name="meter_monotonic",
         ),
         CheckConstraint("energy_wh IS NULL OR energy_wh >= 0", name="energy_not_negative"),
         CheckConstraint("(status = 'completed') = (stopped_at IS NOT NULL)", name="stop_recorded"),
@@ -273,7 +274,8 @@ class ChargingSession(Base):
     status: Mapped[SessionStatus] = enum_column(SessionStatus, default=SessionStatus.ACTIVE)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # charger's clock
     stopped_at: Mapped[Timestamp | None]
-    meter_start_wh: Mapped[int] = mapped_column(BigInteger)
+    # None until the charger reports a register reading (2.0.1 may start without one).
+    meter_start_wh: Mapped[int | None] = mapped_column(BigInteger)
     meter_stop_wh: Mapped[int | None] = mapped_column(BigInteger)
     energy_wh: Mapped[int | None] = mapped_column(BigInteger)
     stop_reason: Mapped[str | None] = mapped_column(String(40))
@@ -297,7 +299,7 @@ class ChargingSession(Base):
     def kwh(self) -> Decimal | None:
         """Energy delivered in kWh (exact), or the energy so far for an active session."""
         wh = self.energy_wh
-        if wh is None and self.last_meter_wh is not None:
+        if wh is None and self.last_meter_wh is not None and self.meter_start_wh is not None:
             wh = max(0, self.last_meter_wh - self.meter_start_wh)
         return None if wh is None else Decimal(wh) / 1000
 
