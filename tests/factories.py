@@ -275,7 +275,19 @@ def charging_url(
         )
         db.add(booking)
         db.flush()
+        charging_session = ChargingSession(
+            charger_id=charger.id,
+            connector_id=charger.connectors[0].id,
+            evse_id=1,
+            transaction_id=str(next(_counter)),
+            driver_id=owner.id,
+            started_at=start - timedelta(hours=1),
+            meter_start_wh=0,
+        )
+        db.add(charging_session)
+        db.flush()
         values = {
+            "<int:session_id>": str(charging_session.id),
             "<int:booking_id>": str(booking.id),
             "<int:charger_id>": str(charger.id),
         }

@@ -6,6 +6,7 @@ Registered on the driver blueprint (imported at the end of `views.py`).
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
@@ -17,9 +18,10 @@ from wtforms import HiddenField, IntegerField, RadioField, SelectChoice, SelectF
 from wtforms.validators import DataRequired, InputRequired
 
 from portal.db import Session, utcnow
-from portal.htmx import render
-from portal.models import Contract, Depot, Driver
+from portal.htmx import render, wants_fragment
+from portal.models import ChargerCommand, Contract, Depot, Driver
 from portal.services import DomainError, bookings, driver_charging, fleet
+from workers.ocpp import enqueue_command
 
 from .views import bp
 
@@ -41,6 +43,10 @@ class BookForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """Only the CSRF token: the record is in the URL."""
+
+
+class StartForm(FlaskForm):
+    depot = IntegerField(validators=[InputRequired()])
 
 
 def _driver() -> Driver:
@@ -85,15 +91,13 @@ def _slot_form(depots: list[Depot], contract: Contract | None, now: datetime) ->
 def _page_context(driver: Driver, now: datetime) -> dict:
     session = Session()
     contract = fleet.get_active_contract(session, driver.id)
-    return {
+    return _live_context(driver) | {
         "contract": contract,
-        "live": driver_charging.active_session(session, driver.id),
         "upcoming": bookings.list_driver_bookings(session, driver.id, now=now),
         "history": driver_charging.session_history(session, driver.id),
         "past_bookings": bookings.list_driver_bookings(
             session, driver.id, now=now, upcoming=False, limit=5
         ),
-        "has_tag": bookings.driver_id_tag(session, driver.id) is not None,
     }
 
 
@@ -223,17 +227,102 @@ def cancel(booking_id: int) -> Response:
     )
 
 
+def _live_context(driver: Driver, command: ChargerCommand | None = None) -> dict[str, Any]:
+    session = Session()
+    contract = fleet.get_active_contract(session, driver.id)
+    upcoming = bookings.list_driver_bookings(session, driver.id, now=utcnow(), limit=1)
+    start_depot_id = (
+        upcoming[0].depot_id
+        if upcoming
+        else (contract.vehicle.depot_id if contract is not None else None)
+    )
+    return {
+        "live": driver_charging.active_session(session, driver.id),
+        "has_tag": bookings.driver_id_tag(session, driver.id) is not None,
+        "start_depot_id": start_depot_id,
+        "command": command,
+        "confirm_form": ConfirmForm(),
+    }
+
+
+def _own_command(command_id: str | None) -> ChargerCommand | None:
+    if not command_id:
+        return None
+    if not command_id.isdigit():
+        abort(404)
+    command = driver_charging.get_user_command(Session(), int(command_id), current_user.id)
+    if command is None:
+        abort(404)
+    return command
+
+
 @bp.get("/cargar/en-curso")
 def charging_live() -> Response:
-    """The session card; htmx polls it every few seconds."""
+    """The session card (and the progress of a start/stop); htmx polls it."""
+    driver = _driver()
+    command = _own_command(request.args.get("command"))
+    return render("driver/charging_live.html", "live", **_live_context(driver, command))
+
+
+@bp.post("/cargar/iniciar")
+def start() -> Response:
+    """Remote start with the driver's id tag at a depot (their booking's connector or any
+    free one of their type); the card then polls the command until the charger answers."""
     session = Session()
     driver = _driver()
-    return render(
-        "driver/charging_live.html",
-        "live",
-        live=driver_charging.active_session(session, driver.id),
-        has_tag=bookings.driver_id_tag(session, driver.id) is not None,
-    )
+    form = StartForm()
+    if not form.validate():
+        return render("driver/charging_live.html", "live", status=422, **_live_context(driver))
+    try:
+        command = driver_charging.start_charging(
+            session,
+            driver.id,
+            form.depot.data,
+            user_id=current_user.id,
+            now=utcnow(),
+            early=_rules().no_show_grace,
+        )
+    except DomainError as exc:
+        session.rollback()
+        context = _live_context(driver)
+        context["error"] = _(exc.message, **exc.params)
+        return render("driver/charging_live.html", "live", status=422, **context)
+    session.commit()
+    _enqueue(command)
+    if wants_fragment():
+        context = _live_context(driver, command) | {"clear_confirm": True}
+        return render("driver/charging_live.html", "live", **context)
+    return redirect(url_for("driver.charging_live", command=command.id), 303)
+
+
+@bp.route("/cargar/sesiones/<int:session_id>/detener", methods=["GET", "POST"])
+def stop(session_id: int) -> Response:
+    """GET: are you sure? POST: remote stop of the driver's own session (else 404)."""
+    session = Session()
+    driver = _driver()
+    charging_session = driver_charging.get_driver_session(session, session_id, driver.id)
+    if charging_session is None:
+        abort(404)
+    form = ConfirmForm()
+    if request.method == "GET":
+        return render(
+            "driver/charging_stop.html", "confirm", form=form, charging_session=charging_session
+        )
+    if not form.validate():
+        abort(400)
+    try:
+        command = driver_charging.stop_charging(session, charging_session, user_id=current_user.id)
+    except DomainError as exc:
+        session.rollback()
+        context = _live_context(driver)
+        context["error"] = _(exc.message, **exc.params)
+        return render("driver/charging_live.html", "live", status=422, **context)
+    session.commit()
+    _enqueue(command)
+    if wants_fragment():
+        context = _live_context(driver, command) | {"clear_confirm": True}
+        return render("driver/charging_live.html", "live", **context)
+    return redirect(url_for("driver.charging_live", command=command.id), 303)
 
 
 def _when(start: datetime) -> str:
@@ -242,7 +331,6 @@ def _when(start: datetime) -> str:
     return local_datetime(start, "EEEE d MMM, HH:mm")
 
 
-def _enqueue(command) -> None:  # type: ignore[no-untyped-def]
-    from workers.ocpp import enqueue_command
-
+def _enqueue(command: ChargerCommand) -> None:
+    """Queue the command's job after the commit (an offline charger's is already failed)."""
     enqueue_command(command)

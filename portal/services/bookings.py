@@ -22,7 +22,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -459,14 +459,18 @@ def sync_with_sessions(session: Session, *, now: datetime, early: timedelta) -> 
         )
     )
     for booking in opening:
+        whose = [ChargingSession.driver_id == booking.driver_id]
+        if booking.reservation_id is not None:
+            whose.append(ChargingSession.reservation_id == booking.reservation_id)
         started = session.scalar(
             select(ChargingSession)
             .join(Charger, Charger.id == ChargingSession.charger_id)
             .where(
-                ChargingSession.driver_id == booking.driver_id,
                 Charger.depot_id == booking.depot_id,
                 ChargingSession.started_at >= booking.window_start - early,
                 ChargingSession.started_at < booking.window_end,
+                # the driver's own session, or one started on the reservation (ReserveNow)
+                or_(*whose),
             )
             .order_by(ChargingSession.started_at)
             .limit(1)

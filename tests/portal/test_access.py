@@ -40,6 +40,8 @@ ACCESS: dict[str, object] = {
     "/conductor/cargar/en-curso": frozenset({Role.DRIVER}),
     "/conductor/cargar/reservar": Record(DRIVER, "charging_url"),
     "/conductor/cargar/reservas/<int:booking_id>/cancelar": Record(DRIVER, "charging_url"),
+    "/conductor/cargar/iniciar": Record(DRIVER, "charging_url", "POST"),
+    "/conductor/cargar/sesiones/<int:session_id>/detener": Record(DRIVER, "charging_url"),
     "/operacion/flota": STAFF,
     "/gerencia/": frozenset({Role.MANAGER, Role.ADMIN}),
     "/admin/": frozenset({Role.ADMIN}),

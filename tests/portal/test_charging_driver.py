@@ -6,7 +6,16 @@ import pytest
 from sqlalchemy import select
 
 from portal.db import utcnow
-from portal.models import Booking, BookingStatus, ConnectorType, IdTag, Role
+from portal.models import (
+    Booking,
+    BookingStatus,
+    ChargerCommand,
+    CommandAction,
+    CommandStatus,
+    ConnectorType,
+    IdTag,
+    Role,
+)
 from portal.services import bookings as svc
 from portal.services.bookings import bookable_days
 
@@ -186,3 +195,137 @@ def depot_charger(db, depot):
     from portal.models import Charger
 
     return db.scalar(select(Charger).where(Charger.depot_id == depot.id))
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    """Commands the views hand to the `ocpp` queue (the job itself is tested elsewhere)."""
+    sent = []
+    monkeypatch.setattr("portal.driver.charging.enqueue_command", sent.append)
+    return sent
+
+
+@pytest.fixture
+def tagged(db, driver):
+    db.add(IdTag(tag="LAFA777", driver_id=driver.id))
+    db.flush()
+    return driver
+
+
+def test_start_from_the_phone_asks_the_charger_with_the_drivers_tag(
+    client, login, tagged, depot, db, enqueued
+):
+    login(tagged.user)
+    response = client.post("/conductor/cargar/iniciar", data={"depot": depot.id}, headers=HX)
+    assert response.status_code == 200
+    assert "<html" not in response.text
+    assert "Esperando la respuesta del cargador" in response.text
+    (command,) = enqueued
+    assert command.action == CommandAction.REMOTE_START
+    assert command.params == {"id_tag": "LAFA777", "evse_id": 1}
+    assert command.requested_by_id == tagged.user.id
+    # The card polls the command until the charger answers.
+    assert f"command={command.id}" in response.text
+    db.get(ChargerCommand, command.id).status = CommandStatus.ACCEPTED
+    db.flush()
+    answered = client.get(f"/conductor/cargar/en-curso?command={command.id}", headers=HX)
+    assert "El cargador aceptó" in answered.text
+
+
+def test_start_goes_to_the_booked_connector(client, login, tagged, depot, db, enqueued):
+    now = utcnow()
+    booking = svc.book_slot(
+        db,
+        tagged.id,
+        depot.id,
+        svc.list_available_slots(
+            db, depot.id, ConnectorType.CCS2, bookable_days(depot, now)[1], now=now
+        )[0].start,
+        now=now,
+    )
+    # Pretend the window is open now.
+    booking.window_start = now - timedelta(minutes=5)
+    booking.window_end = now + timedelta(minutes=55)
+    booking.connector = booking.charger.connectors[1]
+    db.flush()
+    login(tagged.user)
+    client.post("/conductor/cargar/iniciar", data={"depot": depot.id})
+    assert enqueued[0].params["evse_id"] == 2
+
+
+def test_start_on_an_offline_charger_fails_fast_in_spanish(
+    client, login, tagged, depot, db, enqueued
+):
+    charger = depot_charger(db, depot)
+    charger.online = False
+    db.flush()
+    login(tagged.user)
+    response = client.post("/conductor/cargar/iniciar", data={"depot": depot.id}, headers=HX)
+    assert response.status_code == 422
+    assert "no hay un conector libre" in response.text
+
+
+def test_start_fails_fast_when_the_charger_just_went_silent(
+    client, login, tagged, depot, db, enqueued, monkeypatch
+):
+    # Online when the connector is chosen, silent by the time the command is logged.
+    charger = depot_charger(db, depot)
+    charger.last_seen_at = utcnow() - timedelta(seconds=charger.heartbeat_interval_s * 3 - 1)
+    db.flush()
+    login(tagged.user)
+    monkeypatch.setattr(
+        "portal.models.charging.Charger.is_online",
+        lambda self, now=None, _calls=[]: _calls.append(1) or len(_calls) == 1,
+    )
+    response = client.post("/conductor/cargar/iniciar", data={"depot": depot.id}, headers=HX)
+    assert response.status_code == 200
+    (command,) = enqueued
+    assert command.status == CommandStatus.FAILED
+    assert "El cargador está desconectado." in response.text
+
+
+def test_start_without_a_card_is_refused(client, login, driver, depot, enqueued):
+    login(driver.user)
+    response = client.post("/conductor/cargar/iniciar", data={"depot": depot.id}, headers=HX)
+    assert response.status_code == 422
+    assert "Todavía no tienes tarjeta de carga" in response.text
+    assert enqueued == []
+    assert client.post("/conductor/cargar/iniciar", data={}, headers=HX).status_code == 422
+
+
+def test_stop_only_my_own_session_with_confirmation(
+    client, login, tagged, depot, db, enqueued, make_charging_session, make_driver
+):
+    charger = depot_charger(db, depot)
+    mine = make_charging_session(charger, driver_id=tagged.id)
+    theirs = make_charging_session(charger, driver_id=make_driver().id)
+    login(tagged.user)
+    confirm = client.get(f"/conductor/cargar/sesiones/{mine.id}/detener", headers=HX)
+    assert confirm.status_code == 200
+    assert "¿Detener la carga?" in confirm.text
+    assert enqueued == []
+    response = client.post(f"/conductor/cargar/sesiones/{mine.id}/detener", headers=HX)
+    assert response.status_code == 200
+    (command,) = enqueued
+    assert command.action == CommandAction.REMOTE_STOP
+    assert command.params["session_id"] == mine.id
+    assert 'id="live-confirm" hx-swap-oob="true"' in response.text
+    for method in ("GET", "POST"):
+        other = client.open(f"/conductor/cargar/sesiones/{theirs.id}/detener", method=method)
+        assert other.status_code == 404
+    assert len(enqueued) == 1
+
+
+def test_another_users_command_is_not_found(client, login, tagged, depot, db, enqueued, make_user):
+    from portal.services.charging import request_command
+
+    command = request_command(
+        db,
+        depot_charger(db, depot).id,
+        CommandAction.UNLOCK_CONNECTOR,
+        {"evse_id": 1},
+        make_user(Role.STAFF).id,
+    )
+    login(tagged.user)
+    assert client.get(f"/conductor/cargar/en-curso?command={command.id}").status_code == 404
+    assert client.get("/conductor/cargar/en-curso?command=abc").status_code == 404
