@@ -17,9 +17,11 @@ from portal.demo import luhn_complete, make_curp
 from portal.models import (
     Booking,
     Charger,
+    ChargerCommand,
     ChargerConnector,
     ChargerRegistration,
     ChargingSession,
+    CommandAction,
     ConnectorStatus,
     ConnectorType,
     Contract,
@@ -27,6 +29,7 @@ from portal.models import (
     Depot,
     Driver,
     DriverStatus,
+    IdTag,
     OcppVersion,
     Role,
     SessionStatus,
@@ -286,7 +289,19 @@ def charging_url(
         )
         db.add(charging_session)
         db.flush()
+        command = ChargerCommand(
+            charger_id=charger.id,
+            action=CommandAction.UNLOCK_CONNECTOR,
+            params={"evse_id": 1},
+            requested_by_id=user.id,
+        )
+        id_tag = IdTag(tag=f"T{next(_counter)}", driver_id=owner.id)
+        db.add_all([command, id_tag])
+        db.flush()
         values = {
+            "<int:command_id>": str(command.id),
+            "<int:tag_id>": str(id_tag.id),
+            "<any(desactivar, activar):change>": "desactivar",
             "<int:session_id>": str(charging_session.id),
             "<int:booking_id>": str(booking.id),
             "<int:charger_id>": str(charger.id),
@@ -294,6 +309,8 @@ def charging_url(
         path = rule
         for placeholder, value in values.items():
             path = path.replace(placeholder, value)
+        if rule.endswith("/comando"):
+            path += "?action=unlock_connector&evse_id=1"
         if rule.endswith("/reservar"):
             path += f"?depot={depot_id}&start={start.isoformat().replace('+', '%2B')}"
         return path

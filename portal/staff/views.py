@@ -44,3 +44,6 @@ def fleet() -> Response:
         per_page=current_app.config["PAGE_SIZE"],
     )
     return render("staff/fleet.html", "results", form=form, page=page, status_labels=STATUS_LABELS)
+
+
+from . import charging  # noqa: E402,F401 - registers the charger pages on bp

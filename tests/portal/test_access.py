@@ -42,6 +42,18 @@ ACCESS: dict[str, object] = {
     "/conductor/cargar/reservas/<int:booking_id>/cancelar": Record(DRIVER, "charging_url"),
     "/conductor/cargar/iniciar": Record(DRIVER, "charging_url", "POST"),
     "/conductor/cargar/sesiones/<int:session_id>/detener": Record(DRIVER, "charging_url"),
+    "/operacion/cargadores": STAFF,
+    "/operacion/cargadores/<int:charger_id>": Record(STAFF, "charging_url"),
+    "/operacion/cargadores/<int:charger_id>/comando": Record(STAFF, "charging_url"),
+    "/operacion/cargadores/<int:charger_id>/comandos/<int:command_id>": Record(
+        STAFF, "charging_url"
+    ),
+    "/gerencia/energia": MANAGERS,
+    "/admin/cargadores": frozenset({Role.ADMIN}),
+    "/admin/tarjetas": frozenset({Role.ADMIN}),
+    "/admin/tarjetas/<int:tag_id>/<any(desactivar, activar):change>": Record(
+        frozenset({Role.ADMIN}), "charging_url", "POST"
+    ),
     "/operacion/flota": STAFF,
     "/gerencia/": frozenset({Role.MANAGER, Role.ADMIN}),
     "/admin/": frozenset({Role.ADMIN}),
