@@ -178,7 +178,7 @@ def energy_by_depot_day(
             ChargingSession.started_at < until,
         )
     ).all()
-    totals: dict[tuple[int, date], DayEnergy] = {}
+    totals: dict[tuple[int | None, date], DayEnergy] = {}
     for depot_id, started_at, energy_wh, start_wh, last_wh, cost in rows:
         day = started_at.astimezone(zone).date()
         cell = totals.setdefault((depot_id, day), DayEnergy(day))

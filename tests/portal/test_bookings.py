@@ -5,16 +5,20 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from portal.db import utcnow
 from portal.models import (
     Booking,
     BookingStatus,
+    CommandAction,
+    CommandStatus,
     ConnectorStatus,
     ConnectorType,
+    IdTag,
     SessionStatus,
 )
 from portal.services import DomainError
 from portal.services import bookings as svc
-from portal.timeutil import MEXICO_CITY
+from portal.timeutil import MEXICO_CITY, local_today
 
 # 10:05 in Mexico City on a Tuesday (UTC-6 all year since 2022).
 NOW = datetime(2026, 3, 10, 10, 5, tzinfo=MEXICO_CITY)
@@ -250,3 +254,108 @@ def test_rules_from_settings():
     assert rules.max_per_day == 1
     with pytest.raises(ValueError, match="slot_minutes"):
         svc.BookingRules(slot_minutes=7)
+
+
+# --- reservations on the charger (ReserveNow through the command log) -----------------
+
+
+# The command log checks expiry times against the real clock: book for tomorrow noon.
+NOON = datetime.combine(
+    local_today(MEXICO_CITY) + timedelta(days=1), datetime.min.time(), MEXICO_CITY
+) + timedelta(hours=12)
+
+
+@pytest.fixture
+def tagged_driver(db, ccs_driver):
+    db.add(IdTag(tag="LAFA000777", driver_id=ccs_driver.id))
+    db.flush()
+    return ccs_driver
+
+
+def _online_now(charger, now):
+    charger.online = True
+    charger.last_seen_at = now
+
+
+def test_reserve_now_is_asked_when_the_window_opens(db, depot_with_chargers, tagged_driver):
+    booking = svc.book_slot(db, tagged_driver.id, depot_with_chargers.id, NOON, now=utcnow())
+    opening = NOON - timedelta(seconds=30)
+    for charger in {c.charger for c in [booking.connector]}:
+        _online_now(charger, opening)
+    assert svc.reserve_opening_windows(db, NOON - timedelta(hours=1)) == []  # not yet
+    (command,) = svc.reserve_opening_windows(db, opening, lead=timedelta(minutes=1))
+    assert booking.status == BookingStatus.RESERVED
+    assert booking.reservation_id == booking.id
+    assert booking.reserve_command_id == command.id
+    assert command.action == CommandAction.RESERVE_NOW
+    assert command.charger_id == booking.charger_id
+    assert command.params["evse_id"] == booking.connector.evse_id
+    assert command.params["id_tag"] == "LAFA000777"
+    assert command.params["reservation_id"] == booking.id
+    assert command.requested_by_id is None  # the system asked
+    # Running it again asks nothing twice.
+    assert svc.reserve_opening_windows(db, opening, lead=timedelta(minutes=1)) == []
+
+
+def test_a_reservation_moves_off_an_offline_charger(
+    db, depot_with_chargers, tagged_driver, make_charger
+):
+    booking = svc.book_slot(db, tagged_driver.id, depot_with_chargers.id, NOON, now=utcnow())
+    first = booking.charger
+    first.online = False
+    other = next(
+        c.charger
+        for c in svc._usable_connectors(db, depot_with_chargers.id, ConnectorType.CCS2)
+        if c.charger_id != first.id
+    )
+    _online_now(other, NOON)
+    (command,) = svc.reserve_opening_windows(db, NOON)
+    assert booking.charger_id == other.id
+    assert command.charger_id == other.id
+    assert command.status == CommandStatus.QUEUED
+
+
+def test_an_offline_depot_fails_the_reservation_fast(db, depot_with_chargers, tagged_driver):
+    booking = svc.book_slot(db, tagged_driver.id, depot_with_chargers.id, NOON, now=utcnow())
+    for connector in svc._usable_connectors(db, depot_with_chargers.id, ConnectorType.CCS2):
+        connector.charger.online = False
+    (command,) = svc.reserve_opening_windows(db, NOON)
+    assert command.status == CommandStatus.FAILED
+    assert command.error == "The charger is offline."
+    assert booking.status == BookingStatus.RESERVED  # still held in our books
+
+
+def test_no_reservation_without_an_id_tag(db, depot_with_chargers, ccs_driver):
+    booking = svc.book_slot(db, ccs_driver.id, depot_with_chargers.id, NOON, now=utcnow())
+    assert svc.reserve_opening_windows(db, NOON) == []
+    assert booking.status == BookingStatus.BOOKED
+
+
+def test_cancelling_or_releasing_a_reserved_booking_cancels_it_on_the_charger(
+    db, depot_with_chargers, tagged_driver
+):
+    booking = svc.book_slot(db, tagged_driver.id, depot_with_chargers.id, NOON, now=utcnow())
+    _online_now(booking.charger, NOON)
+    svc.reserve_opening_windows(db, NOON)
+    released, commands = svc.release_no_shows(
+        db, NOON + timedelta(minutes=15), timedelta(minutes=15)
+    )
+    assert released == [booking]
+    (cancel,) = commands
+    assert cancel.action == CommandAction.CANCEL_RESERVATION
+    assert cancel.params == {"reservation_id": booking.id}
+
+
+def test_a_session_started_on_the_reservation_counts(
+    db, depot_with_chargers, tagged_driver, make_charging_session
+):
+    booking = svc.book_slot(db, tagged_driver.id, depot_with_chargers.id, NOON, now=utcnow())
+    _online_now(booking.charger, NOON)
+    svc.reserve_opening_windows(db, NOON)
+    # The card was someone else's (a colleague plugged the car in), but on the reservation.
+    charging = make_charging_session(
+        booking.charger, reservation_id=booking.reservation_id, started_at=NOON
+    )
+    svc.release_no_shows(db, NOON + timedelta(minutes=20), timedelta(minutes=15))
+    assert booking.status == BookingStatus.CHARGING
+    assert booking.session_id == charging.id
