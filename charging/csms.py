@@ -684,6 +684,7 @@ class CSMS:
         self.tasks: list[asyncio.Task[Any]] = []
         self.started = asyncio.Event()
         self.background: set[asyncio.Task[Any]] = set()
+        self.stopping = asyncio.Event()
 
     def spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)
@@ -799,7 +800,7 @@ class CSMS:
         reader = aioredis.from_url(self.settings.redis_url)
         key = bus.command_key(self.settings.process_id)
         try:
-            while True:
+            while not self.stopping.is_set():
                 popped = await reader.blpop([key], timeout=1)
                 if popped is None:
                     continue
@@ -875,6 +876,7 @@ class CSMS:
             ping_interval=30,
             ping_timeout=30,
             open_timeout=20,
+            close_timeout=2,
             server_header=None,
         )
         self.tasks.append(asyncio.create_task(self.sweep(), name="csms-sweep"))
@@ -896,14 +898,21 @@ class CSMS:
         return int(self.server.sockets[0].getsockname()[1]) if self.server else self.settings.port
 
     async def stop(self) -> None:
+        # The bus reader ends by itself within a second: cancelling redis-py's
+        # blocking BLPOP can leave it hanging.
+        self.stopping.set()
         for task in self.tasks:
-            task.cancel()
+            if task.get_name() != "csms-bus":
+                task.cancel()
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if self.server is not None:
             self.server.close()
-            await self.server.wait_closed()
+            try:  # a client that never closes its refused socket must not hold us up
+                await asyncio.wait_for(self.server.wait_closed(), 5)
+            except TimeoutError:
+                log.warning("some connections did not close in time")
         if self.redis is not None:
             with contextlib.suppress(Exception):
                 await self.redis.delete(bus.alive_key(self.settings.process_id))

@@ -62,8 +62,8 @@ def send_charger_command_job(command_log_id: int) -> str:
         return _finish(command, CommandStatus.FAILED, message, reply.detail)
     command.response = reply.payload
     status = commands.outcome(reply.payload or {})
-    error = service.REJECTED if status == CommandStatus.REJECTED else None
-    return _finish(command, status, error)
+    refusal = service.REJECTED if status == CommandStatus.REJECTED else None
+    return _finish(command, status, refusal)
 
 
 def _finish(
