@@ -15,6 +15,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.demo_bookings import seed_bookings
 from portal.demo_charging import seed_charging
 from portal.models import (
     ConnectorType,
@@ -389,6 +390,7 @@ def seed_demo(session: Session, vehicles: int = 150, today: date | None = None) 
             session.flush()
     session.flush()
     seed_charging(session)
+    seed_bookings(session)
 
     return SeedSummary(
         depots=session.scalar(select(func.count(Depot.id))) or 0,
