@@ -56,8 +56,7 @@ class Chart:
 
 
 def _nice_max(value: float) -> float:
-    if value <= 0:
-        return 10.0
+    """A round top for the axis with four round ticks (at least 40 kWh)."""
     for step in (10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000):
         if value <= step * 4:
             return float(step * 4)
