@@ -137,7 +137,10 @@ def charger_command(charger_id: int) -> Response:
     """GET: the confirmation for an action on a connector; POST: send it."""
     session = Session()
     charger = _charger_or_404(charger_id)
-    form = CommandForm(request.form if request.method == "POST" else request.args)
+    if request.method == "POST":
+        form = CommandForm()
+    else:  # the confirmation step: a GET, so no CSRF token to check yet
+        form = CommandForm(request.args, meta={"csrf": False})
     if not form.validate():
         return _command_page(charger, form, status=422, error=_("Choose an action."))
     if request.method == "GET":
