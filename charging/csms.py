@@ -675,8 +675,16 @@ class CSMS:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings.database_url, settings.db_threads, settings.flush_interval)
+        # A blocking pool: in a reconnect storm, handshakes wait for a Redis connection
+        # instead of failing with "Too many connections".
         self.redis: aioredis.Redis | None = (
-            aioredis.from_url(settings.redis_url) if settings.redis_url else None
+            aioredis.Redis.from_pool(  # owns the pool: aclose() closes it
+                aioredis.BlockingConnectionPool.from_url(
+                    settings.redis_url, max_connections=32, timeout=60
+                )
+            )
+            if settings.redis_url
+            else None
         )
         self.credentials = Credentials(settings.secret_key, self.redis)
         self.connections: dict[str, ConnectionMixin] = {}
