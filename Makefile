@@ -57,7 +57,7 @@ services:
 	bin/services
 
 e2e-deps: package-lock.json
-	@[ -f node_modules/axe-core/axe.min.js ] || npm ci --no-audit --no-fund --silent
+	@[ -f node_modules/axe-core/axe.min.js ] && [ -d node_modules/ocpp-rpc ] || npm ci --no-audit --no-fund --silent
 
 clean:
 	rm -rf $(VENV) node_modules instance .pytest_cache .ruff_cache .mypy_cache

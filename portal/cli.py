@@ -20,6 +20,8 @@ def upgrade_database(url: str) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    _register_charging_commands(app)
+
     @app.cli.command("db-upgrade")
     def db_upgrade() -> None:
         """Migrate the database to the newest schema (Alembic)."""
@@ -118,3 +120,52 @@ def register_commands(app: Flask) -> None:
         names = queues or QUEUES
         w = Worker([get_queue(n) for n in names], connection=redis_connection())
         w.work(with_scheduler=True)
+
+
+def _run_import(kind: str, path: str) -> None:
+    """Import a CSV of chargers or id tags: all lines, or none if any is bad."""
+    from pathlib import Path
+
+    from portal.services import DomainError
+    from portal.services.charger_registry import import_chargers, import_tags
+
+    text = Path(path).read_text(encoding="utf-8-sig")
+    importer = import_chargers if kind == "chargers" else import_tags
+    try:
+        result = importer(Session(), text)
+    except DomainError as error:
+        Session.rollback()
+        raise click.ClickException(error.message % error.params) from None
+    if not result.ok:
+        Session.rollback()
+        for line, message in result.errors:
+            click.echo(f"{path}:{line}: {message}", err=True)
+        raise click.ClickException(
+            f"{len(result.errors)} bad line(s); nothing was imported. Fix them and run again."
+        )
+    Session.commit()
+    click.echo(f"Imported {result.imported} {kind}.")
+
+
+def _register_charging_commands(app: Flask) -> None:
+    chargers = click.Group("chargers", help="The charger registry.")
+    tags = click.Group("tags", help="Charging cards (OCPP id tags) of the drivers.")
+
+    @chargers.command("import")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+    def import_chargers_command(file: str) -> None:
+        """Register the chargers of a CSV file (identity,name,depot,ocpp_version,password,
+        connectors); nothing is imported if any line is bad."""
+        with app.app_context():
+            _run_import("chargers", file)
+
+    @tags.command("import")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+    def import_tags_command(file: str) -> None:
+        """Give drivers their cards from a CSV file (tag,driver: mobile number or CURP);
+        nothing is imported if any line is bad."""
+        with app.app_context():
+            _run_import("tags", file)
+
+    app.cli.add_command(chargers)
+    app.cli.add_command(tags)

@@ -147,6 +147,13 @@ def load_config() -> dict[str, Any]:
         ),
         # A slippy-map tile URL ({z}/{x}/{y}) for the fleet map; empty: a schematic map.
         "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", ""),
+        # Charging bookings (portal.services.bookings.rules_from_config).
+        "BOOKING_SLOT_MINUTES": int(os.environ.get("BOOKING_SLOT_MINUTES", "60")),
+        "BOOKING_OPEN_HOUR": int(os.environ.get("BOOKING_OPEN_HOUR", "6")),
+        "BOOKING_CLOSE_HOUR": int(os.environ.get("BOOKING_CLOSE_HOUR", "23")),
+        "BOOKING_MAX_FUTURE": int(os.environ.get("BOOKING_MAX_FUTURE", "2")),
+        "BOOKING_MAX_PER_DAY": int(os.environ.get("BOOKING_MAX_PER_DAY", "1")),
+        "BOOKING_NO_SHOW_GRACE_MINUTES": int(os.environ.get("BOOKING_NO_SHOW_GRACE_MINUTES", "15")),
     }
 
 

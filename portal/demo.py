@@ -16,6 +16,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.demo_bookings import seed_bookings
+from portal.demo_charging import seed_charging
 from portal.demo_incidents import seed_incidents
 from portal.models import (
     ConnectorType,
@@ -409,6 +411,8 @@ def seed_demo(
     from portal.demo_credit import seed_demo_credit
 
     seed_demo_credit(session, today)
+    seed_charging(session)
+    seed_bookings(session)
 
     return SeedSummary(
         depots=session.scalar(select(func.count(Depot.id))) or 0,

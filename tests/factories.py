@@ -12,15 +12,27 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from portal.db import utcnow
 from portal.demo import luhn_complete, make_curp
 from portal.models import (
+    Booking,
+    Charger,
+    ChargerCommand,
+    ChargerConnector,
+    ChargerRegistration,
+    ChargingSession,
+    CommandAction,
+    ConnectorStatus,
     ConnectorType,
     Contract,
     ContractStatus,
     Depot,
     Driver,
     DriverStatus,
+    IdTag,
+    OcppVersion,
     Role,
+    SessionStatus,
     User,
     Vehicle,
     VehicleStatus,
@@ -360,3 +372,139 @@ def make_application(db: Session, make_user: Callable[..., User]) -> Callable[..
         return application
 
     return make
+
+
+@pytest.fixture
+def make_charger(db: Session, make_depot: Callable[..., Depot]) -> Callable[..., Charger]:
+    """A registered charger with connectors `[(type, max kW), ...]` (evse 1, 2, ...),
+    online by default (connected, heard from just now)."""
+
+    def make(
+        connectors: list[tuple[ConnectorType, str]] | None = None,
+        online: bool = True,
+        **kw: Any,
+    ) -> Charger:
+        n = next(_counter)
+        depot = kw.pop("depot", None) or make_depot()
+        values: dict[str, Any] = {
+            "identity": f"LAFA-T{n:04d}",
+            "name": f"Cargador {n}",
+            "depot_id": depot.id,
+            "registration": ChargerRegistration.ACCEPTED,
+            "ocpp_version": OcppVersion.V16,
+            "online": online,
+            "last_seen_at": utcnow() if online else None,
+            "status": ConnectorStatus.AVAILABLE,
+        }
+        charger = Charger(**(values | kw))
+        db.add(charger)
+        db.flush()
+        for evse_id, (connector_type, max_kw) in enumerate(
+            connectors or [(ConnectorType.CCS2, "60")], start=1
+        ):
+            db.add(
+                ChargerConnector(
+                    charger_id=charger.id,
+                    evse_id=evse_id,
+                    connector_type=connector_type,
+                    max_kw=Decimal(max_kw),
+                    status=ConnectorStatus.AVAILABLE,
+                )
+            )
+        db.flush()
+        db.refresh(charger)
+        return charger
+
+    return make
+
+
+@pytest.fixture
+def make_charging_session(db: Session) -> Callable[..., ChargingSession]:
+    def make(charger: Charger, **kw: Any) -> ChargingSession:
+        n = next(_counter)
+        connector = charger.connectors[0]
+        values: dict[str, Any] = {
+            "charger_id": charger.id,
+            "connector_id": connector.id,
+            "evse_id": connector.evse_id,
+            "transaction_id": str(n),
+            "status": SessionStatus.ACTIVE,
+            "started_at": utcnow(),
+            "meter_start_wh": 1_000_000,
+        }
+        charging_session = ChargingSession(**(values | kw))
+        db.add(charging_session)
+        db.flush()
+        return charging_session
+
+    return make
+
+
+@pytest.fixture
+def charging_url(
+    db: Session,
+    make_charger: Callable[..., Charger],
+    make_vehicle: Callable[..., Vehicle],
+    make_driver: Callable[..., Driver],
+) -> Callable[[User, str], str]:
+    """A concrete path for a charging URL rule, with records of `user` when they are a
+    driver (their own booking), else of some driver (for the access table)."""
+
+    def path_for(user: User, rule: str) -> str:
+        from datetime import UTC, datetime
+
+        charger = make_charger()
+        depot_id = charger.depot_id
+        owner = user.driver if user.driver is not None else make_driver()
+        vehicle = make_vehicle(depot=db.get(Depot, depot_id))
+        start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
+        booking = Booking(
+            driver_id=owner.id,
+            vehicle_id=vehicle.id,
+            depot_id=depot_id,
+            connector_type=ConnectorType.CCS2,
+            charger_id=charger.id,
+            connector_id=charger.connectors[0].id,
+            window_start=start,
+            window_end=start + timedelta(hours=1),
+        )
+        db.add(booking)
+        db.flush()
+        charging_session = ChargingSession(
+            charger_id=charger.id,
+            connector_id=charger.connectors[0].id,
+            evse_id=1,
+            transaction_id=str(next(_counter)),
+            driver_id=owner.id,
+            started_at=start - timedelta(hours=1),
+            meter_start_wh=0,
+        )
+        db.add(charging_session)
+        db.flush()
+        command = ChargerCommand(
+            charger_id=charger.id,
+            action=CommandAction.UNLOCK_CONNECTOR,
+            params={"evse_id": 1},
+            requested_by_id=user.id,
+        )
+        id_tag = IdTag(tag=f"T{next(_counter)}", driver_id=owner.id)
+        db.add_all([command, id_tag])
+        db.flush()
+        values = {
+            "<int:command_id>": str(command.id),
+            "<int:tag_id>": str(id_tag.id),
+            "<any(desactivar, activar):change>": "desactivar",
+            "<int:session_id>": str(charging_session.id),
+            "<int:booking_id>": str(booking.id),
+            "<int:charger_id>": str(charger.id),
+        }
+        path = rule
+        for placeholder, value in values.items():
+            path = path.replace(placeholder, value)
+        if rule.endswith("/comando"):
+            path += "?action=unlock_connector&evse_id=1"
+        if rule.endswith("/reservar"):
+            path += f"?depot={depot_id}&start={start.isoformat().replace('+', '%2B')}"
+        return path
+
+    return path_for

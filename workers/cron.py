@@ -7,6 +7,7 @@ its registrations in its own block.
 
 from rq import cron
 
+from workers.bookings import release_no_shows_job, reserve_opening_windows_job
 from workers.ledger import assess_late_fees_job, close_statements_job, post_weekly_rent_job
 from workers.telemetry import (
     check_vehicle_alerts_job,
@@ -26,3 +27,8 @@ cron.register(assess_late_fees_job, "default", cron="15 0 * * *", name="late-fee
 cron.register(check_vehicle_alerts_job, "telemetry", interval=60)
 cron.register(rollup_fleet_job, "telemetry", interval=300)
 cron.register(ensure_telemetry_partitions_job, "telemetry", cron="15 3 * * *")
+
+# --- Charging bookings ---------------------------------------------------------------------
+# Every minute: ReserveNow for the windows that open, and release the no-shows.
+cron.register(reserve_opening_windows_job, "ocpp", cron="* * * * *", name="reserve-bookings")
+cron.register(release_no_shows_job, "ocpp", cron="* * * * *", name="release-no-shows")

@@ -31,3 +31,6 @@ def home() -> str:
         events=reports.recent_audit_events(session, limit=20),
         role_labels=ROLE_LABELS,
     )
+
+
+from . import chargers  # noqa: E402,F401 - registers the charger registry on bp

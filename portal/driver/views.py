@@ -202,3 +202,6 @@ def spei() -> str:
         account=payments.get_payment_account(session, driver.id),
         balance=driver_balance(session, driver.id),
     )
+
+
+from . import charging  # noqa: E402,F401 - registers the charging pages on bp

@@ -24,3 +24,6 @@ def home() -> str:
         contracts=reports.contract_summary(session),
         status_labels=STATUS_LABELS,
     )
+
+
+from . import energy  # noqa: E402,F401 - registers the energy page on bp

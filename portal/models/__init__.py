@@ -2,7 +2,29 @@
 
 from portal.db import Base
 
-from .audit import AuditEvent
+from .audit import (
+    AuditEvent,
+)
+from .bookings import (
+    LIVE_BOOKING_STATUSES,
+    Booking,
+    BookingStatus,
+)
+from .charging import (
+    Charger,
+    ChargerCommand,
+    ChargerConnector,
+    ChargerRegistration,
+    ChargingSession,
+    CommandAction,
+    CommandStatus,
+    ConnectorStatus,
+    DepotEnergyPrice,
+    IdTag,
+    MeterValue,
+    OcppVersion,
+    SessionStatus,
+)
 from .credit import (
     ApplicationStatus,
     CreditApplication,
@@ -15,7 +37,14 @@ from .credit import (
     PlatformAccount,
     PolicyCutoffs,
 )
-from .fleet import ConnectorType, Contract, ContractStatus, Depot, Vehicle, VehicleStatus
+from .fleet import (
+    ConnectorType,
+    Contract,
+    ContractStatus,
+    Depot,
+    Vehicle,
+    VehicleStatus,
+)
 from .incidents import (
     DeductiblePayer,
     EventKind,
@@ -26,7 +55,10 @@ from .incidents import (
     IncidentType,
     PositionSource,
 )
-from .ledger import EntryKind, LedgerEntry
+from .ledger import (
+    EntryKind,
+    LedgerEntry,
+)
 from .payments import (
     PaymentAccount,
     PaymentIntent,
@@ -35,8 +67,16 @@ from .payments import (
     PaymentStatus,
     WebhookEvent,
 )
-from .people import Driver, DriverStatus, Role, User
-from .statements import PdfStatus, Statement
+from .people import (
+    Driver,
+    DriverStatus,
+    Role,
+    User,
+)
+from .statements import (
+    PdfStatus,
+    Statement,
+)
 from .telemetry import (
     AlertKind,
     ChargingEpisode,
@@ -49,11 +89,22 @@ from .telemetry import (
 )
 
 __all__ = [
+    "LIVE_BOOKING_STATUSES",
     "AlertKind",
     "ApplicationStatus",
     "AuditEvent",
     "Base",
+    "Booking",
+    "BookingStatus",
+    "Charger",
+    "ChargerCommand",
+    "ChargerConnector",
+    "ChargerRegistration",
     "ChargingEpisode",
+    "ChargingSession",
+    "CommandAction",
+    "CommandStatus",
+    "ConnectorStatus",
     "ConnectorType",
     "Contract",
     "ContractStatus",
@@ -62,18 +113,22 @@ __all__ = [
     "CreditScore",
     "DeductiblePayer",
     "Depot",
+    "DepotEnergyPrice",
     "Driver",
     "DriverStatus",
     "EarningsDay",
     "EntryKind",
     "EventKind",
+    "IdTag",
     "Incident",
     "IncidentAttachment",
     "IncidentEvent",
     "IncidentStatus",
     "IncidentType",
     "LedgerEntry",
+    "MeterValue",
     "ModelVersion",
+    "OcppVersion",
     "Outcome",
     "PaymentAccount",
     "PaymentIntent",
@@ -86,6 +141,7 @@ __all__ = [
     "PolicyCutoffs",
     "PositionSource",
     "Role",
+    "SessionStatus",
     "Statement",
     "TelemetryReading",
     "TelemetryReject",

@@ -427,3 +427,6 @@ def vehicle(vehicle_id: int) -> Response:
         raw=json.dumps(state.last_record, indent=2, ensure_ascii=False) if state else None,
         status_labels=STATUS_LABELS,
     )
+
+
+from . import charging  # noqa: E402,F401 - registers the charger pages on bp

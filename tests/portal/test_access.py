@@ -49,6 +49,24 @@ ACCESS: dict[str, object] = {
     "/conductor/estados-de-cuenta/<int:statement_id>.pdf": "driver's own",
     # GET for staff; the reversal (POST) for managers: tests/portal/test_statement_pages.py
     "/operacion/conductores/<int:driver_id>/movimientos": "staff, reversal by managers",
+    "/conductor/cargar": frozenset({Role.DRIVER}),
+    "/conductor/cargar/en-curso": frozenset({Role.DRIVER}),
+    "/conductor/cargar/reservar": Record(DRIVER, "charging_url"),
+    "/conductor/cargar/reservas/<int:booking_id>/cancelar": Record(DRIVER, "charging_url"),
+    "/conductor/cargar/iniciar": Record(DRIVER, "charging_url", "POST"),
+    "/conductor/cargar/sesiones/<int:session_id>/detener": Record(DRIVER, "charging_url"),
+    "/operacion/cargadores": STAFF,
+    "/operacion/cargadores/<int:charger_id>": Record(STAFF, "charging_url"),
+    "/operacion/cargadores/<int:charger_id>/comando": Record(STAFF, "charging_url"),
+    "/operacion/cargadores/<int:charger_id>/comandos/<int:command_id>": Record(
+        STAFF, "charging_url"
+    ),
+    "/gerencia/energia": MANAGERS,
+    "/admin/cargadores": frozenset({Role.ADMIN}),
+    "/admin/tarjetas": frozenset({Role.ADMIN}),
+    "/admin/tarjetas/<int:tag_id>/<any(desactivar, activar):change>": Record(
+        frozenset({Role.ADMIN}), "charging_url", "POST"
+    ),
     "/operacion/flota": STAFF,
     "/conductor/pagar": frozenset({Role.DRIVER}),
     "/conductor/pagos": frozenset({Role.DRIVER}),
@@ -168,6 +186,7 @@ def test_record_urls_let_in_their_roles_only(
     login(user)
     response = client.open(path, method=spec.method)
     response.close()  # a served file stays open until the response is closed
+    response.close()
     if role not in spec.roles:
         assert response.status_code == 403
     elif spec.method == "GET":

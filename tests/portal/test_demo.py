@@ -39,3 +39,27 @@ def test_the_demo_has_credit_applications_in_every_state_and_a_synthetic_model(d
     (model,) = db.scalars(select(ModelVersion)).all()
     assert model.active
     assert model.synthetic
+
+
+def test_demo_bookings_are_made_once_and_leave_the_first_driver_free(db):
+    from datetime import UTC, datetime
+
+    from portal.demo_bookings import seed_bookings
+    from portal.models import Booking, ContractStatus, User
+
+    seed_demo(db, vehicles=30)
+    morning = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # 09:00 in Mexico City
+    made = seed_bookings(db, now=morning)
+    assert made > 0
+    assert seed_bookings(db, now=morning) == 0
+    count = db.scalar(select(func.count(Booking.id)))
+    assert count >= made
+    first_driver = db.scalar(
+        select(Driver.id)
+        .join(User, User.id == Driver.user_id)
+        .join(Contract, Contract.driver_id == Driver.id)
+        .where(Contract.status == ContractStatus.ACTIVE)
+        .order_by(User.id)
+        .limit(1)
+    )
+    assert db.scalar(select(Booking.id).where(Booking.driver_id == first_driver)) is None

@@ -39,14 +39,14 @@ def test_every_message_in_the_code_is_translated_to_es_mx(tmp_path):
         check=True,
         capture_output=True,
     )
+
+    def key(message):
+        msgid = message.id if isinstance(message.id, str) else message.id[0]
+        return (message.context or "", msgid)
+
     with open(pot, "rb") as f:
-        wanted = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id}
-    catalogue = _catalogue("es_MX")
-    have = {}
-    for m in catalogue:
-        if m.id:
-            key = m.id if isinstance(m.id, str) else m.id[0]
-            have[key] = m
+        wanted = {key(m) for m in read_po(f) if m.id}
+    have = {key(m): m for m in _catalogue("es_MX") if m.id}
     missing = sorted(wanted - set(have))
     assert not missing, f"not in es_MX (run `make translations`): {missing}"
     untranslated = sorted(

@@ -1,0 +1,973 @@
+"""The OCPP server (CSMS): `python -m charging.csms`.
+
+One asyncio process serves OCPP 1.6J and 2.0.1 on one port (`OCPP_HOST`:`OCPP_PORT`,
+default 0.0.0.0:9000) at `/ocpp/<identity>`, the version chosen by the WebSocket
+subprotocol. Each charger authenticates with HTTP Basic (security profile 1; profile 2
+when `OCPP_TLS_CERT`/`OCPP_TLS_KEY` are set). The `ocpp` library parses, validates and
+routes; this module adds what it leaves to us:
+
+- persistence off the event loop: answers that need the database run in a bounded
+  thread pool (`Database.run`); the chatter (connects, boots, heartbeats, status
+  notifications, meter values) is gathered and written together by one writer task
+  (`Database.write`, group commit), and a charger is answered once its batch is
+  committed, so an answered message is never lost;
+- leniency: StatusNotification, MeterValues, StopTransaction and TransactionEvent are
+  validated by us, not the library: a schema violation that leaves the data usable
+  (an unknown measurand, a wrong error code) is logged and accepted;
+- bad input: malformed JSON, a wrong message type, a reused call id, an unknown action
+  or a schema violation get a CALLERROR and the connection stays; a frame above
+  `OCPP_MAX_FRAME` closes that connection (1009); bad credentials, odd identities and
+  a missing subprotocol are refused at the handshake;
+- offline detection: a charger silent for `OFFLINE_AFTER_MISSED_HEARTBEATS` heartbeat
+  intervals is disconnected and marked offline; a sweep also marks offline the
+  chargers of a CSMS process that died;
+- the command bus (`charging.bus`): this process records in Redis which chargers it
+  holds and executes the commands the `ocpp` RQ jobs push to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import dataclasses
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import ssl
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from functools import partial
+from http import HTTPStatus
+from typing import Any, TypeVar
+
+import ocpp.messages
+import redis.asyncio as aioredis
+from ocpp import exceptions as ocpp_errors
+from ocpp.charge_point import camel_to_snake_case, remove_nones
+from ocpp.messages import Call, CallError, CallResult, _validate_payload
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.v16 import call as call16
+from ocpp.v16 import call_result as result16
+from ocpp.v16.enums import Action as Action16
+from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call as call201
+from ocpp.v201 import call_result as result201
+from ocpp.v201.enums import Action as Action201
+from sqlalchemy.orm import sessionmaker
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from charging import bus, store
+from portal.db import make_engine
+from portal.models import ChargerRegistration, ConnectorStatus
+from portal.models.charging import OFFLINE_AFTER_MISSED_HEARTBEATS
+from portal.passwords import verify_password
+from portal.services.charging import valid_identity
+
+log = logging.getLogger("charging.csms")
+T = TypeVar("T")
+
+# Validate inline: a round trip through the default executor per message costs more
+# than the validation itself (see docs/benchmarks.md).
+ocpp.messages.ASYNC_VALIDATION = False
+logging.getLogger("ocpp").setLevel(logging.WARNING)
+
+SUBPROTOCOLS = (Subprotocol("ocpp2.0.1"), Subprotocol("ocpp1.6"))
+PATH_RE = re.compile(r"^/ocpp/([^/?#]+)/?$")
+LENIENT = frozenset(
+    {"StatusNotification", "MeterValues", "StopTransaction", "TransactionEvent", "NotifyReport"}
+)
+WHILE_PENDING = frozenset({"BootNotification", "Heartbeat"})
+AUTH_CACHE_KEY = "ocpp:auth"
+
+
+@dataclasses.dataclass
+class Settings:
+    host: str = "0.0.0.0"  # noqa: S104 - chargers connect from the depot network
+    port: int = 9000
+    heartbeat_interval: int = 60
+    auto_register: bool = False
+    max_frame: int = 1024 * 1024
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    database_url: str = ""
+    redis_url: str = ""
+    secret_key: str = ""
+    db_threads: int = 8
+    response_timeout: float = 30.0
+    flush_interval: float = 0.5
+    process_id: str = dataclasses.field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}"
+    )
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        from portal.config import load_config
+
+        config = load_config()
+        env = os.environ
+        return cls(
+            host=env.get("OCPP_HOST", "0.0.0.0"),  # noqa: S104
+            port=int(env.get("OCPP_PORT", "9000")),
+            heartbeat_interval=int(env.get("OCPP_HEARTBEAT_INTERVAL", "60")),
+            auto_register=env.get("OCPP_AUTO_REGISTER", "0").lower() in {"1", "true", "yes"},
+            max_frame=int(env.get("OCPP_MAX_FRAME", str(1024 * 1024))),
+            tls_cert=env.get("OCPP_TLS_CERT") or None,
+            tls_key=env.get("OCPP_TLS_KEY") or None,
+            database_url=config["DATABASE_URL"],
+            redis_url=config["REDIS_URL"],
+            secret_key=config["SECRET_KEY"],
+            db_threads=int(env.get("OCPP_DB_THREADS", "8")),
+        )
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(at: datetime) -> str:
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- the database, off the event loop ------------------------------------------------
+
+
+class Database:
+    """A bounded thread pool for transactions, and a group-commit writer for the chatter."""
+
+    def __init__(self, url: str, threads: int, flush_interval: float) -> None:
+        self.engine = make_engine(url, pool_size=threads + 2, max_overflow=4)
+        self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="csms-db")
+        self.flush_interval = flush_interval
+        self._batch = store.Batch()
+        self._waiters: list[asyncio.Future[None]] = []
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+
+    def _transaction(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with self.sessions() as session:
+            result = fn(session, *args, **kwargs)
+            session.commit()
+            return result
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`fn(session, *args)` in its own transaction, in the pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self.pool, partial(self._transaction, fn, *args, **kwargs)
+        )
+
+    async def write(self, change: Callable[[store.Batch], None]) -> None:
+        """Add to the next batch and wait until it is committed."""
+        change(self._batch)
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._wake.set()
+        await waiter
+
+    def note_seen(self, charger_id: int, heartbeat: bool = False) -> None:
+        """Remember that a charger spoke (written with the next batch; nobody waits)."""
+        previous = self._batch.seen.get(charger_id)
+        self._batch.seen[charger_id] = (now(), heartbeat or bool(previous and previous[1]))
+
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self._write_loop(), name="csms-writer")
+
+    async def _write_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not len(self._batch):
+            return
+        batch, waiters = self._batch, self._waiters
+        self._batch, self._waiters = store.Batch(), []
+        try:
+            await self.run(store.apply_batch, batch)
+        except Exception as error:
+            log.exception("batch of %s writes failed", len(batch))
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(error)
+            return
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+        await self.flush()
+        self.pool.shutdown(wait=True)
+        self.engine.dispose()
+
+
+# --- credentials ---------------------------------------------------------------------
+
+
+class Credentials:
+    """HTTP Basic passwords, checked against Argon2 hashes once and then remembered.
+
+    Argon2 costs about a quarter of a second per check on purpose; a reconnect storm of
+    2,000 chargers cannot pay that. A successful check is remembered in Redis (shared
+    by every CSMS process, surviving restarts) as an HMAC of (identity, stored hash,
+    password) keyed with SECRET_KEY: it proves nothing to someone without the key, and
+    it stops matching as soon as the charger's password hash changes.
+    """
+
+    def __init__(self, secret: str, redis: aioredis.Redis | None, threads: int = 2) -> None:
+        self.secret = secret.encode()
+        self.redis = redis
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="csms-argon2")
+        self.local: dict[str, str] = {}
+
+    def digest(self, identity: str, password_hash: str, password: str) -> str:
+        message = "\0".join((identity, password_hash, password)).encode()
+        return hmac.new(self.secret, message, hashlib.sha256).hexdigest()
+
+    async def check(self, identity: str, password_hash: str | None, password: str) -> bool:
+        if not password_hash:
+            return False
+        digest = self.digest(identity, password_hash, password)
+        known = self.local.get(identity)
+        if known is None and self.redis is not None:
+            raw = await self.redis.hget(AUTH_CACHE_KEY, identity)
+            known = raw.decode() if raw else None
+        if known is not None and hmac.compare_digest(known, digest):
+            self.local[identity] = known
+            return True
+        loop = asyncio.get_running_loop()
+        ok = await loop.run_in_executor(self.pool, verify_password, password_hash, password)
+        if ok:
+            await self.remember(identity, digest)
+        return ok
+
+    async def remember(self, identity: str, digest: str) -> None:
+        self.local[identity] = digest
+        if self.redis is not None:
+            await self.redis.hset(AUTH_CACHE_KEY, identity, digest)
+
+
+def parse_basic_auth(headers: Headers) -> tuple[str, str] | None:
+    header = headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic" or not token:
+        return None
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
+
+
+# --- one connection ------------------------------------------------------------------
+
+
+class ConnectionMixin:
+    """What both versions share: our receive loop, leniency, bad input, pending state."""
+
+    csms: CSMS
+    record: store.ChargerRecord
+    ocpp_version: str
+    version: str  # "1.6" or "2.0.1"
+    _connection: ServerConnection
+    _response_queue: asyncio.Queue[Any]
+    _handle_call: Callable[[Call], Awaitable[Any]]
+
+    def setup(self, csms: CSMS, record: store.ChargerRecord) -> None:
+        self.csms = csms
+        self.record = record
+        self.last_seen = time.monotonic()
+        self.recent_ids: deque[str] = deque(maxlen=64)
+        self.recent_set: set[str] = set()
+        self.registration = record.registration
+
+    @property
+    def db(self) -> Database:
+        return self.csms.db
+
+    async def serve(self) -> None:
+        async for message in self._connection:
+            self.last_seen = time.monotonic()
+            self.db.note_seen(self.record.id)
+            try:
+                await self.route_message(message)
+            except ConnectionClosed:
+                raise
+            except Exception:
+                log.exception("%s: unexpected error on %.200r", self.record.identity, message)
+
+    def _error_code(self, code: str) -> str:
+        if self.version == "1.6":
+            return {
+                "FormatViolation": "FormationViolation",
+                "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
+                "MessageTypeNotSupported": "ProtocolError",
+                "RpcFrameworkError": "ProtocolError",
+            }.get(code, code)
+        return {
+            "FormationViolation": "FormatViolation",
+            "OccurenceConstraintViolation": "OccurrenceConstraintViolation",
+        }.get(code, code)
+
+    async def reject(self, unique_id: str, code: str, description: str) -> None:
+        log.warning("%s: %s %s: %s", self.record.identity, unique_id, code, description)
+        error = CallError(unique_id, self._error_code(code), description[:255], {})
+        await self._connection.send(error.to_json())
+
+    async def route_message(self, raw: str | bytes) -> None:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            await self.reject("-1", "FormatViolation", "message is not valid JSON")
+            return
+        if not isinstance(data, list) or len(data) < 3 or not isinstance(data[1], str):
+            uid = data[1] if isinstance(data, list) and len(data) > 1 else "-1"
+            await self.reject(str(uid)[:36], "RpcFrameworkError", "not an OCPP RPC frame")
+            return
+        kind, uid = data[0], data[1]
+        if kind in (3, 4):
+            try:
+                self._response_queue.put_nowait(
+                    CallResult(*data[1:3]) if kind == 3 else CallError(*data[1:5])
+                )
+            except TypeError:
+                log.warning("%s: malformed answer %.200r", self.record.identity, raw)
+            return
+        if kind != 2:
+            await self.reject(uid, "MessageTypeNotSupported", f"message type {kind!r}")
+            return
+        if len(data) != 4 or not isinstance(data[2], str) or not isinstance(data[3], dict):
+            await self.reject(uid, "FormatViolation", "a CALL is [2, id, action, {payload}]")
+            return
+        if uid in self.recent_set:
+            await self.reject(uid, "ProtocolError", "message id reused on this connection")
+            return
+        if len(self.recent_ids) == self.recent_ids.maxlen:
+            self.recent_set.discard(self.recent_ids[0])
+        self.recent_ids.append(uid)
+        self.recent_set.add(uid)
+        action, payload = data[2], data[3]
+        if self.registration != ChargerRegistration.ACCEPTED and action not in WHILE_PENDING:
+            await self.reject(uid, "SecurityError", "the charger is not accepted yet")
+            return
+        msg = Call(uid, action, payload)
+        if action in LENIENT:
+            try:
+                _validate_payload(msg, self.version)
+            except ocpp_errors.OCPPError as error:
+                log.warning(
+                    "%s: %s violates the schema (accepted if usable): %s",
+                    self.record.identity,
+                    action,
+                    (error.details or {}).get("cause", error.description),
+                )
+        try:
+            await self._handle_call(msg)
+        except ocpp_errors.OCPPError as error:
+            cause = (error.details or {}).get("cause") or error.description
+            await self.reject(uid, error.code, str(cause))
+
+    # Shared handlers' bodies.
+
+    async def boot(self, info: dict[str, Any]) -> str:
+        at = now()
+        interval = self.csms.settings.heartbeat_interval
+        version = "ocpp1.6" if self.version == "1.6" else "ocpp2.0.1"
+
+        def change(batch: store.Batch) -> None:
+            batch.boots[self.record.id] = {**info, "at": at}
+            batch.presence[self.record.id] = (True, at, version, interval)
+
+        await self.db.write(change)
+        return "Accepted" if self.registration == ChargerRegistration.ACCEPTED else "Pending"
+
+    async def status(
+        self, evse_id: Any, connector_id: Any, status: Any, error: Any, at: Any
+    ) -> None:
+        try:
+            evse = int(evse_id)
+            connector = int(connector_id or 1)
+        except (TypeError, ValueError):
+            raise ocpp_errors.FormatViolationError(
+                details={"cause": f"connector {evse_id!r} is not a number"}
+            ) from None
+        if evse < 0 or connector < 1:
+            raise ocpp_errors.PropertyConstraintViolationError(
+                details={"cause": f"connector {evse_id!r} out of range"}
+            )
+        value = _STATUS.get(str(status))
+        if value is None:
+            log.warning("%s: unknown status %r recorded as unknown", self.record.identity, status)
+            value = ConnectorStatus.UNKNOWN
+        try:
+            when = store.parse_time(at) if at else now()
+        except ValueError:
+            when = now()
+        error_code = None if error in (None, "NoError") else str(error)[:50]
+        row = (self.record.id, evse, connector, value, error_code, when)
+        await self.db.write(lambda batch: batch.statuses.append(row))
+
+    def samples(self, evse_id: int, transaction_id: str | None, meter_value: Any) -> list[Any]:
+        problems: list[str] = []
+        samples = store.parse_meter_values(
+            self.record.id, evse_id, transaction_id, meter_value, problems
+        )
+        for problem in problems:
+            log.warning("%s: meter values: %s (skipped)", self.record.identity, problem)
+        return samples
+
+
+_STATUS = {
+    "Available": ConnectorStatus.AVAILABLE,
+    "Preparing": ConnectorStatus.PREPARING,
+    "Charging": ConnectorStatus.CHARGING,
+    "SuspendedEV": ConnectorStatus.SUSPENDED_EV,
+    "SuspendedEVSE": ConnectorStatus.SUSPENDED_EVSE,
+    "Finishing": ConnectorStatus.FINISHING,
+    "Occupied": ConnectorStatus.OCCUPIED,
+    "Reserved": ConnectorStatus.RESERVED,
+    "Unavailable": ConnectorStatus.UNAVAILABLE,
+    "Faulted": ConnectorStatus.FAULTED,
+}
+
+
+def _time_or_now(value: Any) -> datetime:
+    try:
+        return store.parse_time(value)
+    except ValueError:
+        return now()
+
+
+class Connection16(ConnectionMixin, ChargePoint16):
+    version = "1.6"
+
+    @on(Action16.boot_notification)
+    async def on_boot(self, charge_point_vendor: str, charge_point_model: str, **kw: Any) -> Any:
+        status = await self.boot(
+            {
+                "vendor": charge_point_vendor[:50],
+                "model": charge_point_model[:50],
+                "serial": (
+                    kw.get("charge_point_serial_number")
+                    or kw.get("charge_box_serial_number")
+                    or None
+                ),
+                "firmware": kw.get("firmware_version"),
+            }
+        )
+        return result16.BootNotification(
+            current_time=iso(now()),
+            interval=self.csms.settings.heartbeat_interval,
+            status=status,
+        )
+
+    @on(Action16.heartbeat)
+    def on_heartbeat(self, **kw: Any) -> Any:
+        self.db.note_seen(self.record.id, heartbeat=True)
+        return result16.Heartbeat(current_time=iso(now()))
+
+    @on(Action16.status_notification, skip_schema_validation=True)
+    async def on_status(self, **kw: Any) -> Any:
+        await self.status(
+            kw.get("connector_id"), 1, kw.get("status"), kw.get("error_code"), kw.get("timestamp")
+        )
+        return result16.StatusNotification()
+
+    @on(Action16.authorize)
+    async def on_authorize(self, id_tag: str, **kw: Any) -> Any:
+        status = await self.db.run(store.authorize, id_tag)
+        return result16.Authorize(id_tag_info={"status": status})
+
+    @on(Action16.start_transaction)
+    async def on_start(
+        self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **kw: Any
+    ) -> Any:
+        transaction_id, status = await self.db.run(
+            store.start_transaction_16,
+            self.record.id,
+            connector_id,
+            id_tag,
+            meter_start,
+            _time_or_now(timestamp),
+            kw.get("reservation_id"),
+        )
+        return result16.StartTransaction(
+            transaction_id=transaction_id, id_tag_info={"status": status}
+        )
+
+    @on(Action16.meter_values, skip_schema_validation=True)
+    async def on_meter_values(self, **kw: Any) -> Any:
+        try:
+            evse = int(kw.get("connector_id", 0))
+        except (TypeError, ValueError):
+            raise ocpp_errors.FormationViolationError(
+                details={"cause": "connectorId is not a number"}
+            ) from None
+        tx = kw.get("transaction_id")
+        samples = self.samples(evse, str(tx) if tx is not None else None, kw.get("meter_value"))
+        if samples:
+            await self.db.write(lambda batch: batch.samples.extend(samples))
+        return result16.MeterValues()
+
+    @on(Action16.stop_transaction, skip_schema_validation=True)
+    async def on_stop(self, **kw: Any) -> Any:
+        if kw.get("transaction_id") is None or kw.get("timestamp") is None:
+            raise ocpp_errors.ProtocolError(details={"cause": "transactionId and timestamp needed"})
+        transaction_id = str(kw["transaction_id"])
+        meter_stop = kw.get("meter_stop")
+        samples = self.samples(0, transaction_id, kw.get("transaction_data") or [])
+        await self.db.run(
+            store.stop_transaction,
+            self.record.id,
+            transaction_id,
+            int(meter_stop) if isinstance(meter_stop, int | float) else None,
+            _time_or_now(kw["timestamp"]),
+            kw.get("reason"),
+            samples,
+        )
+        info = None
+        if kw.get("id_tag"):
+            info = {"status": await self.db.run(store.authorize, kw["id_tag"])}
+        return result16.StopTransaction(id_tag_info=info)
+
+    @on(Action16.data_transfer)
+    def on_data_transfer(self, vendor_id: str, **kw: Any) -> Any:
+        log.info(
+            "%s: DataTransfer from %s (%s)", self.record.identity, vendor_id, kw.get("message_id")
+        )
+        return result16.DataTransfer(status="UnknownVendorId")
+
+    @on(Action16.diagnostics_status_notification)
+    def on_diagnostics(self, status: str, **kw: Any) -> Any:
+        log.info("%s: diagnostics %s", self.record.identity, status)
+        return result16.DiagnosticsStatusNotification()
+
+    @on(Action16.firmware_status_notification)
+    def on_firmware(self, status: str, **kw: Any) -> Any:
+        log.info("%s: firmware %s", self.record.identity, status)
+        return result16.FirmwareStatusNotification()
+
+
+class Connection201(ConnectionMixin, ChargePoint201):
+    version = "2.0.1"
+
+    @on(Action201.boot_notification)
+    async def on_boot(self, charging_station: dict[str, Any], reason: str, **kw: Any) -> Any:
+        status = await self.boot(
+            {
+                "vendor": str(charging_station.get("vendor_name", ""))[:50],
+                "model": str(charging_station.get("model", ""))[:50],
+                "serial": charging_station.get("serial_number"),
+                "firmware": charging_station.get("firmware_version"),
+            }
+        )
+        return result201.BootNotification(
+            current_time=iso(now()),
+            interval=self.csms.settings.heartbeat_interval,
+            status=status,
+        )
+
+    @on(Action201.heartbeat)
+    def on_heartbeat(self, **kw: Any) -> Any:
+        self.db.note_seen(self.record.id, heartbeat=True)
+        return result201.Heartbeat(current_time=iso(now()))
+
+    @on(Action201.status_notification, skip_schema_validation=True)
+    async def on_status(self, **kw: Any) -> Any:
+        await self.status(
+            kw.get("evse_id"),
+            kw.get("connector_id"),
+            kw.get("connector_status"),
+            None,
+            kw.get("timestamp"),
+        )
+        return result201.StatusNotification()
+
+    @on(Action201.authorize)
+    async def on_authorize(self, id_token: dict[str, Any], **kw: Any) -> Any:
+        status = await self.db.run(store.authorize, id_token["id_token"])
+        return result201.Authorize(id_token_info={"status": status})
+
+    @on(Action201.transaction_event, skip_schema_validation=True)
+    async def on_transaction_event(self, **kw: Any) -> Any:
+        info = kw.get("transaction_info") or {}
+        event_type = kw.get("event_type")
+        if event_type not in ("Started", "Updated", "Ended") or not info.get("transaction_id"):
+            raise ocpp_errors.ProtocolError(
+                details={"cause": "eventType and transactionInfo.transactionId are required"}
+            )
+        evse = kw.get("evse") or {}
+        evse_id = evse.get("id") if isinstance(evse, dict) else None
+        token = kw.get("id_token") or {}
+        transaction_id = str(info["transaction_id"])[:64]
+        samples = self.samples(int(evse_id or 0), transaction_id, kw.get("meter_value") or [])
+        status = await self.db.run(
+            store.transaction_event_201,
+            self.record.id,
+            event_type=event_type,
+            transaction_id=transaction_id,
+            timestamp=_time_or_now(kw.get("timestamp")),
+            evse_id=int(evse_id) if evse_id else None,
+            id_token=token.get("id_token") if isinstance(token, dict) else None,
+            stopped_reason=info.get("stopped_reason"),
+            samples=samples,
+        )
+        if status is None:
+            return result201.TransactionEvent()
+        return result201.TransactionEvent(id_token_info={"status": status})
+
+    @on(Action201.meter_values, skip_schema_validation=True)
+    async def on_meter_values(self, **kw: Any) -> Any:
+        try:
+            evse = int(kw.get("evse_id", 0))
+        except (TypeError, ValueError):
+            raise ocpp_errors.FormatViolationError(
+                details={"cause": "evseId is not a number"}
+            ) from None
+        samples = self.samples(evse, None, kw.get("meter_value"))
+        if samples:
+            await self.db.write(lambda batch: batch.samples.extend(samples))
+        return result201.MeterValues()
+
+    @on(Action201.notify_report, skip_schema_validation=True)
+    def on_notify_report(self, **kw: Any) -> Any:
+        log.info(
+            "%s: NotifyReport %s seq %s (%s items)",
+            self.record.identity,
+            kw.get("request_id"),
+            kw.get("seq_no"),
+            len(kw.get("report_data") or []),
+        )
+        return result201.NotifyReport()
+
+    @on(Action201.security_event_notification)
+    def on_security_event(self, type: str, timestamp: str, **kw: Any) -> Any:
+        log.warning("%s: security event %s at %s", self.record.identity, type, timestamp)
+        return result201.SecurityEventNotification()
+
+
+# --- the server ----------------------------------------------------------------------
+
+
+class CSMS:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.database_url, settings.db_threads, settings.flush_interval)
+        # A blocking pool: in a reconnect storm, handshakes wait for a Redis connection
+        # instead of failing with "Too many connections".
+        self.redis: aioredis.Redis | None = (
+            aioredis.Redis.from_pool(  # owns the pool: aclose() closes it
+                aioredis.BlockingConnectionPool.from_url(
+                    settings.redis_url, max_connections=32, timeout=60
+                )
+            )
+            if settings.redis_url
+            else None
+        )
+        self.credentials = Credentials(settings.secret_key, self.redis)
+        self.connections: dict[str, ConnectionMixin] = {}
+        self.server: Any = None
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.started = asyncio.Event()
+        self.background: set[asyncio.Task[Any]] = set()
+        self.stopping = asyncio.Event()
+
+    def spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    # The handshake: path, subprotocol, credentials.
+
+    async def process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        match = PATH_RE.match(request.path)
+        identity = match.group(1) if match else ""
+        if not valid_identity(identity):
+            log.warning("refused %s: bad path %.100r", _peer(connection), request.path)
+            return connection.respond(HTTPStatus.BAD_REQUEST, "Bad charger identity\n")
+        offered = ",".join(request.headers.get_all("Sec-WebSocket-Protocol"))
+        if not any(p.strip() in SUBPROTOCOLS for p in offered.split(",")):
+            log.warning("refused %s: no OCPP subprotocol (%r)", identity, offered)
+            return connection.respond(HTTPStatus.BAD_REQUEST, "Offer ocpp1.6 or ocpp2.0.1\n")
+        credentials = parse_basic_auth(request.headers)
+        if credentials is None or credentials[0] != identity:
+            log.warning("refused %s: no or mismatched Basic credentials", identity)
+            return _unauthorized(connection)
+        password = credentials[1]
+        record = await self.db.run(store.load_charger, identity)
+        if record is None:
+            if not self.settings.auto_register:
+                log.warning("refused %s: unknown charger", identity)
+                return _unauthorized(connection)
+            record = await self.db.run(store.auto_register, identity, password)
+            log.warning("%s registered itself; pending approval", identity)
+        if record.registration == ChargerRegistration.REJECTED:
+            log.warning("refused %s: rejected charger", identity)
+            return connection.respond(HTTPStatus.FORBIDDEN, "Charger rejected\n")
+        if not await self.credentials.check(identity, record.password_hash, password):
+            log.warning("refused %s: wrong password", identity)
+            return _unauthorized(connection)
+        connection.charger_record = record  # type: ignore[attr-defined]
+        return None
+
+    async def handler(self, ws: ServerConnection) -> None:
+        record: store.ChargerRecord = ws.charger_record  # type: ignore[attr-defined]
+        cls = Connection201 if ws.subprotocol == "ocpp2.0.1" else Connection16
+        conn = cls(record.identity, ws, response_timeout=self.settings.response_timeout)
+        conn.setup(self, record)
+        previous = self.connections.get(record.identity)
+        if previous is not None:
+            log.warning("%s connected again; closing the older socket", record.identity)
+            await previous._connection.close(1000, "replaced by a new connection")
+        self.connections[record.identity] = conn
+        at = now()
+        interval = self.settings.heartbeat_interval
+        version = str(ws.subprotocol)
+        try:
+            await self.db.write(
+                lambda b: b.presence.__setitem__(record.id, (True, at, version, interval))
+            )
+            if self.redis is not None:
+                await self.redis.hset(bus.OWNER_KEY, record.identity, self.settings.process_id)
+            log.info("%s connected (%s)", record.identity, version)
+            await conn.serve()
+        except ConnectionClosed as closed:
+            log.info("%s closed: %s", record.identity, closed)
+        finally:
+            if self.connections.get(record.identity) is conn:
+                del self.connections[record.identity]
+                gone = now()
+                with contextlib.suppress(Exception):
+                    await self.db.write(
+                        lambda b: b.presence.__setitem__(record.id, (False, gone, None, interval))
+                    )
+                if self.redis is not None:
+                    with contextlib.suppress(Exception):
+                        await _release_owner(self.redis, record.identity, self.settings.process_id)
+
+    # Offline detection.
+
+    async def sweep(self) -> None:
+        interval = self.settings.heartbeat_interval
+        limit = interval * OFFLINE_AFTER_MISSED_HEARTBEATS
+        while True:
+            await asyncio.sleep(max(0.2, min(5.0, interval / 2)))
+            silent_since = time.monotonic() - limit
+            for identity, conn in list(self.connections.items()):
+                if conn.last_seen < silent_since:
+                    log.warning(
+                        "%s missed %s heartbeats: offline",
+                        identity,
+                        OFFLINE_AFTER_MISSED_HEARTBEATS,
+                    )
+                    self.spawn(conn._connection.close(1001, "missed heartbeats"))
+            try:
+                gone = await self.db.run(
+                    store.mark_silent_chargers_offline, now(), OFFLINE_AFTER_MISSED_HEARTBEATS
+                )
+            except Exception:
+                log.exception("offline sweep failed")
+            else:
+                for identity in gone:
+                    log.warning("%s is silent: marked offline", identity)
+
+    # The command bus.
+
+    async def keep_alive(self) -> None:
+        assert self.redis is not None  # noqa: S101 - only started with Redis
+        key = bus.alive_key(self.settings.process_id)
+        while True:
+            await self.redis.set(key, "1", ex=bus.ALIVE_TTL)
+            await asyncio.sleep(bus.ALIVE_TTL / 3)
+
+    async def consume_commands(self) -> None:
+        reader = aioredis.from_url(self.settings.redis_url)
+        key = bus.command_key(self.settings.process_id)
+        try:
+            while not self.stopping.is_set():
+                popped = await reader.blpop([key], timeout=1)
+                if popped is None:
+                    continue
+                try:
+                    command = json.loads(popped[1])
+                except ValueError:
+                    log.error("unreadable command %.200r", popped[1])
+                    continue
+                self.spawn(self.execute(command))
+        finally:
+            await reader.aclose()
+
+    async def execute(self, command: dict[str, Any]) -> None:
+        assert self.redis is not None  # noqa: S101 - only called with Redis
+        reply = await self._execute(command)
+        key = bus.reply_key(command["command_id"])
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, reply.to_json())
+            pipe.expire(key, bus.REPLY_TTL)
+            await pipe.execute()
+
+    async def _execute(self, command: dict[str, Any]) -> bus.Reply:
+        identity, action = command.get("identity", ""), command.get("action", "")
+        remaining = float(command.get("deadline", 0)) - time.time()
+        if remaining <= 0:
+            return bus.Reply(ok=False, error="timeout", detail="expired before it was sent")
+        conn = self.connections.get(identity)
+        if conn is None:
+            return bus.Reply(ok=False, error="offline", detail="not connected to this process")
+        module = call201 if conn.version == "2.0.1" else call16
+        try:
+            payload = getattr(module, action)(**command.get("payload", {}))
+        except (AttributeError, TypeError) as error:
+            return bus.Reply(ok=False, error="invalid", detail=str(error))
+        log.info("%s <- %s (command %s)", identity, action, command.get("command_id"))
+        try:
+            result = await asyncio.wait_for(
+                conn.call(payload, suppress=False),  # type: ignore[attr-defined]
+                timeout=min(remaining, self.settings.response_timeout),
+            )
+        except TimeoutError:
+            return bus.Reply(ok=False, error="timeout", detail=f"no answer to {action}")
+        except ocpp_errors.OCPPError as error:
+            return bus.Reply(
+                ok=False, error="call_error", detail=f"{error.code}: {error.description}"
+            )
+        except ConnectionClosed:
+            return bus.Reply(ok=False, error="offline", detail="the charger disconnected")
+        answer = remove_nones(dataclasses.asdict(result)) if result is not None else {}
+        return bus.Reply(ok=True, payload=camel_to_snake_case(answer))
+
+    # Running.
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not (self.settings.tls_cert and self.settings.tls_key):
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.settings.tls_cert, self.settings.tls_key)
+        return context
+
+    async def start(self) -> None:
+        self.db.start()
+        self.server = await serve(
+            self.handler,
+            self.settings.host,
+            self.settings.port,
+            subprotocols=list(SUBPROTOCOLS),
+            process_request=self.process_request,
+            max_size=self.settings.max_frame,
+            compression=None,  # ~60 KB less per connection; chargers rarely ask for it
+            ssl=self.ssl_context(),
+            ping_interval=30,
+            ping_timeout=30,
+            open_timeout=20,
+            close_timeout=2,
+            server_header=None,
+        )
+        self.tasks.append(asyncio.create_task(self.sweep(), name="csms-sweep"))
+        if self.redis is not None:
+            await self.redis.set(bus.alive_key(self.settings.process_id), "1", ex=bus.ALIVE_TTL)
+            self.tasks.append(asyncio.create_task(self.keep_alive(), name="csms-alive"))
+            self.tasks.append(asyncio.create_task(self.consume_commands(), name="csms-bus"))
+        log.info(
+            "CSMS %s listening on %s:%s (%s)",
+            self.settings.process_id,
+            self.settings.host,
+            self.port,
+            "TLS" if self.settings.tls_cert else "plain",
+        )
+        self.started.set()
+
+    @property
+    def port(self) -> int:
+        return int(self.server.sockets[0].getsockname()[1]) if self.server else self.settings.port
+
+    async def stop(self) -> None:
+        # The bus reader ends by itself within a second: cancelling redis-py's
+        # blocking BLPOP can leave it hanging.
+        self.stopping.set()
+        for task in self.tasks:
+            if task.get_name() != "csms-bus":
+                task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.server is not None:
+            self.server.close()
+            try:  # a client that never closes its refused socket must not hold us up
+                await asyncio.wait_for(self.server.wait_closed(), 5)
+            except TimeoutError:
+                log.warning("some connections did not close in time")
+        if self.redis is not None:
+            with contextlib.suppress(Exception):
+                await self.redis.delete(bus.alive_key(self.settings.process_id))
+            await self.redis.aclose()
+        await self.db.close()
+
+
+async def _release_owner(redis: aioredis.Redis, identity: str, process_id: str) -> None:
+    """Forget that this process holds `identity`, unless another one took it since."""
+    script = (
+        "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then "
+        "return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0"
+    )
+    await redis.eval(script, 1, bus.OWNER_KEY, identity, process_id)  # type: ignore[misc]
+
+
+def _peer(connection: ServerConnection) -> str:
+    try:
+        return str(connection.remote_address[0])
+    except (TypeError, IndexError):
+        return "?"
+
+
+def _unauthorized(connection: ServerConnection) -> Response:
+    response = connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
+    response.headers["WWW-Authenticate"] = 'Basic realm="LAFA OCPP", charset="UTF-8"'
+    return response
+
+
+async def main() -> None:
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        log.warning("Redis not configured: remote commands from the portal will not reach chargers")
+    csms = CSMS(settings)
+    await csms.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping")
+    await csms.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

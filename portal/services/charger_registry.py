@@ -1,0 +1,259 @@
+"""The charger registry as admins keep it: bulk imports from CSV, id tags per driver.
+
+Single registrations go through `portal.services.charging.register_charger` and
+`add_id_tag`; this module adds what an admin needs around them.
+
+CSV imports are all or nothing: every line is checked first, and if any line is bad
+nothing is written and every bad line is reported (line number, what is wrong), so a
+file can be fixed and run again without leaving half a depot registered.
+
+Chargers (`flask chargers import FILE`), a header then one charger per line:
+
+    identity,name,depot,ocpp_version,password,connectors
+    LAFA-VAL-06,Vallejo 6,VAL,1.6,una-clave-de-16-o-mas,CCS2:60;GBT:60
+
+`depot` is the depot's code; `ocpp_version` is 1.6 or 2.0.1 (or empty); `connectors`
+lists `TYPE:kW` per EVSE, numbered 1, 2, ... in that order (TYPE: CCS2 or GBT/GB/T).
+
+Id tags (`flask tags import FILE`): `tag,driver` where driver is the driver's 10-digit
+mobile number or their CURP.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from portal.models import (
+    Charger,
+    ConnectorType,
+    Depot,
+    Driver,
+    IdTag,
+    OcppVersion,
+)
+
+from . import N_, DomainError, audit
+from .charging import (
+    MAX_CHARGER_PASSWORD,
+    MIN_CHARGER_PASSWORD,
+    add_id_tag,
+    register_charger,
+    valid_identity,
+)
+from .identifiers import normalize_phone
+
+CHARGER_COLUMNS = ("identity", "name", "depot", "ocpp_version", "password", "connectors")
+TAG_COLUMNS = ("tag", "driver")
+MAX_CONNECTORS = 8
+MAX_CONNECTOR_KW = Decimal("1000")
+VERSIONS = {"1.6": OcppVersion.V16, "ocpp1.6": OcppVersion.V16, "2.0.1": OcppVersion.V201}
+VERSIONS["ocpp2.0.1"] = OcppVersion.V201
+
+
+@dataclass
+class ImportResult:
+    """What an import did: the lines written, or the bad lines (and then nothing written)."""
+
+    imported: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (line number, message)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def parse_connectors(spec: str) -> list[tuple[int, ConnectorType, Decimal | None]]:
+    """`CCS2:60;GBT:60` -> [(1, CCS2, 60), (2, GBT, 60)]; raises DomainError."""
+    connectors = []
+    parts = [p.strip() for p in spec.replace(",", ";").split(";") if p.strip()]
+    if not parts:
+        raise DomainError(N_("Give at least one connector."))
+    if len(parts) > MAX_CONNECTORS:
+        raise DomainError(N_("At most %(count)s connectors."), count=MAX_CONNECTORS)
+    for evse_id, part in enumerate(parts, start=1):
+        kind, _, kw = part.partition(":")
+        connectors.append((evse_id, parse_connector_type(kind), parse_kw(kw)))
+    return connectors
+
+
+def parse_connector_type(raw: str) -> ConnectorType:
+    value = raw.strip().upper().replace("/", "")
+    try:
+        return ConnectorType(value)
+    except ValueError:
+        raise DomainError(N_("The connector type must be CCS2 or GB/T.")) from None
+
+
+def parse_kw(raw: str | Decimal | None) -> Decimal | None:
+    if raw is None or str(raw).strip() == "":
+        return None
+    try:
+        kw = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise DomainError(N_("The power must be a number of kW.")) from None
+    if not Decimal(0) < kw <= MAX_CONNECTOR_KW:
+        raise DomainError(N_("The power must be between 0 and %(max)s kW."), max=MAX_CONNECTOR_KW)
+    return kw.quantize(Decimal("0.1"))
+
+
+def _rows(text: str, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip().lower() for h in reader.fieldnames or []]
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise DomainError(
+            N_("The file's header lacks these columns: %(columns)s."), columns=", ".join(missing)
+        )
+    reader.fieldnames = header
+    return [
+        (reader.line_num, {k: (v or "").strip() for k, v in row.items() if k})
+        for row in reader
+        if any((v or "").strip() for v in row.values() if isinstance(v, str))
+    ]
+
+
+def _message(error: DomainError) -> str:
+    return error.message % error.params if error.params else error.message
+
+
+def import_chargers(session: Session, text: str, *, actor_id: int | None = None) -> ImportResult:
+    """Register every charger of the CSV, or none if any line is bad (see module doc)."""
+    result = ImportResult()
+    depots = {d.code.upper(): d.id for d in session.scalars(select(Depot))}
+    existing = set(session.scalars(select(Charger.identity)))
+    seen: set[str] = set()
+    planned = []
+    for line, row in _rows(text, CHARGER_COLUMNS):
+        try:
+            identity = row["identity"]
+            if not valid_identity(identity):
+                raise DomainError(
+                    N_("The identity may only have letters, digits, dots, dashes and colons.")
+                )
+            if identity in existing or identity in seen:
+                raise DomainError(
+                    N_("A charger with identity %(identity)s already exists."), identity=identity
+                )
+            depot_id = depots.get(row["depot"].upper())
+            if depot_id is None:
+                raise DomainError(N_("There is no depot with code %(code)s."), code=row["depot"])
+            version = None
+            if row["ocpp_version"]:
+                version = VERSIONS.get(row["ocpp_version"].lower())
+                if version is None:
+                    raise DomainError(N_("The OCPP version must be 1.6 or 2.0.1."))
+            if not MIN_CHARGER_PASSWORD <= len(row["password"]) <= MAX_CHARGER_PASSWORD:
+                raise DomainError(
+                    N_("The charger password must have between %(min)s and %(max)s characters."),
+                    min=MIN_CHARGER_PASSWORD,
+                    max=MAX_CHARGER_PASSWORD,
+                )
+            connectors = parse_connectors(row["connectors"])
+        except DomainError as error:
+            result.errors.append((line, _message(error)))
+            continue
+        seen.add(identity)
+        planned.append((identity, row["name"] or None, depot_id, version, row, connectors))
+    if result.errors:
+        return result
+    for identity, name, depot_id, version, row, connectors in planned:
+        charger = register_charger(
+            session,
+            identity=identity,
+            password=row["password"],
+            depot_id=depot_id,
+            connectors=connectors,
+            name=name,
+            actor_id=actor_id,
+        )
+        charger.ocpp_version = version
+        result.imported += 1
+    session.flush()
+    return result
+
+
+def find_driver(session: Session, key: str) -> Driver | None:
+    """A driver by 10-digit mobile number (any common spelling) or CURP."""
+    key = key.strip()
+    phone = normalize_phone(key)
+    conditions = [Driver.curp == key.upper()]
+    if phone:
+        conditions.append(Driver.phone == phone)
+    return session.scalar(select(Driver).where(or_(*conditions)).order_by(Driver.id).limit(1))
+
+
+def import_tags(session: Session, text: str, *, actor_id: int | None = None) -> ImportResult:
+    """Give each driver of the CSV their tag, or nothing if any line is bad."""
+    result = ImportResult()
+    existing = set(session.scalars(select(IdTag.tag)))
+    seen: set[str] = set()
+    planned = []
+    for line, row in _rows(text, TAG_COLUMNS):
+        tag = row["tag"].upper()
+        try:
+            if not 1 <= len(tag) <= 20 or not tag.isalnum() or not tag.isascii():
+                raise DomainError(N_("An id tag has 1 to 20 letters and digits."))
+            if tag in existing or tag in seen:
+                raise DomainError(N_("That id tag is already in use."))
+            driver = find_driver(session, row["driver"])
+            if driver is None:
+                raise DomainError(
+                    N_("No driver has the mobile number or CURP %(key)s."), key=row["driver"]
+                )
+        except DomainError as error:
+            result.errors.append((line, _message(error)))
+            continue
+        seen.add(tag)
+        planned.append((driver.id, tag))
+    if result.errors:
+        return result
+    for driver_id, tag in planned:
+        add_id_tag(session, driver_id, tag, actor_id=actor_id)
+        result.imported += 1
+    return result
+
+
+def list_tags(session: Session, query: str = "", limit: int = 50) -> list[IdTag]:
+    """Id tags, newest first; `query` matches the tag, or the driver's name or phone."""
+    statement = select(IdTag).options(joinedload(IdTag.driver)).join(Driver)
+    query = query.strip()
+    if query:
+        like = f"%{query}%"
+        statement = statement.where(
+            or_(
+                IdTag.tag.ilike(like),
+                Driver.phone.ilike(like),
+                (Driver.first_name + " " + Driver.last_name).ilike(like),
+            )
+        )
+    return list(session.scalars(statement.order_by(IdTag.id.desc()).limit(limit)))
+
+
+def set_tag_active(session: Session, tag_id: int, active: bool, *, actor_id: int) -> IdTag:
+    """Deactivate (a lost card) or reactivate an id tag; the charger then answers Blocked."""
+    id_tag = session.get(IdTag, tag_id)
+    if id_tag is None:
+        raise DomainError(N_("That id tag does not exist."))
+    if id_tag.active != active:
+        id_tag.active = active
+        session.flush()
+        audit.record(
+            session, actor_id, "id_tag.activated" if active else "id_tag.deactivated", id_tag
+        )
+    return id_tag
+
+
+def list_registry(session: Session) -> list[Charger]:
+    return list(
+        session.scalars(
+            select(Charger)
+            .options(joinedload(Charger.depot), joinedload(Charger.connectors))
+            .order_by(Charger.depot_id, Charger.identity)
+        ).unique()
+    )

@@ -1,0 +1,521 @@
+"""Charging, as the portal sees it: chargers, id tags, energy prices, remote commands.
+
+What chargers *say* is written by the OCPP server through `charging.store`; this module
+is what staff and admins *do*. The screens call, for example:
+
+    command = request_command(session, charger.id, CommandAction.REMOTE_STOP,
+                              {"session_id": 12}, requested_by_id=user.id)
+    Session.commit()
+    enqueue_command(command)            # workers.ocpp: after the commit
+    ...
+    command = get_command(session, command.id, charger_id=charger.id)  # poll
+    command.status.finished, command.status, _(command.error) if command.error
+
+`request_command` validates and normalises the parameters (raising `DomainError` with
+a message for the form), logs the command, and fails it at once (status `failed`,
+error "The charger is offline.") when the charger is not connected, so no job is
+needed. Parameters per action (`CommandAction`):
+
+| action | params |
+|---|---|
+| remote_start | `id_tag` (str), `evse_id` (int, optional) |
+| remote_stop | `session_id` (int) or `transaction_id` (str) |
+| unlock_connector | `evse_id` |
+| reset | `type`: `soft` or `hard` |
+| change_availability | `evse_id` (0 = the whole charger), `operative` (bool) |
+| reserve_now | `evse_id`, `id_tag`, `expires_at` (ISO 8601, future), `reservation_id` (int) |
+| cancel_reservation | `reservation_id` |
+| trigger_message | `message` (one of `TRIGGER_MESSAGES`), `evse_id` (optional) |
+| get_configuration | `keys` (list of str; 2.0.1: `Component/Variable`, at least one) |
+| change_configuration | `key`, `value` (str; 2.0.1 key: `Component/Variable`) |
+| set_charging_profile | `evse_id` (0: site), `limit_kw` or `periods` [{`start_s`, `limit_kw`}], |
+|  | `profile_id`, `purpose` (`tx_default`/`tx`/`max`), `stack_level`, `valid_to` |
+| clear_charging_profile | `profile_id` (optional), `evse_id` (optional) |
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.db import utcnow
+from portal.models import (
+    Charger,
+    ChargerCommand,
+    ChargerConnector,
+    ChargerRegistration,
+    ChargingSession,
+    CommandAction,
+    CommandStatus,
+    ConnectorType,
+    Contract,
+    ContractStatus,
+    DepotEnergyPrice,
+    Driver,
+    IdTag,
+    SessionStatus,
+)
+from portal.passwords import hash_password
+
+from . import N_, DomainError, audit
+
+IDENTITY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,47}$")
+"""Charger identities: a URL path segment without escapes, at most 48 characters."""
+
+MIN_CHARGER_PASSWORD = 16  # OCPP 1.6 security whitepaper: AuthorizationKey 16-40 bytes
+MAX_CHARGER_PASSWORD = 40
+TRIGGER_MESSAGES = (
+    "BootNotification",
+    "Heartbeat",
+    "MeterValues",
+    "StatusNotification",
+    "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification",
+)
+
+# Why a command failed, as English message ids (translated by the view with `_()`).
+OFFLINE = N_("The charger is offline.")
+NO_ANSWER = N_("The charger did not answer in time.")
+CALL_ERROR = N_("The charger answered with an error.")
+REJECTED = N_("The charger rejected the command.")
+BUS_DOWN = N_("The command service is not running; try again in a minute.")
+
+
+def valid_identity(identity: str) -> bool:
+    return bool(IDENTITY_RE.match(identity))
+
+
+# --- chargers ------------------------------------------------------------------------
+
+
+def register_charger(
+    session: Session,
+    *,
+    identity: str,
+    password: str,
+    depot_id: int | None,
+    connectors: list[tuple[int, ConnectorType, Decimal | None]],
+    name: str | None = None,
+    max_kw: Decimal | None = None,
+    actor_id: int | None = None,
+) -> Charger:
+    """Register a charger (accepted) with its connectors `(evse_id, type, max kW)`."""
+    identity = identity.strip()
+    if not valid_identity(identity):
+        raise DomainError(
+            N_("The identity may only have letters, digits, dots, dashes and colons.")
+        )
+    if session.scalar(select(Charger.id).where(Charger.identity == identity)) is not None:
+        raise DomainError(
+            N_("A charger with identity %(identity)s already exists."), identity=identity
+        )
+    _check_password(password)
+    charger = Charger(
+        identity=identity,
+        name=name,
+        depot_id=depot_id,
+        registration=ChargerRegistration.ACCEPTED,
+        password_hash=hash_password(password),
+        max_kw=max_kw,
+    )
+    session.add(charger)
+    session.flush()
+    for evse_id, connector_type, kw in connectors:
+        session.add(
+            ChargerConnector(
+                charger_id=charger.id, evse_id=evse_id, connector_type=connector_type, max_kw=kw
+            )
+        )
+    session.flush()
+    if actor_id is not None:
+        audit.record(session, actor_id, "charger.registered", charger, identity=identity)
+    return charger
+
+
+def _check_password(password: str) -> None:
+    if not MIN_CHARGER_PASSWORD <= len(password) <= MAX_CHARGER_PASSWORD:
+        raise DomainError(
+            N_("The charger password must have between %(min)s and %(max)s characters."),
+            min=MIN_CHARGER_PASSWORD,
+            max=MAX_CHARGER_PASSWORD,
+        )
+
+
+def approve_charger(session: Session, charger_id: int, *, depot_id: int, actor_id: int) -> Charger:
+    """Accept a charger that registered itself (pending); it is answered Accepted next boot."""
+    charger = _charger(session, charger_id)
+    charger.registration = ChargerRegistration.ACCEPTED
+    charger.depot_id = depot_id
+    session.flush()
+    audit.record(session, actor_id, "charger.approved", charger, depot_id=depot_id)
+    return charger
+
+
+def reject_charger(session: Session, charger_id: int, *, actor_id: int) -> Charger:
+    charger = _charger(session, charger_id)
+    charger.registration = ChargerRegistration.REJECTED
+    session.flush()
+    audit.record(session, actor_id, "charger.rejected", charger)
+    return charger
+
+
+def set_charger_password(
+    session: Session, charger_id: int, password: str, *, actor_id: int
+) -> Charger:
+    _check_password(password)
+    charger = _charger(session, charger_id)
+    charger.password_hash = hash_password(password)
+    session.flush()
+    audit.record(session, actor_id, "charger.password_changed", charger)
+    return charger
+
+
+def _charger(session: Session, charger_id: int) -> Charger:
+    charger = session.get(Charger, charger_id)
+    if charger is None:
+        raise DomainError(N_("That charger does not exist."))
+    return charger
+
+
+def list_chargers(session: Session, depot_id: int | None = None) -> list[Charger]:
+    query = select(Charger).order_by(Charger.identity)
+    if depot_id is not None:
+        query = query.where(Charger.depot_id == depot_id)
+    return list(session.scalars(query))
+
+
+def active_sessions(session: Session, charger_id: int) -> list[ChargingSession]:
+    return list(
+        session.scalars(
+            select(ChargingSession)
+            .where(
+                ChargingSession.charger_id == charger_id,
+                ChargingSession.status == SessionStatus.ACTIVE,
+            )
+            .order_by(ChargingSession.started_at)
+        )
+    )
+
+
+# --- id tags -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TagOwner:
+    """Who an id tag belongs to, and the vehicle of their active contract (if any)."""
+
+    id_tag_id: int
+    active: bool
+    driver_id: int
+    vehicle_id: int | None
+    contract_id: int | None
+
+
+def add_id_tag(session: Session, driver_id: int, tag: str, *, actor_id: int | None = None) -> IdTag:
+    tag = tag.strip().upper()
+    if not 1 <= len(tag) <= 20 or not re.fullmatch(r"[A-Z0-9]+", tag):
+        raise DomainError(N_("An id tag has 1 to 20 letters and digits."))
+    if session.scalar(select(IdTag.id).where(IdTag.tag == tag)) is not None:
+        raise DomainError(N_("That id tag is already in use."))
+    if session.get(Driver, driver_id) is None:
+        raise DomainError(N_("That driver does not exist."))
+    id_tag = IdTag(tag=tag, driver_id=driver_id, active=True)
+    session.add(id_tag)
+    session.flush()
+    if actor_id is not None:
+        audit.record(session, actor_id, "id_tag.added", id_tag, driver_id=driver_id)
+    return id_tag
+
+
+def resolve_id_tag(session: Session, tag: str) -> TagOwner | None:
+    """The owner of `tag` (case as stored, upper), or None for an unknown tag."""
+    id_tag = session.scalar(select(IdTag).where(IdTag.tag == tag.strip().upper()))
+    if id_tag is None:
+        return None
+    contract = session.scalar(
+        select(Contract).where(
+            Contract.driver_id == id_tag.driver_id, Contract.status == ContractStatus.ACTIVE
+        )
+    )
+    return TagOwner(
+        id_tag_id=id_tag.id,
+        active=id_tag.active,
+        driver_id=id_tag.driver_id,
+        vehicle_id=contract.vehicle_id if contract else None,
+        contract_id=contract.id if contract else None,
+    )
+
+
+# --- energy prices -------------------------------------------------------------------
+
+
+def set_energy_price(
+    session: Session,
+    depot_id: int,
+    valid_from: date,
+    price_per_kwh_cents: int,
+    *,
+    actor_id: int | None = None,
+) -> DepotEnergyPrice:
+    """Set the depot's price per kWh from `valid_from` on (replacing one set for that day)."""
+    if not 1 <= price_per_kwh_cents <= 10_000:
+        raise DomainError(N_("The price per kWh must be between $0.01 and $100.00."))
+    price = session.scalar(
+        select(DepotEnergyPrice).where(
+            DepotEnergyPrice.depot_id == depot_id, DepotEnergyPrice.valid_from == valid_from
+        )
+    )
+    if price is None:
+        price = DepotEnergyPrice(depot_id=depot_id, valid_from=valid_from)
+        session.add(price)
+    price.price_per_kwh_cents = price_per_kwh_cents
+    price.created_by_id = actor_id
+    session.flush()
+    if actor_id is not None:
+        audit.record(
+            session, actor_id, "energy_price.set", price, price_per_kwh_cents=price_per_kwh_cents
+        )
+    return price
+
+
+def energy_price_on(session: Session, depot_id: int, on: date) -> int | None:
+    """The depot's price per kWh in centavos on `on` (a local date), or None if unset."""
+    return session.scalar(
+        select(DepotEnergyPrice.price_per_kwh_cents)
+        .where(DepotEnergyPrice.depot_id == depot_id, DepotEnergyPrice.valid_from <= on)
+        .order_by(DepotEnergyPrice.valid_from.desc())
+        .limit(1)
+    )
+
+
+def energy_cost_cents(energy_wh: int, price_per_kwh_cents: int) -> int:
+    """Wh x centavos/kWh, rounded half up to the centavo."""
+    return (energy_wh * price_per_kwh_cents + 500) // 1000
+
+
+# --- remote commands -----------------------------------------------------------------
+
+
+def request_command(
+    session: Session,
+    charger_id: int,
+    action: CommandAction | str,
+    params: dict[str, Any] | None,
+    requested_by_id: int | None,
+) -> ChargerCommand:
+    """Log a remote command for `charger_id`; enqueue it after the commit if still queued.
+
+    Raises `DomainError` for an unknown action or invalid parameters. Returns the log
+    row: `queued` (enqueue `workers.ocpp.send_charger_command_job(command.id)`), or
+    already `failed` with `error` = OFFLINE when the charger is not connected.
+    """
+    try:
+        action = CommandAction(action)
+    except ValueError:
+        raise DomainError(N_("Unknown command.")) from None
+    charger = _charger(session, charger_id)
+    if charger.registration != ChargerRegistration.ACCEPTED:
+        raise DomainError(N_("The charger is not approved yet."))
+    clean = _clean_params(session, charger, action, dict(params or {}))
+    command = ChargerCommand(
+        charger_id=charger.id,
+        action=action,
+        params=clean,
+        status=CommandStatus.QUEUED,
+        requested_by_id=requested_by_id,
+        requested_at=utcnow(),
+    )
+    if not charger.is_online():
+        command.status = CommandStatus.FAILED
+        command.error = OFFLINE
+        command.answered_at = command.requested_at
+    session.add(command)
+    session.flush()
+    if requested_by_id is not None:
+        audit.record(
+            session,
+            requested_by_id,
+            f"charger.command.{action.value}",
+            charger,
+            command_id=command.id,
+        )
+    return command
+
+
+def get_command(
+    session: Session, command_id: int, charger_id: int | None = None
+) -> ChargerCommand | None:
+    """The command log row (for polling); with `charger_id`, only if it is that charger's."""
+    command = session.get(ChargerCommand, command_id, populate_existing=True)
+    if command is None or (charger_id is not None and command.charger_id != charger_id):
+        return None
+    return command
+
+
+def list_commands(session: Session, charger_id: int, limit: int = 20) -> list[ChargerCommand]:
+    return list(
+        session.scalars(
+            select(ChargerCommand)
+            .where(ChargerCommand.charger_id == charger_id)
+            .order_by(ChargerCommand.requested_at.desc(), ChargerCommand.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def _int(value: Any, message: str, minimum: int = 0) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise DomainError(message) from None
+    if number < minimum:
+        raise DomainError(message)
+    return number
+
+
+def _evse(charger: Charger, value: Any, *, allow_zero: bool = False) -> int:
+    evse_id = _int(value, N_("Choose a connector."))
+    if evse_id == 0 and allow_zero:
+        return 0
+    if evse_id not in {c.evse_id for c in charger.connectors}:
+        raise DomainError(N_("This charger has no connector %(number)s."), number=evse_id)
+    return evse_id
+
+
+def _tag(value: Any) -> str:
+    tag = str(value or "").strip().upper()
+    if not 1 <= len(tag) <= 20:
+        raise DomainError(N_("Enter an id tag."))
+    return tag
+
+
+def _future(value: Any) -> str:
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise DomainError(N_("Choose when the reservation expires.")) from None
+    if when.tzinfo is None:
+        raise DomainError(N_("Choose when the reservation expires."))
+    if when <= utcnow():
+        raise DomainError(N_("The reservation must expire in the future."))
+    return when.isoformat()
+
+
+def _kw(value: Any, limit: Decimal | None) -> str:
+    try:
+        kw = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise DomainError(N_("Enter a power limit in kW.")) from None
+    top = limit or Decimal("1000")
+    if not Decimal(0) <= kw <= top:
+        raise DomainError(N_("The power limit must be between 0 and %(max)s kW."), max=top)
+    return str(kw)
+
+
+def _clean_params(
+    session: Session, charger: Charger, action: CommandAction, params: dict[str, Any]
+) -> dict[str, Any]:
+    A = CommandAction
+    if action == A.REMOTE_START:
+        clean: dict[str, Any] = {"id_tag": _tag(params.get("id_tag"))}
+        if params.get("evse_id") not in (None, ""):
+            clean["evse_id"] = _evse(charger, params["evse_id"])
+        return clean
+    if action == A.REMOTE_STOP:
+        query = select(ChargingSession).where(
+            ChargingSession.charger_id == charger.id,
+            ChargingSession.status == SessionStatus.ACTIVE,
+        )
+        if params.get("session_id") not in (None, ""):
+            query = query.where(
+                ChargingSession.id == _int(params["session_id"], N_("Choose a session."))
+            )
+        elif params.get("transaction_id") not in (None, ""):
+            query = query.where(ChargingSession.transaction_id == str(params["transaction_id"]))
+        else:
+            raise DomainError(N_("Choose a session."))
+        running = session.scalar(query)
+        if running is None:
+            raise DomainError(N_("That charging session is not running on this charger."))
+        return {"session_id": running.id, "transaction_id": running.transaction_id}
+    if action == A.UNLOCK_CONNECTOR:
+        return {"evse_id": _evse(charger, params.get("evse_id"))}
+    if action == A.RESET:
+        kind = str(params.get("type", "")).lower()
+        if kind not in ("soft", "hard"):
+            raise DomainError(N_("Choose a soft or a hard reset."))
+        return {"type": kind}
+    if action == A.CHANGE_AVAILABILITY:
+        return {
+            "evse_id": _evse(charger, params.get("evse_id", 0), allow_zero=True),
+            "operative": bool(params.get("operative")),
+        }
+    if action == A.RESERVE_NOW:
+        return {
+            "evse_id": _evse(charger, params.get("evse_id")),
+            "id_tag": _tag(params.get("id_tag")),
+            "expires_at": _future(params.get("expires_at")),
+            "reservation_id": _int(params.get("reservation_id"), N_("Choose a reservation."), 1),
+        }
+    if action == A.CANCEL_RESERVATION:
+        return {
+            "reservation_id": _int(params.get("reservation_id"), N_("Choose a reservation."), 1)
+        }
+    if action == A.TRIGGER_MESSAGE:
+        message = str(params.get("message", ""))
+        if message not in TRIGGER_MESSAGES:
+            raise DomainError(N_("Choose which message to ask for."))
+        clean = {"message": message}
+        if params.get("evse_id") not in (None, "", 0):
+            clean["evse_id"] = _evse(charger, params["evse_id"])
+        return clean
+    if action == A.GET_CONFIGURATION:
+        keys = [str(k).strip() for k in params.get("keys") or [] if str(k).strip()]
+        if not keys and charger.ocpp_version == "ocpp2.0.1":
+            raise DomainError(N_("Enter a configuration key."))
+        return {"keys": keys[:50]}
+    if action == A.CHANGE_CONFIGURATION:
+        key = str(params.get("key", "")).strip()
+        if not key or len(key) > 100:
+            raise DomainError(N_("Enter a configuration key."))
+        return {"key": key, "value": str(params.get("value", ""))[:500]}
+    if action == A.SET_CHARGING_PROFILE:
+        evse_id = _evse(charger, params.get("evse_id", 0), allow_zero=True)
+        limit = charger.max_kw
+        if params.get("periods"):
+            periods = [
+                {
+                    "start_s": _int(p.get("start_s"), N_("Enter when each period starts.")),
+                    "limit_kw": _kw(p.get("limit_kw"), limit),
+                }
+                for p in params["periods"]
+            ]
+        else:
+            periods = [{"start_s": 0, "limit_kw": _kw(params.get("limit_kw"), limit)}]
+        purpose = str(params.get("purpose", "tx_default"))
+        if purpose not in ("tx_default", "tx", "max"):
+            purpose = "tx_default"
+        clean = {
+            "evse_id": evse_id,
+            "profile_id": _int(params.get("profile_id", 1), N_("Choose a profile."), 1),
+            "stack_level": _int(params.get("stack_level", 0), N_("Choose a profile.")),
+            "purpose": purpose,
+            "periods": periods,
+        }
+        if params.get("valid_to"):
+            clean["valid_to"] = _future(params["valid_to"])
+        return clean
+    if action == A.CLEAR_CHARGING_PROFILE:
+        clean = {}
+        if params.get("profile_id") not in (None, ""):
+            clean["profile_id"] = _int(params["profile_id"], N_("Choose a profile."), 1)
+        if params.get("evse_id") not in (None, ""):
+            clean["evse_id"] = _evse(charger, params["evse_id"], allow_zero=True)
+        return clean
+    raise DomainError(N_("Unknown command."))  # pragma: no cover - every action is above
