@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import random
@@ -41,8 +42,8 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "lafa_bench_ocpp"
 DB_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
 REDIS_URL = "redis://127.0.0.1:6379/13"
-SECRET = "bench-secret-key"
-PASSWORD = "bench-charger-password"
+SECRET = "bench-secret-key"  # noqa: S105 - a scratch server
+PASSWORD = "bench-charger-password"  # noqa: S105 - scratch chargers
 
 
 def stamp(offset: float = 0) -> str:
@@ -75,7 +76,8 @@ def prepare_database(n: int) -> None:
     try:
         cur = raw.cursor()
         cur.execute(
-            "INSERT INTO depots (code, name, address, timezone, cfe_tariff, site_power_kw, created_at)"
+            "INSERT INTO depots"
+            " (code, name, address, timezone, cfe_tariff, site_power_kw, created_at)"
             " VALUES ('BEN', 'Bench', 'CDMX', 'America/Mexico_City', 'GDMTH', 5000, now())"
             " RETURNING id"
         )
@@ -87,7 +89,8 @@ def prepare_database(n: int) -> None:
             [(f"BENCH-{i:05d}", depot_id, password_hash) for i in range(n)],
         )
         cur.execute(
-            "INSERT INTO charger_connectors (charger_id, evse_id, connector_id, connector_type, status)"
+            "INSERT INTO charger_connectors"
+            " (charger_id, evse_id, connector_id, connector_type, status)"
             " SELECT id, e, 1, CASE e WHEN 1 THEN 'CCS2' ELSE 'GBT' END, 'unknown'"
             " FROM chargers, generate_series(1, 2) AS e"
         )
@@ -187,10 +190,8 @@ def echo_server(port: int) -> None:
 
     async def handler(ws):
         cp = Echo(ws.request.path.rsplit("/", 1)[-1], ws)
-        try:
+        with contextlib.suppress(websockets.ConnectionClosed):
             await cp.start()
-        except websockets.ConnectionClosed:
-            pass
 
     async def main():
         import logging

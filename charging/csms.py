@@ -158,6 +158,8 @@ class Database:
         self._waiters: list[asyncio.Future[None]] = []
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._seen: dict[int, tuple[datetime, datetime | None]] = {}
+        self._seen_due = 0.0
 
     def _transaction(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with self.sessions() as session:
@@ -182,8 +184,10 @@ class Database:
 
     def note_seen(self, charger_id: int, heartbeat: bool = False) -> None:
         """Remember that a charger spoke (written with the next batch; nobody waits)."""
+        at = now()
         previous = self._batch.seen.get(charger_id)
-        self._batch.seen[charger_id] = (now(), heartbeat or bool(previous and previous[1]))
+        beat = at if heartbeat else (previous[1] if previous else None)
+        self._batch.seen[charger_id] = (at, beat)
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop(), name="csms-writer")
@@ -196,27 +200,44 @@ class Database:
             await self.flush()
 
     async def flush(self) -> None:
-        if not len(self._batch):
-            return
+        """Commit what chargers wait for, answer them, then record who was seen.
+
+        `seen` (last_seen_at / last_heartbeat_at, ~one row per message) is written in its
+        own transaction after the waiters are released and at most once a second: no
+        answer waits for it.
+        """
         batch, waiters = self._batch, self._waiters
-        self._batch, self._waiters = store.Batch(), []
-        try:
-            await self.run(store.apply_batch, batch)
-        except Exception as error:
-            log.exception("batch of %s writes failed", len(batch))
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_exception(error)
-            return
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        seen, batch.seen = batch.seen, {}
+        if len(batch):
+            self._batch, self._waiters = store.Batch(), []
+            try:
+                await self.run(store.apply_batch, batch)
+            except Exception as error:
+                log.exception("batch of %s writes failed", len(batch))
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_exception(error)
+            else:
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+        for charger_id, (at, beat) in seen.items():
+            previous = self._seen.get(charger_id)
+            self._seen[charger_id] = (at, beat or (previous[1] if previous else None))
+        if self._seen and time.monotonic() >= self._seen_due:
+            pending, self._seen = self._seen, {}
+            self._seen_due = time.monotonic() + 1.0
+            try:
+                await self.run(store.apply_batch, store.Batch(seen=pending))
+            except Exception:
+                log.exception("recording %s chargers as seen failed", len(pending))
 
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
+        self._seen_due = 0.0
         await self.flush()
         self.pool.shutdown(wait=True)
         self.engine.dispose()

@@ -199,7 +199,8 @@ class Batch:
 
     presence: dict[int, tuple[bool, datetime, str | None, int]] = field(default_factory=dict)
     boots: dict[int, dict[str, Any]] = field(default_factory=dict)
-    seen: dict[int, tuple[datetime, bool]] = field(default_factory=dict)
+    # charger id -> (last message, last heartbeat or None)
+    seen: dict[int, tuple[datetime, datetime | None]] = field(default_factory=dict)
     statuses: list[tuple[int, int, int, ConnectorStatus, str | None, datetime]] = field(
         default_factory=list
     )
@@ -245,17 +246,11 @@ def apply_batch(session: Session, batch: Batch) -> None:
     if batch.statuses:
         _apply_statuses(session, batch.statuses)
     if batch.seen:
-        session.execute(
-            text(
-                "UPDATE chargers SET last_seen_at = GREATEST(last_seen_at, :at),"
-                " last_heartbeat_at = CASE WHEN :heartbeat"
-                "   THEN GREATEST(last_heartbeat_at, :at) ELSE last_heartbeat_at END"
-                " WHERE id = :id AND online"
-            ),
-            [
-                {"id": cid, "at": at, "heartbeat": heartbeat}
-                for cid, (at, heartbeat) in batch.seen.items()
-            ],
+        session.connection().exec_driver_sql(
+            "UPDATE chargers SET last_seen_at = GREATEST(last_seen_at, %(at)s),"
+            " last_heartbeat_at = GREATEST(last_heartbeat_at, %(beat)s::timestamptz)"
+            " WHERE id = %(id)s AND online",
+            [{"id": cid, "at": at, "beat": beat} for cid, (at, beat) in sorted(batch.seen.items())],
         )
     if batch.samples:
         record_samples(session, batch.samples)
