@@ -158,8 +158,8 @@ class Database:
         self._waiters: list[asyncio.Future[None]] = []
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._seen_writer: asyncio.Task[None] | None = None
         self._seen: dict[int, tuple[datetime, datetime | None]] = {}
-        self._seen_due = 0.0
 
     def _transaction(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with self.sessions() as session:
@@ -191,6 +191,7 @@ class Database:
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop(), name="csms-writer")
+        self._seen_writer = asyncio.create_task(self._seen_loop(), name="csms-seen")
 
     async def _write_loop(self) -> None:
         while True:
@@ -202,12 +203,11 @@ class Database:
     async def flush(self) -> None:
         """Commit what chargers wait for, answer them, then record who was seen.
 
-        `seen` (last_seen_at / last_heartbeat_at, ~one row per message) is written in its
-        own transaction after the waiters are released and at most once a second: no
-        answer waits for it.
+        `seen` (last_seen_at / last_heartbeat_at) is handed to `_seen_loop`, which writes
+        it once a second in one statement: no answer waits for it.
         """
         batch, waiters = self._batch, self._waiters
-        seen, batch.seen = batch.seen, {}
+        seen, batch.seen = batch.seen, {}  # written by _seen_loop, nobody waits for it
         if len(batch):
             self._batch, self._waiters = store.Batch(), []
             try:
@@ -224,21 +224,33 @@ class Database:
         for charger_id, (at, beat) in seen.items():
             previous = self._seen.get(charger_id)
             self._seen[charger_id] = (at, beat or (previous[1] if previous else None))
-        if self._seen and time.monotonic() >= self._seen_due:
-            pending, self._seen = self._seen, {}
-            self._seen_due = time.monotonic() + 1.0
-            try:
-                await self.run(store.apply_batch, store.Batch(seen=pending))
-            except Exception:
-                log.exception("recording %s chargers as seen failed", len(pending))
+
+    async def _seen_loop(self) -> None:
+        """Once a second, one UPDATE for every charger that spoke (beside the writer)."""
+        while True:
+            await asyncio.sleep(1.0)
+            await self.write_seen()
+
+    async def write_seen(self) -> None:
+        if not self._seen:
+            return
+        pending, self._seen = self._seen, {}
+        try:
+            await self.run(store.record_seen, pending)
+        except Exception:
+            log.exception("recording %s chargers as seen failed", len(pending))
 
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
-        self._seen_due = 0.0
+        if self._seen_writer is not None:
+            self._seen_writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._seen_writer
         await self.flush()
+        await self.write_seen()
         self.pool.shutdown(wait=True)
         self.engine.dispose()
 

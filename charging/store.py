@@ -246,14 +246,21 @@ def apply_batch(session: Session, batch: Batch) -> None:
     if batch.statuses:
         _apply_statuses(session, batch.statuses)
     if batch.seen:
-        session.connection().exec_driver_sql(
-            "UPDATE chargers SET last_seen_at = GREATEST(last_seen_at, %(at)s),"
-            " last_heartbeat_at = GREATEST(last_heartbeat_at, %(beat)s::timestamptz)"
-            " WHERE id = %(id)s AND online",
-            [{"id": cid, "at": at, "beat": beat} for cid, (at, beat) in sorted(batch.seen.items())],
-        )
+        record_seen(session, batch.seen)
     if batch.samples:
         record_samples(session, batch.samples)
+
+
+def record_seen(session: Session, seen: dict[int, tuple[datetime, datetime | None]]) -> None:
+    """One UPDATE for every charger that spoke: last message and last heartbeat."""
+    ids = sorted(seen)
+    session.connection().exec_driver_sql(
+        "UPDATE chargers AS c SET last_seen_at = GREATEST(c.last_seen_at, v.at),"
+        " last_heartbeat_at = GREATEST(c.last_heartbeat_at, v.beat)"
+        " FROM unnest(%s::int[], %s::timestamptz[], %s::timestamptz[]) AS v(id, at, beat)"
+        " WHERE c.id = v.id AND c.online",
+        ([*ids], [seen[i][0] for i in ids], [seen[i][1] for i in ids]),
+    )
 
 
 def _apply_statuses(
