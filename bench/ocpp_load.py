@@ -419,6 +419,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--period", type=float, default=10)
     parser.add_argument("--sessions", type=float, default=0.10)
+    parser.add_argument("--only", choices=["bare", "csms"], default=None)
     parser.add_argument("--echo-server", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo_server:
@@ -429,10 +430,14 @@ def main() -> None:
         f" {args.sessions:.0%} in a session, {args.duration:.0f} s"
     )
     prepare_database(args.chargers)
-    bare = run_against("bare", 9811, args)
-    report("bare", bare)
-    csms = run_against("csms", 9812, args)
-    report("csms", csms)
+    if args.only != "csms":
+        bare = run_against("bare", 9811, args)
+        report("bare", bare)
+    if args.only != "bare":
+        csms = run_against("csms", 9812, args)
+        report("csms", csms)
+    if args.only:
+        return
     print(
         f"ratio csms/bare: p50 {csms['p50_ms'] / max(bare['p50_ms'], 1e-9):.1f}x,"
         f" p99 {csms['p99_ms'] / max(bare['p99_ms'], 1e-9):.1f}x,"

@@ -210,8 +210,12 @@ class Database:
         seen, batch.seen = batch.seen, {}  # written by _seen_loop, nobody waits for it
         if len(batch):
             self._batch, self._waiters = store.Batch(), []
+            started = time.monotonic()
             try:
                 await self.run(store.apply_batch, batch)
+                took = time.monotonic() - started
+                if took > 0.1:
+                    log.warning("slow batch: %s writes in %.0f ms", len(batch), took * 1000)
             except Exception as error:
                 log.exception("batch of %s writes failed", len(batch))
                 for waiter in waiters:
