@@ -158,6 +158,8 @@ class Database:
         self._waiters: list[asyncio.Future[None]] = []
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._seen_writer: asyncio.Task[None] | None = None
+        self._seen: dict[int, tuple[datetime, datetime | None]] = {}
 
     def _transaction(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with self.sessions() as session:
@@ -182,11 +184,14 @@ class Database:
 
     def note_seen(self, charger_id: int, heartbeat: bool = False) -> None:
         """Remember that a charger spoke (written with the next batch; nobody waits)."""
+        at = now()
         previous = self._batch.seen.get(charger_id)
-        self._batch.seen[charger_id] = (now(), heartbeat or bool(previous and previous[1]))
+        beat = at if heartbeat else (previous[1] if previous else None)
+        self._batch.seen[charger_id] = (at, beat)
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop(), name="csms-writer")
+        self._seen_writer = asyncio.create_task(self._seen_loop(), name="csms-seen")
 
     async def _write_loop(self) -> None:
         while True:
@@ -196,28 +201,60 @@ class Database:
             await self.flush()
 
     async def flush(self) -> None:
-        if not len(self._batch):
-            return
+        """Commit what chargers wait for, answer them, then record who was seen.
+
+        `seen` (last_seen_at / last_heartbeat_at) is handed to `_seen_loop`, which writes
+        it once a second in one statement: no answer waits for it.
+        """
         batch, waiters = self._batch, self._waiters
-        self._batch, self._waiters = store.Batch(), []
-        try:
-            await self.run(store.apply_batch, batch)
-        except Exception as error:
-            log.exception("batch of %s writes failed", len(batch))
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_exception(error)
+        seen, batch.seen = batch.seen, {}  # written by _seen_loop, nobody waits for it
+        if len(batch):
+            self._batch, self._waiters = store.Batch(), []
+            started = time.monotonic()
+            try:
+                await self.run(store.apply_batch, batch)
+                took = time.monotonic() - started
+                if took > 0.1:
+                    log.warning("slow batch: %s writes in %.0f ms", len(batch), took * 1000)
+            except Exception as error:
+                log.exception("batch of %s writes failed", len(batch))
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_exception(error)
+            else:
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+        for charger_id, (at, beat) in seen.items():
+            previous = self._seen.get(charger_id)
+            self._seen[charger_id] = (at, beat or (previous[1] if previous else None))
+
+    async def _seen_loop(self) -> None:
+        """Once a second, one UPDATE for every charger that spoke (beside the writer)."""
+        while True:
+            await asyncio.sleep(1.0)
+            await self.write_seen()
+
+    async def write_seen(self) -> None:
+        if not self._seen:
             return
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        pending, self._seen = self._seen, {}
+        try:
+            await self.run(store.record_seen, pending)
+        except Exception:
+            log.exception("recording %s chargers as seen failed", len(pending))
 
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
+        if self._seen_writer is not None:
+            self._seen_writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._seen_writer
         await self.flush()
+        await self.write_seen()
         self.pool.shutdown(wait=True)
         self.engine.dispose()
 

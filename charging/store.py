@@ -199,7 +199,8 @@ class Batch:
 
     presence: dict[int, tuple[bool, datetime, str | None, int]] = field(default_factory=dict)
     boots: dict[int, dict[str, Any]] = field(default_factory=dict)
-    seen: dict[int, tuple[datetime, bool]] = field(default_factory=dict)
+    # charger id -> (last message, last heartbeat or None)
+    seen: dict[int, tuple[datetime, datetime | None]] = field(default_factory=dict)
     statuses: list[tuple[int, int, int, ConnectorStatus, str | None, datetime]] = field(
         default_factory=list
     )
@@ -245,20 +246,21 @@ def apply_batch(session: Session, batch: Batch) -> None:
     if batch.statuses:
         _apply_statuses(session, batch.statuses)
     if batch.seen:
-        session.execute(
-            text(
-                "UPDATE chargers SET last_seen_at = GREATEST(last_seen_at, :at),"
-                " last_heartbeat_at = CASE WHEN :heartbeat"
-                "   THEN GREATEST(last_heartbeat_at, :at) ELSE last_heartbeat_at END"
-                " WHERE id = :id AND online"
-            ),
-            [
-                {"id": cid, "at": at, "heartbeat": heartbeat}
-                for cid, (at, heartbeat) in batch.seen.items()
-            ],
-        )
+        record_seen(session, batch.seen)
     if batch.samples:
         record_samples(session, batch.samples)
+
+
+def record_seen(session: Session, seen: dict[int, tuple[datetime, datetime | None]]) -> None:
+    """One UPDATE for every charger that spoke: last message and last heartbeat."""
+    ids = sorted(seen)
+    session.connection().exec_driver_sql(
+        "UPDATE chargers AS c SET last_seen_at = GREATEST(c.last_seen_at, v.at),"
+        " last_heartbeat_at = GREATEST(c.last_heartbeat_at, v.beat)"
+        " FROM unnest(%s::int[], %s::timestamptz[], %s::timestamptz[]) AS v(id, at, beat)"
+        " WHERE c.id = v.id AND c.online",
+        ([*ids], [seen[i][0] for i in ids], [seen[i][1] for i in ids]),
+    )
 
 
 def _apply_statuses(
