@@ -36,12 +36,16 @@ run: install
 test: system-deps services install e2e-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
 	$(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy portal/models portal/services workers
+	$(MAKE) --no-print-directory typecheck
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy portal/models portal/services workers telemetry charging scoring
 
 format: install
 	$(BIN)/ruff format .

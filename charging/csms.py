@@ -289,7 +289,7 @@ class Credentials:
         known = self.local.get(identity)
         if known is None and self.redis is not None:
             raw = await self.redis.hget(AUTH_CACHE_KEY, identity)
-            known = raw.decode() if raw else None
+            known = (raw.decode() if isinstance(raw, bytes) else raw) if raw else None
         if known is not None and hmac.compare_digest(known, digest):
             self.local[identity] = known
             return True

@@ -141,7 +141,7 @@ def seed_demo_credit(session: Session, today: date) -> None:
                 application.status = ApplicationStatus.SUBMITTED
             continue
         score = credit.score_application(session, application.id, today=today)
-        if state == "withdrawn":
+        if state == "withdrawn" and staff is not None:
             credit.withdraw_application(session, application, actor_id=staff.id, ip=None)
         elif state in ("approve", "decline") and manager is not None:
             outcome = Outcome(state)

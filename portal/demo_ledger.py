@@ -99,7 +99,7 @@ def seed_ledger_history(
             if first_rent_week(c) > monday:
                 continue
             rows += _week_of(c, monday, extras, owed_by_late)
-        rows = [r for r in rows if r["posted_at"] <= now]
+        rows = [r for r in rows if r["posted_at"] <= now]  # type: ignore[operator]
         posted += insert_entries(session, rows)
         thursday = monday + timedelta(days=3)
         if thursday <= today:

@@ -164,7 +164,7 @@ class Listener:
                 message.mid,
                 message.qos,
                 message.topic,
-                message.payload,
+                bytes(message.payload),
                 time.time(),
             )
         )
