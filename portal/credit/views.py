@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session as OrmSession
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from portal.db import Session
-from portal.htmx import render
+from portal.htmx import htmx, render
 from portal.models import ApplicationStatus, CreditApplication, ModelVersion, Outcome, Role
 from portal.security import client_ip, require_roles
 from portal.services import DomainError, credit
@@ -272,8 +272,15 @@ def _detail(application: CreditApplication, status: int = 200, **ctx: Any) -> Re
 
 @bp.get("/<int:application_id>")
 def detail(application_id: int) -> Response:
-    """The application; for htmx only the result block (polled while scoring)."""
-    return _detail(_get(Session(), application_id))
+    """The application; for htmx only the result block (polled while scoring).
+
+    Opening the page of an application still waiting for its score queues the job
+    again (a no-op while one is queued or running: jobs are unique per revision), so
+    an application whose job was lost does not wait forever; the polls do not."""
+    application = _get(Session(), application_id)
+    if application.status == ApplicationStatus.SCORING and not htmx:
+        _queue_scoring(application)
+    return _detail(application)
 
 
 @bp.post("/<int:application_id>/decision")

@@ -238,3 +238,28 @@ def test_admin_models_page_and_switch(client, login, make_user, db, active_model
 
 def test_managers_cannot_switch_models(manager_client, active_model):
     assert manager_client.post(f"/admin/modelos/{active_model.id}/activar").status_code == 403
+
+
+def test_opening_a_waiting_application_queues_its_scoring_once(staff_client, db, make_application):
+    import os
+
+    from redis import Redis
+    from rq import Queue
+
+    from workers import queues
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    connection = Redis.from_url(url)
+    connection.flushdb()
+    queues.configure(url)
+    try:
+        application = make_application()
+        application.status = ApplicationStatus.SCORING
+        db.flush()
+        for _ in range(2):
+            assert staff_client.get(f"/operacion/credito/{application.id}").status_code == 200
+        staff_client.get(f"/operacion/credito/{application.id}", headers=HX)  # a poll
+        assert Queue("scoring", connection=connection).count == 1
+    finally:
+        queues.configure("")
+        connection.flushdb()
