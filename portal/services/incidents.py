@@ -34,6 +34,7 @@ from portal.models import (
     LedgerEntry,
     PositionSource,
     Vehicle,
+    VehicleState,
     VehicleStatus,
 )
 from portal.models.incidents import OPEN_STATUSES, DeductiblePayer
@@ -87,14 +88,19 @@ class Liability:
 
 
 def last_known_position(session: Session, vehicle_id: int) -> Position | None:
-    """Where the car's tracker last put it, or None.
+    """Where the car's tracker last put it (its latest state), or None.
 
-    This is where telemetry plugs in: when the `telemetry` area stores one latest-state
-    row per vehicle, return its latitude, longitude and device time here, and the
-    driver's report form offers that position (source `telemetry`) before the phone's.
-    Until then there is no position to offer, so this returns None; it never guesses.
+    The driver's report form offers this position (source `telemetry`) before the
+    phone's. A tracker that has never had a fix reports 0, 0: that is no position.
     """
-    return None
+    state = session.get(VehicleState, vehicle_id)
+    if state is None or (state.latitude == 0 and state.longitude == 0):
+        return None
+    return Position(
+        latitude=Decimal(str(round(state.latitude, 6))),
+        longitude=Decimal(str(round(state.longitude, 6))),
+        at=state.device_time,
+    )
 
 
 # -- reads -------------------------------------------------------------------------

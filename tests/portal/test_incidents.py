@@ -245,8 +245,33 @@ def test_a_report_needs_a_sensible_time_and_place(db, make_contract, tmp_path, k
         _report(db, make_contract(), tmp_path, **kw)
 
 
-def test_the_telemetry_seam_offers_nothing_today(db, make_vehicle):
-    assert incidents.last_known_position(db, make_vehicle().id) is None
+def test_the_cars_last_position_comes_from_its_tracker(db, make_vehicle):
+    from datetime import UTC, datetime
+
+    from portal.models import VehicleState
+
+    car = make_vehicle()
+    assert incidents.last_known_position(db, car.id) is None  # never reported
+    at = datetime(2026, 11, 20, 18, 30, tzinfo=UTC)
+    db.add(
+        VehicleState(
+            vehicle_id=car.id,
+            imei=car.tracker_imei,
+            device_time=at,
+            received_at=at,
+            latitude=19.4326077,
+            longitude=-99.133208,
+            angle=0,
+            satellites=9,
+            speed=0,
+            position_valid=True,
+            last_record={},
+        )
+    )
+    db.flush()
+    position = incidents.last_known_position(db, car.id)
+    assert (str(position.latitude), str(position.longitude)) == ("19.432608", "-99.133208")
+    assert position.at == at
 
 
 # -- liability in the ledger -------------------------------------------------------
