@@ -97,7 +97,8 @@ def build(
     chart = Chart(chart_id, title, kind, labels, values, texts, unit, label_header)
     plot_w = chart.right - chart.left
     plot_h = chart.bottom - chart.top
-    top_value = nice_max(max(values, default=0))
+    # At least 4 at the top, so that four ticks of whole numbers stay distinct.
+    top_value = max(4.0, nice_max(max(values, default=0)))
     n = max(1, len(values))
     slot = plot_w / n
     every = max(1, -(-n // 12))  # at most ~12 axis labels

@@ -301,7 +301,7 @@ def _credit(p: kpis.CreditPanel) -> Panel:
     submitted = [float(s) for _w, s, _a in p.weekly]
     return Panel(
         "credit",
-        _("Credit"),
+        _("Credit applications"),
         [
             Figure(_("Applications submitted"), number(p.applications), p.applications),
             Figure(_("Decisions"), number(p.decided), p.decided),
