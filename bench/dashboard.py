@@ -200,10 +200,9 @@ def main() -> None:
             print(f"slowest panel, month: {worst:.1f} ms (budget 200 ms)")
         engine.dispose()
     finally:
-        if keep:
-            return
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+        if not keep:
+            with psycopg.connect(ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":
