@@ -348,7 +348,6 @@ def charging(session: Session, start: date, end: date, depot_id: int | None) -> 
     held a connector, over (connectors x days in the period x 3600)."""
     _no_jit(session)
     since, until = _bounds(start, end)
-    # Each session clipped to the period, cut at local hour boundaries.
     # Each session clipped to the period, in local epoch seconds, cut at hour boundaries
     # with an integer series (much cheaper than a series of timestamps).
     hourly_sql = text(
@@ -357,7 +356,8 @@ def charging(session: Session, start: date, end: date, depot_id: int | None) -> 
           SELECT extract(epoch FROM greatest(cs.started_at, :since) AT TIME ZONE :zone)::bigint
                    AS a,
                  extract(epoch FROM least(coalesce(cs.stopped_at, now()), :until)
-                   AT TIME ZONE :zone)::bigint AS b
+                   AT TIME ZONE :zone)::bigint AS b,
+                 cs.started_at >= :since AS started_in
           FROM charging_sessions cs JOIN chargers c ON c.id = cs.charger_id
           WHERE cs.started_at < :until AND coalesce(cs.stopped_at, now()) > :since
             AND c.depot_id IS NOT NULL
@@ -367,18 +367,14 @@ def charging(session: Session, start: date, end: date, depot_id: int | None) -> 
         FROM s, generate_series(a / 3600, (b - 1) / 3600) AS k
         WHERE b > a
         GROUP BY 1
+        UNION ALL  -- hour -1: the sessions started in the period, from the same scan
+        SELECT -1, count(*) FILTER (WHERE started_in) FROM s
         """
     )
     params = {"since": since, "until": until, "zone": ZONE_NAME, "depot_id": depot_id}
     seconds = {int(h): float(s or 0) for h, s in session.execute(hourly_sql, params)}
     connectors_q = select(func.count(ChargerConnector.id)).join(
         Charger, Charger.id == ChargerConnector.charger_id
-    )
-    sessions_q = (
-        select(func.count(ChargingSession.id))
-        .join(Charger, Charger.id == ChargingSession.charger_id)
-        .where(ChargingSession.started_at >= since, ChargingSession.started_at < until)
-        .where(Charger.depot_id.is_not(None))
     )
     bookings_q = select(
         func.count(),
@@ -390,7 +386,6 @@ def charging(session: Session, start: date, end: date, depot_id: int | None) -> 
     )
     if depot_id:
         connectors_q = connectors_q.where(Charger.depot_id == depot_id)
-        sessions_q = sessions_q.where(Charger.depot_id == depot_id)
         bookings_q = bookings_q.where(Booking.depot_id == depot_id)
     else:
         connectors_q = connectors_q.where(Charger.depot_id.is_not(None))
@@ -398,7 +393,7 @@ def charging(session: Session, start: date, end: date, depot_id: int | None) -> 
     capacity = connectors * ((end - start).days + 1) * 3600
     bookings, no_shows = session.execute(bookings_q).one()
     return ChargingPanel(
-        sessions=int(session.scalar(sessions_q) or 0),
+        sessions=int(seconds.pop(-1, 0)),
         connectors=connectors,
         hourly=[(h, min(1.0, seconds.get(h, 0.0) / capacity) if capacity else 0.0) for h in HOURS],
         bookings=int(bookings),
