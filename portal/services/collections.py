@@ -28,6 +28,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
     type_coerce,
 )
 from sqlalchemy.orm import Session
@@ -84,23 +85,32 @@ def _query(
         .group_by(le.driver_id)
         .cte("totals")
     )
-    charges = (
+    # The oldest unpaid charge, walking each owing driver's charges newest first (the
+    # ledger index, backwards): it is the first one at which the charges so far reach
+    # the balance. Only the weeks a driver owes are read, not their whole history.
+    newest_first = (le.posted_at.desc(), le.id.desc())
+    walked = (
         select(
-            le.driver_id.label("driver_id"),
             le.posted_at.label("posted_at"),
-            func.sum(le.amount_cents)
-            .over(partition_by=le.driver_id, order_by=(le.posted_at, le.id))
-            .label("cumulative"),
+            func.sum(le.amount_cents).over(order_by=newest_first).label("reached"),
         )
-        .join(totals, totals.c.driver_id == le.driver_id)
-        .where(le.amount_cents > 0, totals.c.balance > 0)
-        .cte("charges")
+        .where(le.driver_id == totals.c.driver_id, le.amount_cents > 0)
+        .order_by(*newest_first)
+        .correlate(totals)
+        .subquery("walked")
+    )
+    first_reaching = (
+        select(walked.c.posted_at)
+        .where(walked.c.reached >= totals.c.balance)
+        .limit(1)
+        .correlate(totals)
+        .lateral("first_reaching")
     )
     oldest = (
-        select(charges.c.driver_id, func.min(charges.c.posted_at).label("oldest"))
-        .join(totals, totals.c.driver_id == charges.c.driver_id)
-        .where(charges.c.cumulative > totals.c.credits)
-        .group_by(charges.c.driver_id)
+        select(totals.c.driver_id, first_reaching.c.posted_at.label("oldest"))
+        .select_from(totals)
+        .join(first_reaching, true())
+        .where(totals.c.balance > 0)
         .cte("oldest")
     )
     # As `ledger.charge_due_on`: the first Monday 00:00 (local) at or after posting,

@@ -62,6 +62,8 @@ ACCESS: dict[str, object] = {
         STAFF, "charging_url"
     ),
     "/gerencia/energia": MANAGERS,
+    "/gerencia/indicadores": MANAGERS,
+    "/gerencia/indicadores.csv": MANAGERS,
     "/admin/cargadores": frozenset({Role.ADMIN}),
     "/admin/tarjetas": frozenset({Role.ADMIN}),
     "/admin/tarjetas/<int:tag_id>/<any(desactivar, activar):change>": Record(

@@ -1,0 +1,422 @@
+"""The KPI dashboard (desktop and tablet): a card per panel with a server-side SVG
+chart, the numbers in a table, a period and depot filter applied with htmx, and the
+same numbers as CSV. Registered on the manager blueprint (imported from `views.py`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask import Response, request
+from flask_babel import format_percent
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session as OrmSession
+from wtforms import SelectChoice
+
+from portal.db import Session
+from portal.htmx import render
+from portal.i18n import local_date, money, number
+from portal.models import IncidentStatus
+from portal.services import kpis
+from portal.services.fleet import list_depots
+from portal.timeutil import local_today, monday_of
+
+from .charts import Chart, build
+from .forms import DashboardFilterForm
+from .views import bp
+
+INCIDENT_STATUS_LABELS = {
+    IncidentStatus.REPORTED: _l("Reported"),
+    IncidentStatus.IN_REVIEW: _l("In review"),
+    IncidentStatus.CLAIM_FILED: _l("Claim filed"),
+    IncidentStatus.IN_REPAIR: _l("In repair"),
+}
+
+
+@dataclass(slots=True)
+class Figure:
+    label: str
+    text: str
+    value: float | int | None
+
+
+@dataclass(slots=True)
+class Panel:
+    id: str
+    title: str
+    figures: list[Figure]
+    charts: list[Chart]
+    note: str = ""
+    tables: list[tuple[str, list[str], list[list[str]]]] = field(default_factory=list)
+
+
+def _pct(value: float) -> str:
+    return format_percent(value, "#,##0.0%")
+
+
+def _day(d: date) -> str:
+    return local_date(d, "d MMM")
+
+
+def _week(d: date) -> str:
+    return _("Week of %(day)s", day=local_date(d, "d MMM"))
+
+
+def period_of(form: DashboardFilterForm, today: date) -> tuple[date, date]:
+    if form.period.data == "custom" and form.start.data and form.end.data:
+        return form.start.data, form.end.data
+    if form.period.data == "month":
+        return today.replace(day=1), today
+    return monday_of(today), today
+
+
+def _fleet(p: kpis.FleetPanel) -> Panel:
+    labels = [_day(d) for d, _n in p.daily_on_road]
+    values = [float(n) for _d, n in p.daily_on_road]
+    return Panel(
+        "fleet",
+        _("Fleet utilization"),
+        [
+            Figure(_("Cars on the road"), number(p.on_road), p.on_road),
+            Figure(_("Assigned to a driver"), number(p.assigned), p.assigned),
+            Figure(_("In repair"), number(p.in_repair), p.in_repair),
+            Figure(_("Idle at a depot"), number(p.idle), p.idle),
+            Figure(_("Out of service"), number(p.out_of_service), p.out_of_service),
+            Figure(_("Utilization"), _pct(p.utilization), round(p.utilization, 4)),
+        ],
+        [
+            build(
+                "chart-fleet",
+                _("Cars that drove, per day"),
+                "bar",
+                labels,
+                values,
+                [number(v) for v in values],
+                label_header=_("Day"),
+            )
+        ],
+    )
+
+
+def _km(p: kpis.KmPanel) -> Panel:
+    labels = [_day(d) for d, _v in p.daily]
+    values = [v for _d, v in p.daily]
+    return Panel(
+        "km",
+        _("Kilometres per car per day"),
+        [
+            Figure(
+                _("Average km per car per day"),
+                number(p.km_per_car_day, 1),
+                round(p.km_per_car_day, 1),
+            ),
+            Figure(_("Kilometres driven"), number(p.km), round(p.km, 1)),
+            Figure(_("Car-days with trips"), number(p.car_days), p.car_days),
+        ],
+        [
+            build(
+                "chart-km",
+                _("Average km per car that drove, per day"),
+                "line",
+                labels,
+                values,
+                [number(v, 1) for v in values],
+                label_header=_("Day"),
+            )
+        ],
+    )
+
+
+def _bucket(low: int, high: int | None) -> str:
+    if high is None:
+        return _("%(low)d days or more", low=low)
+    return _("%(low)d to %(high)d days", low=low, high=high)
+
+
+def _collections(p: kpis.CollectionsPanel) -> Panel:
+    weeks = [_week(w) for w, _b, _c in p.weekly]
+    billed = [b / 100 for _w, b, _c in p.weekly]
+    collected = [c / 100 for _w, _b, c in p.weekly]
+    buckets = [_bucket(*b) for b, _c, _n in p.overdue]
+    overdue = [c / 100 for _b, c, _n in p.overdue]
+    return Panel(
+        "collections",
+        _("Collections"),
+        [
+            Figure(_("Billed"), money(p.billed_cents), p.billed_cents / 100),
+            Figure(_("Collected"), money(p.collected_cents), p.collected_cents / 100),
+            Figure(
+                _("Collected over billed"), _pct(p.collection_rate), round(p.collection_rate, 4)
+            ),
+            Figure(_("Overdue"), money(p.overdue_cents), p.overdue_cents / 100),
+            Figure(_("Drivers late"), number(p.drivers_late), p.drivers_late),
+        ],
+        [
+            build(
+                "chart-billed",
+                _("Billed per week (pesos)"),
+                "bar",
+                weeks,
+                billed,
+                [money(round(v * 100)) for v in billed],
+                label_header=_("Week"),
+            ),
+            build(
+                "chart-collected",
+                _("Collected per week (pesos)"),
+                "bar",
+                weeks,
+                collected,
+                [money(round(v * 100)) for v in collected],
+                label_header=_("Week"),
+            ),
+            build(
+                "chart-overdue",
+                _("Owed by drivers late, by days late (pesos)"),
+                "bar",
+                buckets,
+                overdue,
+                [
+                    _("%(amount)s (%(drivers)s drivers)", amount=money(c), drivers=number(n))
+                    for _b, c, n in p.overdue
+                ],
+                label_header=_("Days late"),
+            ),
+        ],
+    )
+
+
+def _energy(p: kpis.EnergyPanel) -> Panel:
+    labels = [_day(d) for d, _k, _c in p.daily]
+    kwh = [k for _d, k, _c in p.daily]
+    per_km = p.cost_per_km_cents
+    rows = [
+        [
+            r.depot_name,
+            number(r.kwh, 1),
+            money(r.cost_cents),
+            number(r.sessions),
+            number(r.km),
+            money(round(r.cost_per_km_cents)) if r.cost_per_km_cents is not None else "—",
+        ]
+        for r in p.depots
+    ]
+    return Panel(
+        "energy",
+        _("Energy"),
+        [
+            Figure(_("Energy delivered (kWh)"), number(p.kwh, 1), round(p.kwh, 1)),
+            Figure(_("Energy cost"), money(p.cost_cents), p.cost_cents / 100),
+            Figure(
+                _("Energy cost per km"),
+                money(round(per_km)) if per_km is not None else "—",
+                None if per_km is None else round(per_km / 100, 2),
+            ),
+        ],
+        [
+            build(
+                "chart-energy",
+                _("kWh per day"),
+                "bar",
+                labels,
+                kwh,
+                [number(v, 1) for v in kwh],
+                label_header=_("Day"),
+            )
+        ],
+        tables=[
+            (
+                _("Per depot"),
+                [_("Depot"), "kWh", _("Cost"), _("Sessions"), "km", _("Cost per km")],
+                rows,
+            )
+        ],
+    )
+
+
+def _charging(p: kpis.ChargingPanel) -> Panel:
+    hours = [f"{h:02d}:00" for h, _u in p.hourly]
+    use = [u * 100 for _h, u in p.hourly]
+    return Panel(
+        "charging",
+        _("Charging sessions"),
+        [
+            Figure(_("Sessions"), number(p.sessions), p.sessions),
+            Figure(_("Connectors"), number(p.connectors), p.connectors),
+            Figure(_("Bookings"), number(p.bookings), p.bookings),
+            Figure(_("No-shows"), number(p.no_shows), p.no_shows),
+            Figure(_("No-show rate"), _pct(p.no_show_rate), round(p.no_show_rate, 4)),
+        ],
+        [
+            build(
+                "chart-connectors",
+                _("Connector utilization by hour of day (%)"),
+                "bar",
+                hours,
+                use,
+                [number(v, 1) + " %" for v in use],
+                label_header=_("Hour"),
+            )
+        ],
+    )
+
+
+def _incidents(p: kpis.IncidentsPanel) -> Panel:
+    labels = [str(INCIDENT_STATUS_LABELS[s]) for s, _n in p.open_by_status]
+    values = [float(n) for _s, n in p.open_by_status]
+    average = p.average_days_to_close
+    return Panel(
+        "incidents",
+        _("Incidents"),
+        [
+            Figure(_("Open now"), number(p.open), p.open),
+            Figure(_("Reported in the period"), number(p.reported), p.reported),
+            Figure(_("Closed in the period"), number(p.closed), p.closed),
+            Figure(
+                _("Average days to close"),
+                number(average, 1) if average is not None else "—",
+                None if average is None else round(average, 1),
+            ),
+        ],
+        [
+            build(
+                "chart-incidents",
+                _("Open incidents by status"),
+                "bar",
+                labels,
+                values,
+                [number(v) for v in values],
+                label_header=_("Status"),
+            )
+        ],
+    )
+
+
+def _credit(p: kpis.CreditPanel) -> Panel:
+    weeks = [_week(w) for w, _s, _a in p.weekly]
+    submitted = [float(s) for _w, s, _a in p.weekly]
+    return Panel(
+        "credit",
+        _("Credit applications"),
+        [
+            Figure(_("Applications submitted"), number(p.applications), p.applications),
+            Figure(_("Decisions"), number(p.decided), p.decided),
+            Figure(_("Approved"), number(p.approved), p.approved),
+            Figure(_("Declined"), number(p.declined), p.declined),
+            Figure(_("Approval rate"), _pct(p.approval_rate), round(p.approval_rate, 4)),
+        ],
+        [
+            build(
+                "chart-credit",
+                _("Applications submitted per week"),
+                "bar",
+                weeks,
+                submitted,
+                [number(v) for v in submitted],
+                label_header=_("Week"),
+            )
+        ],
+        note=_(
+            "Early delinquency by cohort is not shown yet: it needs %(weeks)d weeks of"
+            " payments on contracts from scored applications. The depot filter does not"
+            " apply to applications.",
+            weeks=kpis.DELINQUENCY_WEEKS,
+        ),
+    )
+
+
+def build_panels(session: OrmSession, start: date, end: date, depot_id: int | None) -> list[Panel]:
+    return [
+        _fleet(kpis.fleet_utilization(session, start, end, depot_id)),
+        _km(kpis.km_per_car(session, start, end, depot_id)),
+        _collections(kpis.collections_summary(session, start, end, depot_id)),
+        _energy(kpis.energy(session, start, end, depot_id)),
+        _charging(kpis.charging(session, start, end, depot_id)),
+        _incidents(kpis.incidents(session, start, end, depot_id)),
+        _credit(kpis.credit(session, start, end, depot_id)),
+    ]
+
+
+def _filters(session: OrmSession) -> DashboardFilterForm:
+    form = DashboardFilterForm(request.args)
+    form.depot.choices = [SelectChoice(0, _l("All depots"))] + [
+        SelectChoice(d.id, d.name) for d in list_depots(session)
+    ]
+    return form
+
+
+@bp.get("/indicadores")
+def dashboard() -> Response:
+    session = Session()
+    form = _filters(session)
+    if not form.validate():
+        return render(
+            "manager/dashboard.html",
+            "panels",
+            status=422,
+            form=form,
+            panels=None,
+            start=None,
+            end=None,
+            csv_args={},
+        )
+    start, end = period_of(form, local_today())
+    panels = build_panels(session, start, end, form.depot.data or None)
+    return render(
+        "manager/dashboard.html",
+        "panels",
+        form=form,
+        panels=panels,
+        start=start,
+        end=end,
+        csv_args=request.args.to_dict(),
+    )
+
+
+@bp.get("/indicadores.csv")
+def dashboard_csv() -> Response:
+    session = Session()
+    form = _filters(session)
+    if not form.validate():
+        return Response(
+            "\n".join(str(e) for errors in form.errors.values() for e in errors),
+            status=422,
+            mimetype="text/plain",
+        )
+    start, end = period_of(form, local_today())
+    panels = build_panels(session, start, end, form.depot.data or None)
+    buffer = io.StringIO()
+    buffer.write("\ufeff")  # a BOM, so Excel reads the accents as UTF-8
+    writer = csv.writer(buffer)
+    writer.writerow([_("Panel"), _("Measure"), _("Label"), _("Value"), _("Shown as")])
+    for panel in panels:
+        for figure in panel.figures:
+            writer.writerow(
+                [
+                    panel.title,
+                    figure.label,
+                    "",
+                    "" if figure.value is None else figure.value,
+                    figure.text,
+                ]
+            )
+        for chart in panel.charts:
+            for label, value, text in zip(chart.labels, chart.values, chart.texts, strict=True):
+                writer.writerow([panel.title, chart.title, label, round(value, 4), text])
+        for title, headers, rows in panel.tables:
+            for row in rows:
+                for header, cell in zip(headers[1:], row[1:], strict=True):
+                    writer.writerow([panel.title, f"{title}: {header}", row[0], "", cell])
+    filename = f"indicadores-{start.isoformat()}-{end.isoformat()}.csv"
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Type": "text/csv; charset=utf-8",
+        },
+    )

@@ -1,0 +1,113 @@
+"""The manager's KPI dashboard page, its htmx fragment, validation and CSV."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from portal.models import Role, VehicleDailyKm, VehicleStatus
+from portal.timeutil import local_today
+
+URL = "/gerencia/indicadores"
+
+
+@pytest.fixture
+def fleet(db, make_depot, make_vehicle):
+    depot = make_depot(name="Depósito Indicadores")
+    vehicle = make_vehicle(depot=depot, status=VehicleStatus.LEASED)
+    db.add(
+        VehicleDailyKm(
+            vehicle_id=vehicle.id,
+            day=local_today(),
+            km=Decimal("123.4"),
+            first_odometer_m=0,
+            last_odometer_m=123_400,
+        )
+    )
+    db.flush()
+    return depot
+
+
+def test_full_page_has_every_panel_with_svg_and_table(client, login, make_user, fleet):
+    login(make_user(Role.MANAGER))
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert response.headers["Vary"] == "HX-Request" or "HX-Request" in response.headers["Vary"]
+    html = response.text
+    assert "<h1>Indicadores</h1>" in html
+    for panel in ("fleet", "km", "collections", "energy", "charging", "incidents", "credit"):
+        assert f'id="panel-{panel}"' in html
+    assert html.count("<svg") >= 9
+    assert 'role="img"' in html
+    assert "<table" in html
+    assert "123.4" in html  # km per car per day, also in the table
+    assert "Depósito Indicadores" in html
+    assert "style=" not in html
+
+
+def test_htmx_fragment_and_depot_filter(client, login, make_user, fleet, make_depot):
+    other = make_depot()
+    login(make_user(Role.ADMIN))
+    response = client.get(
+        URL, query_string={"period": "month", "depot": other.id}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    assert "<html" not in response.text
+    assert 'id="panel-fleet"' in response.text
+    assert "123.4" not in response.text
+
+
+def test_custom_period(client, login, make_user, fleet):
+    login(make_user(Role.MANAGER))
+    today = local_today()
+    response = client.get(
+        URL,
+        query_string={
+            "period": "custom",
+            "start": (today - timedelta(days=3)).isoformat(),
+            "end": today.isoformat(),
+        },
+    )
+    assert response.status_code == 200
+    assert "123.4" in response.text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"period": "custom", "start": "2026-03-10", "end": "2026-03-01"}, "no puede ser anterior"),
+        ({"period": "custom", "start": "ayer", "end": "2026-03-01"}, "fecha válida"),
+        ({"period": "custom", "end": "2026-03-01"}, "primer día"),
+        ({"period": "custom", "start": "2024-01-01", "end": "2026-03-01"}, "366 días"),
+        ({"period": "year"}, "Not a valid choice"),
+    ],
+)
+def test_bad_filters_answer_422_in_spanish(client, login, make_user, args, message):
+    login(make_user(Role.MANAGER))
+    response = client.get(URL, query_string=args, headers={"HX-Request": "true"})
+    assert response.status_code == 422
+    assert "Revisa los filtros" in response.text
+    if message != "Not a valid choice":
+        assert message in response.text
+    assert client.get(URL + ".csv", query_string=args).status_code == 422
+
+
+@pytest.mark.parametrize("role", [Role.STAFF, Role.DRIVER])
+def test_staff_and_drivers_are_refused(client, login, make_user, make_driver, role):
+    user = make_driver().user if role == Role.DRIVER else make_user(role)
+    login(user)
+    assert client.get(URL).status_code == 403
+    assert client.get(URL + ".csv").status_code == 403
+
+
+def test_csv_has_every_panel_with_a_bom(client, login, make_user, fleet):
+    login(make_user(Role.MANAGER))
+    response = client.get(URL + ".csv", query_string={"period": "week", "depot": fleet.id})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert "attachment" in response.headers["Content-Disposition"]
+    body = response.data.decode("utf-8")
+    assert body.startswith("\ufeff")
+    for title in ("Utilización de la flota", "Cobranza", "Energía", "Incidentes"):
+        assert title in body
+    assert "123.4" in body
