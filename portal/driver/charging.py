@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import Session as OrmSession
 from werkzeug.wrappers import Response
 from wtforms import HiddenField, IntegerField, RadioField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, InputRequired
@@ -283,16 +284,8 @@ def start() -> Response:
             early=_rules().no_show_grace,
         )
     except DomainError as exc:
-        session.rollback()
-        context = _live_context(driver)
-        context["error"] = _(exc.message, **exc.params)
-        return render("driver/charging_live.html", "live", status=422, **context)
-    session.commit()
-    _enqueue(command)
-    if wants_fragment():
-        context = _live_context(driver, command) | {"clear_confirm": True}
-        return render("driver/charging_live.html", "live", **context)
-    return redirect(url_for("driver.charging_live", command=command.id), 303)
+        return _command_refused(session, driver, exc)
+    return _command_sent(session, driver, command)
 
 
 @bp.route("/cargar/sesiones/<int:session_id>/detener", methods=["GET", "POST"])
@@ -313,16 +306,8 @@ def stop(session_id: int) -> Response:
     try:
         command = driver_charging.stop_charging(session, charging_session, user_id=current_user.id)
     except DomainError as exc:
-        session.rollback()
-        context = _live_context(driver)
-        context["error"] = _(exc.message, **exc.params)
-        return render("driver/charging_live.html", "live", status=422, **context)
-    session.commit()
-    _enqueue(command)
-    if wants_fragment():
-        context = _live_context(driver, command) | {"clear_confirm": True}
-        return render("driver/charging_live.html", "live", **context)
-    return redirect(url_for("driver.charging_live", command=command.id), 303)
+        return _command_refused(session, driver, exc)
+    return _command_sent(session, driver, command)
 
 
 def _when(start: datetime) -> str:
@@ -334,3 +319,21 @@ def _when(start: datetime) -> str:
 def _enqueue(command: ChargerCommand) -> None:
     """Queue the command's job after the commit (an offline charger's is already failed)."""
     enqueue_command(command)
+
+
+def _command_sent(session: OrmSession, driver: Driver, command: ChargerCommand) -> Response:
+    """Commit, queue the command, and show the card that polls it until the charger answers."""
+    session.commit()
+    _enqueue(command)
+    if wants_fragment():
+        context = _live_context(driver, command) | {"clear_confirm": True}
+        return render("driver/charging_live.html", "live", **context)
+    return redirect(url_for("driver.charging_live", command=command.id), 303)
+
+
+def _command_refused(session: OrmSession, driver: Driver, exc: DomainError) -> Response:
+    """The service said no: nothing is kept, the card says why (422)."""
+    session.rollback()
+    context = _live_context(driver)
+    context["error"] = _(exc.message, **exc.params)
+    return render("driver/charging_live.html", "live", status=422, **context)
