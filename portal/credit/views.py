@@ -15,7 +15,7 @@ from portal.db import Session
 from portal.htmx import htmx, render
 from portal.models import ApplicationStatus, CreditApplication, ModelVersion, Outcome, Role
 from portal.security import client_ip, require_roles
-from portal.services import DomainError, credit
+from portal.services import DomainError, NotAllowed, credit
 from portal.services.credit import FieldError
 from portal.timeutil import local_today
 from scoring.synthetic import DRIVER_LABELS
@@ -299,10 +299,11 @@ def decide(application_id: int) -> Response | WerkzeugResponse:
             reason=form.reason.data or "",
             ip=client_ip(),
         )
+    except NotAllowed:
+        session.rollback()
+        abort(403)
     except DomainError as error:
         session.rollback()
-        if "manager" in error.message:
-            abort(403)
         form.reason.errors = [_(error.message, **error.params)]
         return _detail(_get(session, application_id), status=422, form=form)
     session.commit()

@@ -17,3 +17,7 @@ class DomainError(Exception):
         super().__init__(message % params if params else message)
         self.message = message
         self.params = params
+
+
+class NotAllowed(DomainError):
+    """The rule allows this, but not to this person (the web layer answers 403)."""

@@ -56,7 +56,7 @@ from portal.services.identifiers import (
 from portal.services.ledger import charge_due_on, days_past_due
 from portal.timeutil import local_date
 
-from . import N_, DomainError, audit
+from . import N_, DomainError, NotAllowed, audit
 
 if TYPE_CHECKING:
     from scoring import SavedModel
@@ -1102,7 +1102,7 @@ def decide(
     if outcome == Outcome.REFER and application.status == ApplicationStatus.REFERRED:
         raise DomainError(N_("The application is already referred for review."))
     if (override or review) and actor.role not in MANAGERS:
-        raise DomainError(N_("Only a manager can decide against the policy or on a referral."))
+        raise NotAllowed(N_("Only a manager can decide against the policy or on a referral."))
     if (override or review) and len(reason) < 5:
         raise FieldError("reason", N_("Say why; a decision against the policy needs a reason."))
     proposal = propose_contract(score.band, application.requested_vehicle)
