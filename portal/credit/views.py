@@ -15,8 +15,7 @@ from portal.db import Session
 from portal.htmx import htmx, render
 from portal.models import ApplicationStatus, CreditApplication, ModelVersion, Outcome, Role
 from portal.security import client_ip, require_roles
-from portal.services import DomainError, NotAllowed, credit
-from portal.services.credit import FieldError
+from portal.services import DomainError, FieldError, NotAllowed, credit
 from portal.timeutil import local_today
 from scoring.synthetic import DRIVER_LABELS
 from workers.credit import score_application_job

@@ -21,3 +21,11 @@ class DomainError(Exception):
 
 class NotAllowed(DomainError):
     """The rule allows this, but not to this person (the web layer answers 403)."""
+
+
+class FieldError(DomainError):
+    """A domain error about one form field (`field` is the form's field name)."""
+
+    def __init__(self, field: str, message: str, **params: object) -> None:
+        super().__init__(message, **params)
+        self.field = field

@@ -56,7 +56,7 @@ from portal.services.identifiers import (
 from portal.services.ledger import charge_due_on, days_past_due
 from portal.timeutil import local_date
 
-from . import N_, DomainError, NotAllowed, audit
+from . import N_, DomainError, FieldError, NotAllowed, audit
 
 if TYPE_CHECKING:
     from scoring import SavedModel
@@ -94,14 +94,6 @@ FEATURES = (
     "max_days_past_due",
     "km_per_day",
 )
-
-
-class FieldError(DomainError):
-    """A domain error about one form field (`field` is the form's field name)."""
-
-    def __init__(self, field: str, message: str, **params: object) -> None:
-        super().__init__(message, **params)
-        self.field = field
 
 
 # --------------------------------------------------------------------------- capture

@@ -41,7 +41,7 @@ from portal.payments.base import (
 )
 from portal.payments.transport import ProviderError
 
-from . import N_, DomainError, audit
+from . import N_, DomainError, FieldError, audit
 from .identifiers import BANK_CODES
 from .ledger import post_entry
 
@@ -491,8 +491,9 @@ def record_cash_payment(
     amount = check_amount(amount_cents, PaymentMethod.CASH)
     receipt = (receipt_number or "").strip().upper()
     if not RECEIPT_RE.match(receipt):
-        raise DomainError(
-            N_("Write the receipt number as printed: letters, digits and dashes, up to 40.")
+        raise FieldError(
+            "receipt_number",
+            N_("Write the receipt number as printed: letters, digits and dashes, up to 40."),
         )
     if session.get(Driver, driver_id) is None:
         raise DomainError(N_("That driver does not exist."))
@@ -500,7 +501,9 @@ def record_cash_payment(
         select(func.count(PaymentIntent.id)).where(PaymentIntent.receipt_number == receipt)
     )
     if taken:
-        raise DomainError(N_("Receipt %(number)s is already recorded."), number=receipt)
+        raise FieldError(
+            "receipt_number", N_("Receipt %(number)s is already recorded."), number=receipt
+        )
     intent = PaymentIntent(
         driver_id=driver_id,
         provider=PaymentProvider.CASH,
@@ -515,7 +518,9 @@ def record_cash_payment(
         with session.begin_nested():
             session.add(intent)
     except IntegrityError as exc:  # two people typing the same receipt at once
-        raise DomainError(N_("Receipt %(number)s is already recorded."), number=receipt) from exc
+        raise FieldError(
+            "receipt_number", N_("Receipt %(number)s is already recorded."), number=receipt
+        ) from exc
     advance(session, intent, PaymentStatus.PAID, now=now)
     audit.record(
         session,

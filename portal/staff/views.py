@@ -33,7 +33,7 @@ from portal.htmx import render
 from portal.i18n import local_date, money
 from portal.models import Driver, LedgerEntry, Role, Vehicle, VehicleState, VehicleStatus
 from portal.security import client_ip, require_roles
-from portal.services import DomainError, fleet_status, statements
+from portal.services import DomainError, FieldError, fleet_status, statements
 from portal.services.collections import Sort, iter_collections, list_collections
 from portal.services.collections import driver_ledger as ledger_page
 from portal.services.fleet import get_active_contract, list_depots, list_fleet
@@ -229,8 +229,8 @@ def cash_payment(driver_id: int) -> Response | WerkzeugResponse:
     except DomainError as error:
         session.rollback()
         message = _(error.message, **error.params)
-        target = form.receipt_number if "receipt" in error.message.lower() else form.amount
-        target.errors = [message]
+        field = error.field if isinstance(error, FieldError) else "amount"
+        form[field].errors = [message]
         return render(
             "staff/cash_payment.html", driver=driver, form=form, balance=balance, status=422
         )
