@@ -77,14 +77,14 @@ def seed_activity_history(
 ) -> ActivitySummary:
     """Add what is missing of the demo's daily km and charging sessions. Flushes only."""
     first = today - timedelta(weeks=weeks)
-    km_rows = session.execute(
+    km_rows: int = session.execute(
         text(DAILY_KM_SQL), {"first": first, "last": today - timedelta(days=1)}
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]
     return ActivitySummary(km_rows=km_rows, sessions=_seed_sessions(session))
 
 
 def _seed_sessions(session: Session) -> int:
-    connectors: dict[int, list[tuple[int, int, int]]] = {}
+    connectors: dict[int | None, list[tuple[int, int, int]]] = {}
     for depot_id, charger_id, connector_id, evse_id in session.execute(
         select(Charger.depot_id, Charger.id, ChargerConnector.id, ChargerConnector.evse_id)
         .join(ChargerConnector, ChargerConnector.charger_id == Charger.id)
