@@ -387,21 +387,28 @@ class FleetPanel:
         return self.on_road / self.vehicles if self.vehicles else 0.0
 
 
+# The daily figures each panel reads (the others it takes live).
+PANEL_PARTS = {
+    "fleet": frozenset({"km"}),
+    "km": frozenset({"km"}),
+    "collections": frozenset({"ledger"}),
+    "energy": frozenset({"km", "energy"}),
+    "charging": frozenset({"energy", "hours", "bookings"}),
+}
+
+
 def _days_of(
-    session: Session,
-    start: date,
-    end: date,
-    depot_id: int | None,
-    parts: frozenset[str],
-    days: Days | None,
+    session: Session, start: date, end: date, depot_id: int | None, panel: str, days: Days | None
 ) -> Days:
-    return days if days is not None else daily_figures(session, start, end, depot_id, parts)
+    if days is not None:
+        return days
+    return daily_figures(session, start, end, depot_id, PANEL_PARTS[panel])
 
 
 def fleet_utilization(
     session: Session, start: date, end: date, depot_id: int | None, days: Days | None = None
 ) -> FleetPanel:
-    days = _days_of(session, start, end, depot_id, frozenset({"km"}), days)
+    days = _days_of(session, start, end, depot_id, "fleet", days)
     counts = select(Vehicle.status, func.count()).group_by(Vehicle.status)
     if depot_id:
         counts = counts.where(Vehicle.depot_id == depot_id)
@@ -452,7 +459,7 @@ class KmPanel:
 def km_per_car(
     session: Session, start: date, end: date, depot_id: int | None, days: Days | None = None
 ) -> KmPanel:
-    days = _days_of(session, start, end, depot_id, frozenset({"km"}), days)
+    days = _days_of(session, start, end, depot_id, "km", days)
     per_day = days.by_day()
     daily = []
     for d in _days(start, end):
@@ -485,7 +492,7 @@ class CollectionsPanel:
 def collections_summary(
     session: Session, start: date, end: date, depot_id: int | None, days: Days | None = None
 ) -> CollectionsPanel:
-    days = _days_of(session, start, end, depot_id, frozenset({"ledger"}), days)
+    days = _days_of(session, start, end, depot_id, "collections", days)
     _no_jit(session)
     sums: dict[date, tuple[int, int]] = {}
     for d, cell in days.by_day().items():
@@ -570,7 +577,7 @@ def energy(
 ) -> EnergyPanel:
     """kWh and cost of charging sessions (counted on the local day they started) per depot
     and day; cost per km = that cost over the km the depot's cars drove."""
-    days = _days_of(session, start, end, depot_id, frozenset({"km", "energy"}), days)
+    days = _days_of(session, start, end, depot_id, "energy", days)
     depots = select(Depot.id, Depot.name).order_by(Depot.name)
     if depot_id:
         depots = depots.where(Depot.id == depot_id)
@@ -617,7 +624,7 @@ def charging(
 ) -> ChargingPanel:
     """Connector utilization by local hour of day: the seconds of each hour that sessions
     held a connector, over (connectors x days in the period x 3600)."""
-    days = _days_of(session, start, end, depot_id, frozenset({"energy", "hours", "bookings"}), days)
+    days = _days_of(session, start, end, depot_id, "charging", days)
     total = days.total()
     connectors_q = select(func.count(ChargerConnector.id)).join(
         Charger, Charger.id == ChargerConnector.charger_id
