@@ -299,13 +299,22 @@ def _incidents(p: kpis.IncidentsPanel) -> Panel:
 def _cohort_text(c: kpis.Cohort) -> str:
     if not c.contracts:
         return _("No contracts")
+    if c.unobserved == c.contracts:
+        return _("Started before the ledger's history")
     if c.rate is None:
         return _(
-            "Too young to judge (%(judged)s of %(contracts)s contracts past 26 weeks)",
+            "Too young to judge (%(judged)s of %(contracts)s contracts past %(weeks)d weeks)",
             judged=number(c.judged),
-            contracts=number(c.contracts),
+            contracts=number(c.contracts - c.unobserved),
+            weeks=kpis.DELINQUENCY_WEEKS,
         )
     return _pct(c.rate)
+
+
+def _cohort_short(c: kpis.Cohort) -> str:
+    if c.too_young:
+        return _("Too young to judge")
+    return _("Started before the ledger's history")
 
 
 def _credit(p: kpis.CreditPanel, d: kpis.DelinquencyPanel) -> Panel:
@@ -314,12 +323,14 @@ def _credit(p: kpis.CreditPanel, d: kpis.DelinquencyPanel) -> Panel:
     months = [local_date(c.month, "MMM yyyy") for c in d.cohorts]
     rates = [(c.rate or 0.0) * 100 for c in d.cohorts]
     judged = [c for c in d.cohorts if c.rate is not None]
-    bad, contracts = sum(c.bad for c in judged), sum(c.contracts for c in judged)
+    bad, contracts = sum(c.bad for c in judged), sum(c.judged for c in judged)
     overall = bad / contracts if contracts else None
     if d.computed_at is None:
         source = _("Outcomes computed live: the nightly summary has not run yet.")
     else:
-        source = _("Outcomes as of %(when)s.", when=local_datetime(d.computed_at))
+        source = _(
+            "Outcomes as of %(when)s.", when=local_datetime(d.computed_at, "d MMM yyyy, HH:mm")
+        )
     return Panel(
         "credit",
         _("Credit applications"),
@@ -359,7 +370,8 @@ def _credit(p: kpis.CreditPanel, d: kpis.DelinquencyPanel) -> Panel:
             "Early delinquency: the share of the contracts started in a month that went"
             " %(days)d or more days past due within their first %(weeks)d weeks (the"
             " definition of the credit model's labelled outcomes). A cohort is too young"
-            " to judge until all its contracts are %(weeks)d weeks old. %(source)s"
+            " to judge until all its contracts are %(weeks)d weeks old; contracts started"
+            " before the ledger's history are left out of the rate. %(source)s"
             " The depot filter does not apply to applications.",
             days=kpis.BAD_DAYS_PAST_DUE,
             weeks=kpis.DELINQUENCY_WEEKS,
@@ -368,14 +380,22 @@ def _credit(p: kpis.CreditPanel, d: kpis.DelinquencyPanel) -> Panel:
         tables=[
             (
                 _("Early delinquency by cohort"),
-                [_("Contracts started in"), _("Contracts"), _("Judged"), _("Went bad"), _("Rate")],
+                [
+                    _("Contracts started in"),
+                    _("Contracts"),
+                    _("Before the ledger"),
+                    _("Judged"),
+                    _("Went bad"),
+                    _("Rate"),
+                ],
                 [
                     [
                         month,
                         number(c.contracts),
+                        number(c.unobserved),
                         number(c.judged),
                         number(c.bad),
-                        _cohort_text(c) if c.rate is not None else _("Too young to judge"),
+                        _pct(c.rate) if c.rate is not None else _cohort_short(c),
                     ]
                     for month, c in zip(months, d.cohorts, strict=True)
                     if c.contracts

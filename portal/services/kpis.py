@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, case, cast, delete, func, insert, literal, select, text
+from sqlalchemy import Date, DateTime, case, cast, delete, func, insert, literal, select, text
 from sqlalchemy.orm import Session
 
 from portal.models import (
@@ -775,17 +775,19 @@ def credit(session: Session, start: date, end: date, depot_id: int | None) -> Cr
 class Cohort:
     month: date  # the first of the month the contracts started in
     contracts: int
-    judged: int  # contracts whose first 26 weeks are over (or that already went bad)
+    judged: int  # observed contracts whose first 26 weeks are over (or that went bad)
     bad: int  # went 30+ days past due within their first 26 weeks
+    unobserved: int = 0  # started before the ledger's history: their weeks are not in it
 
     @property
     def too_young(self) -> bool:
         """Some contracts are still in their first 26 weeks: the rate would be partial."""
-        return self.judged < self.contracts
+        return self.judged < self.contracts - self.unobserved
 
     @property
     def rate(self) -> float | None:
-        return None if self.too_young or not self.contracts else self.bad / self.contracts
+        """Over the contracts the ledger saw; None while too young or if it saw none."""
+        return None if self.too_young or not self.judged else self.bad / self.judged
 
 
 @dataclass(frozen=True, slots=True)
@@ -832,7 +834,18 @@ def early_delinquency(
     first = last
     for _ in range(months - 1):
         first = (first - timedelta(days=1)).replace(day=1)
-    query = select(Contract.id, Contract.starts_on).where(
+    # A contract is observed if the ledger has its driver's entries from its first week
+    # (its first rent): one probe of the (driver, posted_at) index per contract.
+    observed = (
+        select(LedgerEntry.id)
+        .where(
+            LedgerEntry.driver_id == Contract.driver_id,
+            LedgerEntry.posted_at
+            < func.timezone(ZONE_NAME, cast(Contract.starts_on + 7, DateTime)),
+        )
+        .exists()
+    )
+    query = select(Contract.id, Contract.starts_on, observed).where(
         Contract.starts_on >= first, Contract.starts_on <= end
     )
     if depot_id:
@@ -840,17 +853,17 @@ def early_delinquency(
             Vehicle.depot_id == depot_id
         )
     counts: dict[date, list[int]] = {}
-    for contract_id, starts_on in session.execute(query):
-        cell = counts.setdefault(starts_on.replace(day=1), [0, 0, 0])
-        outcome = outcomes.get(contract_id)
+    for contract_id, starts_on, seen in session.execute(query):
+        cell = counts.setdefault(starts_on.replace(day=1), [0, 0, 0, 0])
+        outcome = outcomes.get(contract_id) if seen else None
         cell[0] += 1
         cell[1] += outcome is not None
         cell[2] += outcome is True
+        cell[3] += not seen
     cohorts = []
     month = first
     while month <= last:
-        n, judged, bad = counts.get(month, [0, 0, 0])
-        cohorts.append(Cohort(month, n, judged, bad))
+        cohorts.append(Cohort(month, *counts.get(month, [0, 0, 0, 0])))
         month = (month + timedelta(days=32)).replace(day=1)
     return DelinquencyPanel(cohorts, computed_at)
 

@@ -44,7 +44,9 @@ def test_manager_opens_the_dashboard_and_filters_it(browser, live_server, demo_l
     expect(sessions).not_to_have_text("0")
     # Early delinquency by cohort: a chart, its numbers, the young cohorts marked.
     credit = page.locator("#panel-credit")
-    expect(credit.get_by_text("Morosidad temprana por cohorte (%)")).to_be_visible()
+    expect(credit.locator("#chart-delinquency-title")).to_have_text(
+        "Morosidad temprana por cohorte (%)"
+    )
     expect(credit.get_by_role("img").nth(1)).to_be_visible()
     expect(credit.get_by_text("Demasiado reciente para evaluar").first).to_be_attached()
     screen.shot("dashboard-history")

@@ -6,9 +6,10 @@ from decimal import Decimal
 import pytest
 from babel.dates import format_date
 
-from portal.models import Role, VehicleDailyKm, VehicleStatus
+from portal.models import EntryKind, Role, VehicleDailyKm, VehicleStatus
 from portal.services import kpis
-from portal.timeutil import local_today
+from portal.services.ledger import post_entry
+from portal.timeutil import local_midnight, local_today
 
 URL = "/gerencia/indicadores"
 
@@ -139,7 +140,18 @@ def test_the_page_says_where_its_figures_come_from(
 def test_early_delinquency_by_cohort_has_a_chart_a_table_and_csv_rows(
     db, client, login, make_user, make_contract, fleet
 ):
-    make_contract(starts_on=local_today() - timedelta(weeks=2))
+    contract = make_contract(starts_on=local_today() - timedelta(weeks=2))
+    post_entry(
+        db,
+        driver_id=contract.driver_id,
+        contract_id=contract.id,
+        kind=EntryKind.RENT,
+        amount_cents=350_000,
+        posted_at=local_midnight(contract.starts_on),
+        idempotency_key="first-rent",
+        description="Renta",
+    )
+    make_contract(starts_on=local_today() - timedelta(weeks=60))  # before the ledger
     login(make_user(Role.MANAGER))
     html = client.get(URL).text
     assert 'id="chart-delinquency-title"' in html
@@ -148,3 +160,4 @@ def test_early_delinquency_by_cohort_has_a_chart_a_table_and_csv_rows(
     body = client.get(URL + ".csv").data.decode("utf-8")
     assert "Morosidad temprana por cohorte (%)" in body
     assert "Demasiado reciente para evaluar (0 de 1 contratos con 26 semanas)" in body
+    assert "Iniciados antes del historial del libro mayor" in body

@@ -370,6 +370,7 @@ def test_early_delinquency_by_cohort_uses_the_credit_outcome_and_marks_young_coh
     good = make_contract(starts_on=old, grace_days=2)
     bad = make_contract(starts_on=old + timedelta(days=7), grace_days=2)
     young = make_contract(starts_on=date(2026, 10, 5), grace_days=2)
+    make_contract(starts_on=old)  # its first weeks are not in the ledger: not judged
     for contract, paid in ((good, True), (bad, False), (young, True)):
         rent_at = _at(contract.starts_on, 0) - timedelta(hours=6)  # Monday 00:00 local
         post_entry(
@@ -409,7 +410,8 @@ def test_early_delinquency_by_cohort_uses_the_credit_outcome_and_marks_young_coh
     cohorts = {c.month: c for c in stored.cohorts}
     assert len(stored.cohorts) == kpis.COHORT_MONTHS
     january = cohorts[date(2026, 1, 1)]
-    assert (january.contracts, january.judged, january.bad) == (2, 2, 1)
+    assert (january.contracts, january.judged, january.bad, january.unobserved) == (3, 2, 1, 1)
+    assert not january.too_young
     assert january.rate == 0.5
     october = cohorts[date(2026, 10, 1)]
     assert october.too_young
