@@ -312,9 +312,10 @@ def _cohort_text(c: kpis.Cohort) -> str:
 
 
 def _cohort_short(c: kpis.Cohort) -> str:
+    """The rate column of the cohort table (short, so the table fits a tablet)."""
     if c.too_young:
-        return _("Too young to judge")
-    return _("Started before the ledger's history")
+        return _("Too young")
+    return _("No ledger history")
 
 
 def _credit(p: kpis.CreditPanel, d: kpis.DelinquencyPanel) -> Panel:
@@ -381,9 +382,9 @@ def _credit(p: kpis.CreditPanel, d: kpis.DelinquencyPanel) -> Panel:
             (
                 _("Early delinquency by cohort"),
                 [
-                    _("Contracts started in"),
+                    _("Cohort"),
                     _("Contracts"),
-                    _("Before the ledger"),
+                    _("No ledger history"),
                     _("Judged"),
                     _("Went bad"),
                     _("Rate"),

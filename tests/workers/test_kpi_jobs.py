@@ -69,3 +69,35 @@ def test_the_cron_config_runs_the_rollup_nightly():
     assert jobs["kpi-rollup"].cron == "30 1 * * *"
     assert jobs["kpi-rollup"].func is refresh_kpis_job
     assert jobs["kpi-rollup"].queue_name == "default"
+
+
+def _km(vehicle_id, day, km):
+    return VehicleDailyKm(
+        vehicle_id=vehicle_id, day=day, km=Decimal(km), first_odometer_m=0, last_odometer_m=1
+    )
+
+
+def test_flask_kpi_rollup_recomputes_from_a_date(app, db, make_vehicle):
+    today = local_today()
+    vehicle = make_vehicle()
+    old = today - timedelta(days=40)
+    db.add(_km(vehicle.id, old - timedelta(days=5), "10"))  # the history starts here
+    db.flush()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["kpi-rollup"])
+    assert result.exit_code == 0, result.output
+    assert f"KPI rollup: {(today - old).days + 5} days" in result.output
+    # A day corrected after it was rolled up, older than the nightly recheck: the
+    # nightly run keeps the stale figure, --since recomputes it.
+    db.add(_km(vehicle.id, old, "80"))
+    db.flush()
+    runner.invoke(args=["kpi-rollup"])
+    assert kpis.daily_figures(db, old, old, None).total().km == 0
+
+    result = runner.invoke(args=["kpi-rollup", "--since", old.isoformat()])
+
+    assert result.exit_code == 0, result.output
+    assert f"KPI rollup: {(today - old).days} days" in result.output
+    days = kpis.daily_figures(db, old, old, None)
+    assert days.live_days == 0
+    assert days.total().km == Decimal("80")
