@@ -1,14 +1,23 @@
 """The manager's KPI dashboard at 2,000 cars with a year of history: every panel timed.
 
 Builds a throw-away database with `seed_demo(session, vehicles=2000)`, then adds a year
-of the high-volume history the demo does not generate, in bulk SQL (benchmark data
-only, never the demo): kilometres per car per day (2,000 x 365 rows), a charging
-session every other day per car (~365,000 sessions), and a year of weekly rent and
-payments per active contract. Then times each panel function of `portal.services.kpis`
-for this week, this month and a whole year (median of 5 runs after a warm-up), against
-baselines measured in the same run: the energy page's per-row query
-(`charging_board.energy_by_depot_day`) and the collections list's first page
-(`collections.list_collections`). Run: `python bench/dashboard.py`.
+of the high-volume history in bulk SQL (benchmark data only, never the demo):
+kilometres per car per day (2,000 x 365 rows), a charging session every other day per
+car (~365,000 sessions), and a year of weekly rent and payments per active contract.
+Then:
+
+- times the rollup: a full rebuild of the year (`refresh_kpi_days` from the first day of
+  history, plus every contract's outcome) and the nightly refresh (`refresh_rollups`);
+- checks that every panel from the rollup + the open day equals the all-live panel;
+- times each panel function of `portal.services.kpis` as the page reads it (closed days
+  from the rollup, the open day live) against the same panel all live (the baseline,
+  what the dashboard did before the rollup), for this week, this month, a year, and a
+  year of one depot (median of 5 runs after a warm-up, wall clock: the work is in
+  PostgreSQL);
+- times the whole page's reads (one `daily_figures` shared by the panels, as the view
+  does) and the early delinquency by cohort (stored outcomes against live).
+
+Run: `python bench/dashboard.py` (`BENCH_KEEP_DB=<name>` keeps the database).
 """
 
 from __future__ import annotations
@@ -20,7 +29,6 @@ import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import psycopg
 from sqlalchemy import text
@@ -32,13 +40,10 @@ from portal.cli import upgrade_database
 from portal.db import make_engine
 from portal.demo import seed_demo
 from portal.services import kpis
-from portal.services.charging_board import energy_by_depot_day
-from portal.services.collections import list_collections
 from portal.timeutil import local_today, monday_of
 
 ADMIN = os.environ.get("TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 VEHICLES = 2_000
-ZONE = ZoneInfo("America/Mexico_City")
 
 HISTORY_SQL = [
     # km per car per day: a year, 0 to 250 km (some days parked).
@@ -139,6 +144,12 @@ def median_ms(fn: Callable[[], object], runs: int = 5) -> float:
     return statistics.median(times)
 
 
+def timed_s(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     # BENCH_KEEP_DB=<name>: build that database once and keep it (to iterate on queries).
     keep = os.environ.get("BENCH_KEEP_DB")
@@ -153,51 +164,98 @@ def main() -> None:
         if not exists:
             counts = build(url, today)
             print("rows:", ", ".join(f"{t} {n:,}" for t, n in counts.items()))
+        upgrade_database(url)
         engine = make_engine(url)
+        print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        with Session(engine) as s:
+            first = kpis.first_history_day(s) or today
+            rebuild = timed_s(lambda: kpis.refresh_kpi_days(s, first, today, today))
+            outcomes = timed_s(lambda: kpis.refresh_contract_outcomes(s, today))
+            s.commit()
+            nightly = timed_s(lambda: kpis.refresh_rollups(s, today))
+            s.commit()
+            rows = s.scalar(text("SELECT count(*) FROM kpi_daily"))
+            print(
+                f"rollup: full rebuild of {(today - first).days} days {rebuild:.1f} s"
+                f" ({rows:,} rows), contract outcomes {outcomes:.1f} s,"
+                f" nightly refresh (last 7 days + outcomes) {nightly:.1f} s"
+            )
         periods = {
-            "week": (monday_of(today), today),
-            "month": (today.replace(day=1), today),
-            "year": (today - timedelta(days=365), today),
+            "week": (monday_of(today), today, False),
+            "month": (today.replace(day=1), today, False),
+            "year": (today - timedelta(days=365), today, False),
+            "year, 1 depot": (today - timedelta(days=365), today, True),
         }
         panels = {
-            "fleet utilization": kpis.fleet_utilization,
-            "km per car per day": kpis.km_per_car,
+            "fleet": kpis.fleet_utilization,
+            "km": kpis.km_per_car,
             "collections": kpis.collections_summary,
             "energy": kpis.energy,
             "charging": kpis.charging,
-            "incidents": kpis.incidents,
-            "credit": kpis.credit,
         }
+        others = {"incidents": kpis.incidents, "credit": kpis.credit}
         with Session(engine) as s:
             depot_id = int(s.scalar(text("SELECT min(id) FROM depots")) or 0)
-            base_energy = median_ms(lambda: energy_by_depot_day(s, today=today, days=31, zone=ZONE))
-            base_collections = median_ms(lambda: list_collections(s, today))
-            print(f"baseline energy_by_depot_day(31 days): {base_energy:.1f} ms")
-            print(f"baseline list_collections(page 1): {base_collections:.1f} ms")
-            print(f"{'panel':22} {'week':>9} {'month':>9} {'year':>9} {'month, 1 depot':>15}")
+            for label, fn in panels.items():
+                for start, end, one in periods.values():
+                    dep = depot_id if one else None
+                    live = kpis.daily_figures(s, start, end, dep, use_rollup=False)
+                    assert fn(s, start, end, dep) == fn(s, start, end, dep, live), label
+            print("rollup + open day == all live: every panel, every period")
+            head = " ".join(f"{p:>21}" for p in periods)
+            print(f"{'panel (ms: rollup / all live)':30} {head}")
             worst = 0.0
             for label, fn in panels.items():
-                row = []
-                for start, end in periods.values():
-                    row.append(median_ms(lambda fn=fn, a=start, b=end: fn(s, a, b, None)))
-                month = periods["month"]
-                row.append(median_ms(lambda fn=fn, a=month[0], b=month[1]: fn(s, a, b, depot_id)))
-                worst = max(worst, row[1], row[3])
+                cells = []
+                for start, end, one in periods.values():
+                    dep = depot_id if one else None
+                    parts = kpis.PANEL_PARTS[label]
+                    fast = median_ms(lambda fn=fn, a=start, b=end, d=dep: fn(s, a, b, d))
+                    slow = median_ms(
+                        lambda fn=fn, a=start, b=end, d=dep, p=parts: fn(
+                            s, a, b, d, kpis.daily_figures(s, a, b, d, p, use_rollup=False)
+                        )
+                    )
+                    worst = max(worst, fast)
+                    cells.append(f"{fast:7.1f} / {slow:7.1f} {slow / fast:4.1f}x")
+                print(f"{label:30} " + " ".join(f"{c:>21}" for c in cells))
+            for label, fn in others.items():
+                cells = []
+                for start, end, one in periods.values():
+                    dep = depot_id if one else None
+                    fast = median_ms(lambda fn=fn, a=start, b=end, d=dep: fn(s, a, b, d))
+                    worst = max(worst, fast)
+                    cells.append(f"{fast:7.1f} (live)")
+                print(f"{label:30} " + " ".join(f"{c:>21}" for c in cells))
+            stored = median_ms(lambda: kpis.early_delinquency(s, today, None))
+            worst = max(worst, stored)
+            s.execute(text("SAVEPOINT live"))
+            s.execute(text("DELETE FROM kpi_contract_outcomes"))
+            live_cohorts = median_ms(lambda: kpis.early_delinquency(s, today, None), runs=3)
+            s.execute(text("ROLLBACK TO SAVEPOINT live"))
+            print(
+                f"early delinquency by cohort: {stored:.1f} ms stored outcomes,"
+                f" {live_cohorts:.1f} ms live ({live_cohorts / stored:.0f}x)"
+            )
+
+            def page(a: date, b: date, d: int | None, use_rollup: bool = True) -> None:
+                days = kpis.daily_figures(s, a, b, d, use_rollup=use_rollup)
+                for fn in panels.values():
+                    fn(s, a, b, d, days)
+                for fn in others.values():
+                    fn(s, a, b, d)
+                kpis.early_delinquency(s, b, d)
+
+            for label, (start, end, one) in periods.items():
+                dep = depot_id if one else None
+                fast = median_ms(lambda a=start, b=end, d=dep: page(a, b, d))
+                slow = median_ms(lambda a=start, b=end, d=dep: page(a, b, d, False))
                 print(
-                    f"{label:22} " + " ".join(f"{ms:9.1f}" for ms in row[:3]) + f" {row[3]:15.1f}"
+                    f"whole page, {label}: {fast:.1f} ms with the rollup,"
+                    f" {slow:.1f} ms all live ({slow / fast:.1f}x)"
                 )
-            month_energy = median_ms(lambda: kpis.energy(s, *periods["month"], None))
-            print(
-                f"energy panel (month) vs energy_by_depot_day(31 days): "
-                f"{month_energy:.1f} / {base_energy:.1f} ms = {month_energy / base_energy:.2f}x"
-            )
-            month_coll = median_ms(lambda: kpis.collections_summary(s, *periods["month"], None))
-            print(
-                f"collections panel (month) vs list_collections page 1: "
-                f"{month_coll:.1f} / {base_collections:.1f} ms = "
-                f"{month_coll / base_collections:.2f}x"
-            )
-            print(f"slowest panel, month: {worst:.1f} ms (budget 200 ms)")
+            print(f"slowest panel with the rollup: {worst:.1f} ms (budget 200 ms)")
+            print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         engine.dispose()
     finally:
         if not keep:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 from flask import Flask, current_app
 
@@ -108,6 +110,27 @@ def register_commands(app: Flask) -> None:
     from portal.credit.cli import register_credit_commands
 
     register_credit_commands(app)
+
+    @app.cli.command("kpi-rollup")
+    @click.option(
+        "--since",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        help="Recompute every closed day from this one (after loading history in bulk).",
+    )
+    def kpi_rollup(since: datetime | None) -> None:
+        """Refresh the dashboard's daily rollup and contract outcomes (the nightly job)."""
+        from portal.services import kpis
+        from portal.timeutil import local_today
+
+        session = Session()
+        today = local_today()
+        if since is not None:
+            days = kpis.refresh_kpi_days(session, since.date(), today, today)
+            contracts = kpis.refresh_contract_outcomes(session, today)
+        else:
+            days, contracts = kpis.refresh_rollups(session, today)
+        Session.commit()
+        click.echo(f"KPI rollup: {days} days, {contracts} contract outcomes.")
 
     @app.cli.command("worker")
     @click.argument("queues", nargs=-1)

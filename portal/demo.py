@@ -413,6 +413,11 @@ def seed_demo(
     seed_demo_credit(session, today)
     seed_charging(session)
     seed_bookings(session)
+    from portal.demo_history import seed_activity_history
+    from portal.services.kpis import refresh_rollups
+
+    seed_activity_history(session, today)
+    refresh_rollups(session, today)  # the dashboard's rollup of the history's closed days
 
     return SeedSummary(
         depots=session.scalar(select(func.count(Depot.id))) or 0,

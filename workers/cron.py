@@ -8,6 +8,7 @@ its registrations in its own block.
 from rq import cron
 
 from workers.bookings import release_no_shows_job, reserve_opening_windows_job
+from workers.kpis import refresh_kpis_job
 from workers.ledger import assess_late_fees_job, close_statements_job, post_weekly_rent_job
 from workers.telemetry import (
     check_vehicle_alerts_job,
@@ -32,3 +33,7 @@ cron.register(ensure_telemetry_partitions_job, "telemetry", cron="15 3 * * *")
 # Every minute: ReserveNow for the windows that open, and release the no-shows.
 cron.register(reserve_opening_windows_job, "ocpp", cron="* * * * *", name="reserve-bookings")
 cron.register(release_no_shows_job, "ocpp", cron="* * * * *", name="release-no-shows")
+
+# --- KPI dashboard -------------------------------------------------------------------------
+# Every day at 01:30 (after the ledger's jobs and yesterday's km): roll up the closed days.
+cron.register(refresh_kpis_job, "default", cron="30 1 * * *", name="kpi-rollup")

@@ -19,7 +19,7 @@ from wtforms import SelectChoice
 
 from portal.db import Session
 from portal.htmx import render
-from portal.i18n import local_date, money, number
+from portal.i18n import local_date, local_datetime, money, number, time_ago
 from portal.models import IncidentStatus
 from portal.services import kpis
 from portal.services.fleet import list_depots
@@ -296,9 +296,42 @@ def _incidents(p: kpis.IncidentsPanel) -> Panel:
     )
 
 
-def _credit(p: kpis.CreditPanel) -> Panel:
+def _cohort_text(c: kpis.Cohort) -> str:
+    if not c.contracts:
+        return _("No contracts")
+    if c.unobserved == c.contracts:
+        return _("Started before the ledger's history")
+    if c.rate is None:
+        return _(
+            "Too young to judge (%(judged)s of %(contracts)s contracts past %(weeks)d weeks)",
+            judged=number(c.judged),
+            contracts=number(c.contracts - c.unobserved),
+            weeks=kpis.DELINQUENCY_WEEKS,
+        )
+    return _pct(c.rate)
+
+
+def _cohort_short(c: kpis.Cohort) -> str:
+    """The rate column of the cohort table (short, so the table fits a tablet)."""
+    if c.too_young:
+        return _("Too young")
+    return _("No ledger history")
+
+
+def _credit(p: kpis.CreditPanel, d: kpis.DelinquencyPanel) -> Panel:
     weeks = [_week(w) for w, _s, _a in p.weekly]
     submitted = [float(s) for _w, s, _a in p.weekly]
+    months = [local_date(c.month, "MMM yyyy") for c in d.cohorts]
+    rates = [(c.rate or 0.0) * 100 for c in d.cohorts]
+    judged = [c for c in d.cohorts if c.rate is not None]
+    bad, contracts = sum(c.bad for c in judged), sum(c.judged for c in judged)
+    overall = bad / contracts if contracts else None
+    if d.computed_at is None:
+        source = _("Outcomes computed live: the nightly summary has not run yet.")
+    else:
+        source = _(
+            "Outcomes as of %(when)s.", when=local_datetime(d.computed_at, "d MMM yyyy, HH:mm")
+        )
     return Panel(
         "credit",
         _("Credit applications"),
@@ -308,6 +341,11 @@ def _credit(p: kpis.CreditPanel) -> Panel:
             Figure(_("Approved"), number(p.approved), p.approved),
             Figure(_("Declined"), number(p.declined), p.declined),
             Figure(_("Approval rate"), _pct(p.approval_rate), round(p.approval_rate, 4)),
+            Figure(
+                _("Early delinquency, judged cohorts"),
+                _pct(overall) if overall is not None else "—",
+                None if overall is None else round(overall, 4),
+            ),
         ],
         [
             build(
@@ -318,27 +356,90 @@ def _credit(p: kpis.CreditPanel) -> Panel:
                 submitted,
                 [number(v) for v in submitted],
                 label_header=_("Week"),
-            )
+            ),
+            build(
+                "chart-delinquency",
+                _("Early delinquency by cohort (%)"),
+                "bar",
+                months,
+                rates,
+                [_cohort_text(c) for c in d.cohorts],
+                label_header=_("Contracts started in"),
+            ),
         ],
         note=_(
-            "Early delinquency by cohort is not shown yet: it needs %(weeks)d weeks of"
-            " payments on contracts from scored applications. The depot filter does not"
-            " apply to applications.",
+            "Early delinquency: the share of the contracts started in a month that went"
+            " %(days)d or more days past due within their first %(weeks)d weeks (the"
+            " definition of the credit model's labelled outcomes). A cohort is too young"
+            " to judge until all its contracts are %(weeks)d weeks old; contracts started"
+            " before the ledger's history are left out of the rate. %(source)s"
+            " The depot filter does not apply to applications.",
+            days=kpis.BAD_DAYS_PAST_DUE,
             weeks=kpis.DELINQUENCY_WEEKS,
+            source=source,
         ),
+        tables=[
+            (
+                _("Early delinquency by cohort"),
+                [
+                    _("Cohort"),
+                    _("Contracts"),
+                    _("No ledger history"),
+                    _("Judged"),
+                    _("Went bad"),
+                    _("Rate"),
+                ],
+                [
+                    [
+                        month,
+                        number(c.contracts),
+                        number(c.unobserved),
+                        number(c.judged),
+                        number(c.bad),
+                        _pct(c.rate) if c.rate is not None else _cohort_short(c),
+                    ]
+                    for month, c in zip(months, d.cohorts, strict=True)
+                    if c.contracts
+                ],
+            )
+        ],
     )
 
 
-def build_panels(session: OrmSession, start: date, end: date, depot_id: int | None) -> list[Panel]:
-    return [
-        _fleet(kpis.fleet_utilization(session, start, end, depot_id)),
-        _km(kpis.km_per_car(session, start, end, depot_id)),
-        _collections(kpis.collections_summary(session, start, end, depot_id)),
-        _energy(kpis.energy(session, start, end, depot_id)),
-        _charging(kpis.charging(session, start, end, depot_id)),
+def build_panels(
+    session: OrmSession, start: date, end: date, depot_id: int | None
+) -> tuple[list[Panel], kpis.Days]:
+    """Every panel, on one read of the period's daily figures (rollup + live)."""
+    days = kpis.daily_figures(session, start, end, depot_id)
+    panels = [
+        _fleet(kpis.fleet_utilization(session, start, end, depot_id, days)),
+        _km(kpis.km_per_car(session, start, end, depot_id, days)),
+        _collections(kpis.collections_summary(session, start, end, depot_id, days)),
+        _energy(kpis.energy(session, start, end, depot_id, days)),
+        _charging(kpis.charging(session, start, end, depot_id, days)),
         _incidents(kpis.incidents(session, start, end, depot_id)),
-        _credit(kpis.credit(session, start, end, depot_id)),
+        _credit(
+            kpis.credit(session, start, end, depot_id),
+            kpis.early_delinquency(session, end, depot_id),
+        ),
     ]
+    return panels, days
+
+
+def data_note(days: kpis.Days) -> str:
+    """Where the figures come from: the rollup's closing day and age, or live."""
+    state = days.state
+    if state.last_day is None or state.computed_at is None:
+        return _(
+            "The daily summary has never been computed: every figure is computed live"
+            " (slower for long periods)."
+        )
+    return _(
+        "Data up to the close of %(day)s from the daily summary, refreshed %(ago)s;"
+        " later days computed live.",
+        day=local_date(state.last_day, "d MMM yyyy"),
+        ago=time_ago(state.computed_at),
+    )
 
 
 def _filters(session: OrmSession) -> DashboardFilterForm:
@@ -365,12 +466,13 @@ def dashboard() -> Response:
             csv_args={},
         )
     start, end = period_of(form, local_today())
-    panels = build_panels(session, start, end, form.depot.data or None)
+    panels, days = build_panels(session, start, end, form.depot.data or None)
     return render(
         "manager/dashboard.html",
         "panels",
         form=form,
         panels=panels,
+        data_note=data_note(days),
         start=start,
         end=end,
         csv_args=request.args.to_dict(),
@@ -388,7 +490,7 @@ def dashboard_csv() -> Response:
             mimetype="text/plain",
         )
     start, end = period_of(form, local_today())
-    panels = build_panels(session, start, end, form.depot.data or None)
+    panels, _days = build_panels(session, start, end, form.depot.data or None)
     buffer = io.StringIO()
     buffer.write("\ufeff")  # a BOM, so Excel reads the accents as UTF-8
     writer = csv.writer(buffer)

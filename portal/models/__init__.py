@@ -55,6 +55,7 @@ from .incidents import (
     IncidentType,
     PositionSource,
 )
+from .kpis import KpiContractOutcome, KpiDay
 from .ledger import (
     EntryKind,
     LedgerEntry,
@@ -125,6 +126,8 @@ __all__ = [
     "IncidentEvent",
     "IncidentStatus",
     "IncidentType",
+    "KpiContractOutcome",
+    "KpiDay",
     "LedgerEntry",
     "MeterValue",
     "ModelVersion",

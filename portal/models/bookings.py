@@ -65,6 +65,7 @@ class Booking(Base):
         ),
         Index("ix_bookings_driver_window", "driver_id", "window_start"),
         Index("ix_bookings_depot_window", "depot_id", "window_start"),
+        Index("ix_bookings_window", "window_start"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -259,6 +259,9 @@ class ChargingSession(Base):
         CheckConstraint("(status = 'completed') = (stopped_at IS NOT NULL)", name="stop_recorded"),
         Index("ix_charging_sessions_driver_started", "driver_id", "started_at"),
         Index("ix_charging_sessions_charger_status", "charger_id", "status"),
+        # The dashboard's open day: sessions started, or still holding a connector, today.
+        Index("ix_charging_sessions_started", "started_at"),
+        Index("ix_charging_sessions_stopped", "stopped_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -73,6 +73,8 @@ class LedgerEntry(Base):
         ),
         Index("ix_ledger_entries_contract_posted", "contract_id", "posted_at"),
         Index("ix_ledger_entries_source", "source_type", "source_id"),
+        # The dashboard's open day (billed and collected today).
+        Index("ix_ledger_entries_posted", "posted_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -163,6 +163,7 @@ class VehicleDailyKm(Base):
     """Kilometres driven on a local (America/Mexico_City) day, from the odometer."""
 
     __tablename__ = "vehicle_daily_km"
+    __table_args__ = (Index("ix_vehicle_daily_km_day", "day"),)  # the dashboard's open day
 
     vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicles.id"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)

@@ -20,9 +20,12 @@ import json
 import math
 import threading
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -1231,24 +1234,54 @@ def contract_went_bad(session: Session, contract: Contract, today: date) -> bool
     days after it fell due (`ledger.charge_due_on` with the contract's grace days,
     credits paying the oldest charges first); False if the 26 weeks passed without it;
     None while the contract is still under observation."""
-    window_end = contract.starts_on + timedelta(weeks=OBSERVATION_WEEKS)
     entries = session.execute(
         select(LedgerEntry.posted_at, LedgerEntry.amount_cents)
         .where(LedgerEntry.driver_id == contract.driver_id)
         .order_by(LedgerEntry.posted_at, LedgerEntry.id)
-    ).all()
+    )
+    return _went_bad(contract.starts_on, contract.grace_days, [(p, a) for p, a in entries], today)
+
+
+def _went_bad(
+    starts_on: date, grace_days: int, entries: Sequence[tuple[datetime, int]], today: date
+) -> bool | None:
+    """`contract_went_bad` on the driver's ledger entries (oldest first)."""
+    window_end = starts_on + timedelta(weeks=OBSERVATION_WEEKS)
     charges = [(p, a) for p, a in entries if a > 0]
     credits = [(p, -a) for p, a in entries if a < 0]
     covered = _covered_at(charges, credits)
     horizon = min(window_end, today)
     for (posted, _), paid_at in zip(charges, covered, strict=True):
-        due = charge_due_on(posted, contract.grace_days)
+        due = charge_due_on(posted, grace_days)
         bad_on = due + timedelta(days=BAD_DAYS_PAST_DUE)
-        if due < contract.starts_on or bad_on > horizon:
+        if due < starts_on or bad_on > horizon:
             continue
         if paid_at is None or local_date(paid_at) > bad_on:
             return True
     return False if today >= window_end else None
+
+
+def contract_outcomes(session: Session, today: date) -> dict[int, bool | None]:
+    """`contract_went_bad` of every contract, by contract id, reading the ledger once
+    (for the dashboard's early delinquency by cohort)."""
+    contracts: dict[int, list[tuple[int, date, int]]] = {}
+    for contract_id, driver_id, starts_on, grace_days in session.execute(
+        select(Contract.id, Contract.driver_id, Contract.starts_on, Contract.grace_days)
+    ):
+        contracts.setdefault(driver_id, []).append((contract_id, starts_on, grace_days))
+    outcomes: dict[int, bool | None] = {}
+    rows = session.execute(
+        select(LedgerEntry.driver_id, LedgerEntry.posted_at, LedgerEntry.amount_cents)
+        .where(LedgerEntry.driver_id.in_(select(Contract.driver_id)))
+        .order_by(LedgerEntry.driver_id, LedgerEntry.posted_at, LedgerEntry.id)
+        .execution_options(yield_per=10_000)
+    )
+    by_driver = {d: [(p, a) for _, p, a in group] for d, group in groupby(rows, key=itemgetter(0))}
+    for driver_id, driver_contracts in contracts.items():
+        entries = by_driver.get(driver_id, [])
+        for contract_id, starts_on, grace_days in driver_contracts:
+            outcomes[contract_id] = _went_bad(starts_on, grace_days, entries, today)
+    return outcomes
 
 
 def export_outcomes(session: Session, today: date) -> list[dict[str, Any]]:

@@ -9,12 +9,13 @@ frozen dataclass with the figures and the series its chart draws. Labels are key
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, case, cast, func, literal, select, text
+from sqlalchemy import Date, DateTime, case, cast, delete, func, insert, literal, select, text
 from sqlalchemy.orm import Session
 
 from portal.models import (
@@ -28,21 +29,26 @@ from portal.models import (
     EntryKind,
     Incident,
     IncidentStatus,
+    KpiContractOutcome,
+    KpiDay,
     LedgerEntry,
     Vehicle,
     VehicleDailyKm,
     VehicleStatus,
 )
 from portal.models.credit import CreditApplication, CreditDecision, Outcome
+from portal.timeutil import local_today, monday_of
 
 from .collections import Sort, _query
+from .credit import BAD_DAYS_PAST_DUE, OBSERVATION_WEEKS, contract_outcomes
 
 ZONE_NAME = "America/Mexico_City"
 ZONE = ZoneInfo(ZONE_NAME)
 CLOSED_INCIDENT = (IncidentStatus.CLOSED, IncidentStatus.REJECTED, IncidentStatus.CANCELLED)
 # Days-late buckets for the overdue amounts: (lowest day, highest day or None).
 AGE_BUCKETS: tuple[tuple[int, int | None], ...] = ((1, 7), (8, 14), (15, 30), (31, 60), (61, None))
-DELINQUENCY_WEEKS = 26
+DELINQUENCY_WEEKS = OBSERVATION_WEEKS
+COHORT_MONTHS = 18
 HOURS = range(24)
 
 
@@ -69,6 +75,299 @@ def _local_day(column: Any) -> Any:
     return cast(func.timezone(ZONE_NAME, column), Date)
 
 
+# --- daily figures: the rollup of closed days and the open day(s) live ---------------
+
+PARTS = frozenset({"km", "ledger", "energy", "hours", "bookings"})
+CHARGE_KINDS = (EntryKind.PAYMENT, EntryKind.DEPOSIT, EntryKind.ADJUSTMENT, EntryKind.REVERSAL)
+
+
+@dataclass(slots=True)
+class DayFigures:
+    """What the panels add up for one local day and one depot (see `KpiDay`)."""
+
+    cars_driven: int = 0
+    km: Decimal = Decimal(0)
+    billed_cents: int = 0
+    collected_cents: int = 0
+    sessions: int = 0
+    energy_wh: int = 0
+    energy_cost_cents: int = 0
+    connector_seconds: list[int] = field(default_factory=lambda: [0] * 24)
+    bookings: int = 0
+    no_shows: int = 0
+
+    def add(self, other: DayFigures) -> None:
+        for name in ROLLUP_COLUMNS:
+            if name != "connector_seconds":
+                setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.connector_seconds = [
+            a + b for a, b in zip(self.connector_seconds, other.connector_seconds, strict=True)
+        ]
+
+
+ROLLUP_COLUMNS = tuple(DayFigures.__dataclass_fields__)
+
+Key = tuple[date, int | None]  # (local day, depot id or None)
+
+
+@dataclass(frozen=True, slots=True)
+class RollupState:
+    first_day: date | None  # the closed days the rollup holds, or None if it never ran
+    last_day: date | None
+    computed_at: datetime | None  # its latest refresh
+
+
+@dataclass(frozen=True, slots=True)
+class Days:
+    """Daily figures of a period: the closed days from the rollup, the rest live."""
+
+    figures: dict[Key, DayFigures]
+    state: RollupState
+    live_days: int  # how many of the period's days were computed live
+
+    def total(self, day: date | None = None, depot_id: int | None = None) -> DayFigures:
+        """The figures summed over depots (or one depot), over the period (or one day)."""
+        out = DayFigures()
+        for (d, dep), f in self.figures.items():
+            if (day is None or d == day) and (depot_id is None or dep == depot_id):
+                out.add(f)
+        return out
+
+    def by_day(self) -> dict[date, DayFigures]:
+        out: dict[date, DayFigures] = {}
+        for (d, _dep), f in self.figures.items():
+            out.setdefault(d, DayFigures()).add(f)
+        return out
+
+    def by_depot(self) -> dict[int | None, DayFigures]:
+        out: dict[int | None, DayFigures] = {}
+        for (_d, dep), f in self.figures.items():
+            out.setdefault(dep, DayFigures()).add(f)
+        return out
+
+
+def _cell(figures: dict[Key, DayFigures], day: date, depot_id: int | None) -> DayFigures:
+    return figures.setdefault((day, depot_id), DayFigures())
+
+
+def live_days(
+    session: Session,
+    first: date,
+    last: date,
+    depot_id: int | None,
+    parts: frozenset[str] = PARTS,
+) -> dict[Key, DayFigures]:
+    """The daily figures of `first`..`last` from the source tables, per depot."""
+    _no_jit(session)
+    since, until = _bounds(first, last)
+    figures: dict[Key, DayFigures] = {}
+    params = {
+        "first": first,
+        "last": last,
+        "since": since,
+        "until": until,
+        "zone": ZONE_NAME,
+        "depot_id": depot_id,
+    }
+    depot = "(CAST(:depot_id AS integer) IS NULL OR {} = :depot_id)"
+    if "km" in parts:
+        sql = f"""
+            SELECT k.day, v.depot_id, count(*) FILTER (WHERE k.km > 0), sum(k.km)
+            FROM vehicle_daily_km k JOIN vehicles v ON v.id = k.vehicle_id
+            WHERE k.day BETWEEN :first AND :last AND {depot.format("v.depot_id")}
+            GROUP BY 1, 2
+        """  # noqa: S608 - fixed SQL, parameters bound
+        for d, dep, cars, km in session.execute(text(sql), params):
+            cell = _cell(figures, d, dep)
+            cell.cars_driven, cell.km = int(cars), Decimal(km or 0)
+    if "ledger" in parts:
+        le = LedgerEntry
+        day = _local_day(le.posted_at).label("day")
+        query = (
+            select(
+                day,
+                Vehicle.depot_id,
+                func.sum(case((le.kind.not_in(CHARGE_KINDS), le.amount_cents), else_=0)),
+                func.sum(case((le.kind == EntryKind.PAYMENT, -le.amount_cents), else_=0)),
+            )
+            .outerjoin(Contract, Contract.id == le.contract_id)
+            .outerjoin(Vehicle, Vehicle.id == Contract.vehicle_id)
+            .where(le.posted_at >= since, le.posted_at < until)
+            .group_by(text("day"), Vehicle.depot_id)
+        )
+        if depot_id:
+            query = query.where(Vehicle.depot_id == depot_id)
+        for d, dep, billed, collected in session.execute(query):
+            cell = _cell(figures, d, dep)
+            cell.billed_cents, cell.collected_cents = int(billed or 0), int(collected or 0)
+    if "energy" in parts:
+        cs = ChargingSession
+        wh = func.coalesce(
+            cs.energy_wh, func.greatest(0, cs.last_meter_wh - cs.meter_start_wh), literal(0)
+        )
+        day = _local_day(cs.started_at).label("day")
+        query = (
+            select(
+                day,
+                Charger.depot_id,
+                func.count(),
+                func.sum(wh),
+                func.sum(func.coalesce(cs.cost_cents, 0)),
+            )
+            .join(Charger, Charger.id == cs.charger_id)
+            .where(cs.started_at >= since, cs.started_at < until, Charger.depot_id.is_not(None))
+            .group_by(text("day"), Charger.depot_id)
+        )
+        if depot_id:
+            query = query.where(Charger.depot_id == depot_id)
+        for d, dep, n, w, cost in session.execute(query):
+            cell = _cell(figures, d, dep)
+            cell.sessions, cell.energy_wh, cell.energy_cost_cents = int(n), int(w or 0), int(cost)
+    if "hours" in parts:
+        # Each session clipped to the period, in local epoch seconds, cut at hour
+        # boundaries with an integer series (much cheaper than a series of timestamps).
+        sql = f"""
+            WITH s AS (
+              SELECT c.depot_id,
+                     extract(epoch FROM greatest(cs.started_at, :since) AT TIME ZONE :zone)
+                       ::bigint AS a,
+                     extract(epoch FROM least(coalesce(cs.stopped_at, now()), :until)
+                       AT TIME ZONE :zone)::bigint AS b
+              FROM charging_sessions cs JOIN chargers c ON c.id = cs.charger_id
+              WHERE cs.started_at < :until
+                AND (cs.stopped_at IS NULL OR cs.stopped_at > :since)
+                AND c.depot_id IS NOT NULL AND {depot.format("c.depot_id")}
+            )
+            SELECT k / 24 AS day, depot_id, (k % 24)::int AS hour,
+                   sum(least(b, (k + 1) * 3600) - greatest(a, k * 3600))
+            FROM s, generate_series(a / 3600, (b - 1) / 3600) AS k
+            WHERE b > a
+            GROUP BY 1, 2, 3
+        """  # noqa: S608 - fixed SQL, parameters bound
+        epoch = date(1970, 1, 1)
+        for n, dep, hour, seconds in session.execute(text(sql), params):
+            _cell(figures, epoch + timedelta(days=int(n)), dep).connector_seconds[hour] = int(
+                seconds
+            )
+    if "bookings" in parts:
+        day = _local_day(Booking.window_start).label("day")
+        query = (
+            select(
+                day,
+                Booking.depot_id,
+                func.count(),
+                func.count().filter(Booking.status == BookingStatus.NO_SHOW),
+            )
+            .where(
+                Booking.window_start >= since,
+                Booking.window_start < until,
+                Booking.status != BookingStatus.CANCELLED,
+            )
+            .group_by(text("day"), Booking.depot_id)
+        )
+        if depot_id:
+            query = query.where(Booking.depot_id == depot_id)
+        for d, dep, n, no_shows in session.execute(query):
+            cell = _cell(figures, d, dep)
+            cell.bookings, cell.no_shows = int(n), int(no_shows)
+    return figures
+
+
+def rollup_state(session: Session) -> RollupState:
+    first, last, computed = session.execute(
+        select(func.min(KpiDay.day), func.max(KpiDay.day), func.max(KpiDay.computed_at))
+    ).one()
+    return RollupState(first, last, computed)
+
+
+def _rolled_up(
+    session: Session, first: date, last: date, depot_id: int | None
+) -> dict[Key, DayFigures]:
+    query = select(KpiDay.day, KpiDay.depot_id, *(getattr(KpiDay, c) for c in ROLLUP_COLUMNS))
+    query = query.where(KpiDay.day.between(first, last))
+    if depot_id:
+        query = query.where(KpiDay.depot_id == depot_id)
+    return {
+        (d, dep): DayFigures(**dict(zip(ROLLUP_COLUMNS, values, strict=True)))
+        for d, dep, *values in session.execute(query)
+    }
+
+
+def daily_figures(
+    session: Session,
+    start: date,
+    end: date,
+    depot_id: int | None,
+    parts: frozenset[str] = PARTS,
+    *,
+    use_rollup: bool = True,
+) -> Days:
+    """The period's daily figures: the days the rollup holds from it, the others (the
+    open day, days since the last refresh, or all of them if it never ran) live."""
+    state = rollup_state(session)
+    figures: dict[Key, DayFigures] = {}
+    live = [(start, end)]
+    if use_rollup and state.first_day and state.last_day:
+        first, last = max(start, state.first_day), min(end, state.last_day)
+        if first <= last:
+            figures.update(_rolled_up(session, first, last, depot_id))
+            live = [(start, first - timedelta(days=1)), (last + timedelta(days=1), end)]
+    live_count = 0
+    for a, b in live:
+        if a <= b:
+            figures.update(live_days(session, a, b, depot_id, parts))
+            live_count += (b - a).days + 1
+    return Days(figures, state, live_count)
+
+
+def refresh_kpi_days(session: Session, first: date, last: date, today: date) -> int:
+    """Recompute the rollup of the closed days `first`..`last` (days from `today` on are
+    left out): replace their rows with one per day and depot (and one for no depot),
+    zeros included, so the rollup's days are contiguous. Returns the days written."""
+    last = min(last, today - timedelta(days=1))
+    if first > last:
+        return 0
+    figures = live_days(session, first, last, None)
+    depots: list[int | None] = [*session.scalars(select(Depot.id).order_by(Depot.id)), None]
+    session.execute(delete(KpiDay).where(KpiDay.day.between(first, last)))
+    now = datetime.now(UTC)
+    rows = []
+    for day in _days(first, last):
+        for dep in depots:
+            cell = figures.get((day, dep), DayFigures())
+            rows.append(
+                {"day": day, "depot_id": dep, "computed_at": now}
+                | {c: getattr(cell, c) for c in ROLLUP_COLUMNS}
+            )
+    session.execute(insert(KpiDay), rows)
+    return (last - first).days + 1
+
+
+def first_history_day(session: Session) -> date | None:
+    """The earliest local day any rolled-up figure comes from."""
+    candidates = [
+        session.scalar(select(func.min(VehicleDailyKm.day))),
+        session.scalar(select(_local_day(func.min(LedgerEntry.posted_at)))),
+        session.scalar(select(_local_day(func.min(ChargingSession.started_at)))),
+        session.scalar(select(_local_day(func.min(Booking.window_start)))),
+    ]
+    days = [d for d in candidates if d is not None]
+    return min(days) if days else None
+
+
+def refresh_rollups(session: Session, today: date, recheck_days: int = 7) -> tuple[int, int]:
+    """The nightly refresh: the closed days since the last run plus the last
+    `recheck_days` (late telemetry, late payments), or the whole history the first time;
+    and every contract's early-delinquency outcome. Returns (days, contracts)."""
+    state = rollup_state(session)
+    if state.last_day is None:
+        first = first_history_day(session) or today - timedelta(days=1)
+    else:
+        first = min(state.last_day + timedelta(days=1), today - timedelta(days=recheck_days))
+    days = refresh_kpi_days(session, first, today - timedelta(days=1), today)
+    return days, refresh_contract_outcomes(session, today)
+
+
 # --- fleet utilization --------------------------------------------------------------
 
 
@@ -88,28 +387,47 @@ class FleetPanel:
         return self.on_road / self.vehicles if self.vehicles else 0.0
 
 
-def fleet_utilization(session: Session, start: date, end: date, depot_id: int | None) -> FleetPanel:
-    _no_jit(session)
+# The daily figures each panel reads (the others it takes live).
+PANEL_PARTS = {
+    "fleet": frozenset({"km"}),
+    "km": frozenset({"km"}),
+    "collections": frozenset({"ledger"}),
+    "energy": frozenset({"km", "energy"}),
+    "charging": frozenset({"energy", "hours", "bookings"}),
+}
+
+
+def _days_of(
+    session: Session, start: date, end: date, depot_id: int | None, panel: str, days: Days | None
+) -> Days:
+    if days is not None:
+        return days
+    return daily_figures(session, start, end, depot_id, PANEL_PARTS[panel])
+
+
+def fleet_utilization(
+    session: Session, start: date, end: date, depot_id: int | None, days: Days | None = None
+) -> FleetPanel:
+    days = _days_of(session, start, end, depot_id, "fleet", days)
     counts = select(Vehicle.status, func.count()).group_by(Vehicle.status)
     if depot_id:
         counts = counts.where(Vehicle.depot_id == depot_id)
     by_status = {VehicleStatus(s): int(n) for s, n in session.execute(counts)}
-    daily = (
-        select(VehicleDailyKm.day, func.count())
-        .where(VehicleDailyKm.day.between(start, end), VehicleDailyKm.km > 0)
-        .group_by(VehicleDailyKm.day)
+    # Cars that drove at least once: a probe of each car's (vehicle, day) key, which stops
+    # at its first day with km, instead of counting distinct cars over every row.
+    drove = (
+        select(VehicleDailyKm.vehicle_id)
+        .where(
+            VehicleDailyKm.vehicle_id == Vehicle.id,
+            VehicleDailyKm.day.between(start, end),
+            VehicleDailyKm.km > 0,
+        )
+        .exists()
     )
-    on_road = select(func.count(func.distinct(VehicleDailyKm.vehicle_id))).where(
-        VehicleDailyKm.day.between(start, end), VehicleDailyKm.km > 0
-    )
+    on_road = select(func.count()).select_from(Vehicle).where(drove)
     if depot_id:
-        daily = daily.join(Vehicle, Vehicle.id == VehicleDailyKm.vehicle_id).where(
-            Vehicle.depot_id == depot_id
-        )
-        on_road = on_road.join(Vehicle, Vehicle.id == VehicleDailyKm.vehicle_id).where(
-            Vehicle.depot_id == depot_id
-        )
-    per_day = {d: int(n) for d, n in session.execute(daily)}
+        on_road = on_road.where(Vehicle.depot_id == depot_id)
+    per_day = days.by_day()
     retired = by_status.get(VehicleStatus.RETIRED, 0)
     return FleetPanel(
         vehicles=sum(by_status.values()) - retired,
@@ -118,7 +436,9 @@ def fleet_utilization(session: Session, start: date, end: date, depot_id: int | 
         in_repair=by_status.get(VehicleStatus.IN_REPAIR, 0),
         idle=by_status.get(VehicleStatus.AVAILABLE, 0),
         out_of_service=by_status.get(VehicleStatus.OUT_OF_SERVICE, 0),
-        daily_on_road=[(d, per_day.get(d, 0)) for d in _days(start, end)],
+        daily_on_road=[
+            (d, per_day[d].cars_driven if d in per_day else 0) for d in _days(start, end)
+        ],
     )
 
 
@@ -136,27 +456,17 @@ class KmPanel:
         return self.km / self.car_days if self.car_days else 0.0
 
 
-def km_per_car(session: Session, start: date, end: date, depot_id: int | None) -> KmPanel:
-    _no_jit(session)
-    query = (
-        select(VehicleDailyKm.day, func.sum(VehicleDailyKm.km), func.count())
-        .where(VehicleDailyKm.day.between(start, end), VehicleDailyKm.km > 0)
-        .group_by(VehicleDailyKm.day)
-    )
-    if depot_id:
-        query = query.join(Vehicle, Vehicle.id == VehicleDailyKm.vehicle_id).where(
-            Vehicle.depot_id == depot_id
-        )
-    rows = {d: (float(km), int(n)) for d, km, n in session.execute(query)}
+def km_per_car(
+    session: Session, start: date, end: date, depot_id: int | None, days: Days | None = None
+) -> KmPanel:
+    days = _days_of(session, start, end, depot_id, "km", days)
+    per_day = days.by_day()
     daily = []
     for d in _days(start, end):
-        km, n = rows.get(d, (0.0, 0))
-        daily.append((d, km / n if n else 0.0))
-    return KmPanel(
-        km=sum(km for km, _ in rows.values()),
-        car_days=sum(n for _, n in rows.values()),
-        daily=daily,
-    )
+        cell = per_day.get(d, DayFigures())
+        daily.append((d, float(cell.km) / cell.cars_driven if cell.cars_driven else 0.0))
+    total = days.total()
+    return KmPanel(km=float(total.km), car_days=total.cars_driven, daily=daily)
 
 
 # --- collections --------------------------------------------------------------------
@@ -180,32 +490,17 @@ class CollectionsPanel:
 
 
 def collections_summary(
-    session: Session, start: date, end: date, depot_id: int | None
+    session: Session, start: date, end: date, depot_id: int | None, days: Days | None = None
 ) -> CollectionsPanel:
+    days = _days_of(session, start, end, depot_id, "collections", days)
     _no_jit(session)
-    since, until = _bounds(start, end)
-    le = LedgerEntry
-    week = func.greatest(
-        cast(func.date_trunc("week", func.timezone(ZONE_NAME, le.posted_at)), Date),
-        literal(start, Date),
-    )
-    charges = (EntryKind.PAYMENT, EntryKind.DEPOSIT, EntryKind.ADJUSTMENT, EntryKind.REVERSAL)
-    billed = case((le.kind.not_in(charges), le.amount_cents), else_=0)
-    collected = case((le.kind == EntryKind.PAYMENT, -le.amount_cents), else_=0)
-    query = (
-        select(week.label("week"), func.sum(billed), func.sum(collected))
-        .where(le.posted_at >= since, le.posted_at < until)
-        .group_by(text("week"))
-    )
-    if depot_id:
-        query = (
-            query.join(Contract, Contract.id == le.contract_id)
-            .join(Vehicle, Vehicle.id == Contract.vehicle_id)
-            .where(Vehicle.depot_id == depot_id)
-        )
-    rows = {w: (int(b or 0), int(c or 0)) for w, b, c in session.execute(query)}
-    weeks = sorted({max(start, d - timedelta(days=d.weekday())) for d in _days(start, end)})
-    weekly = [(w, *rows.get(w, (0, 0))) for w in weeks]
+    sums: dict[date, tuple[int, int]] = {}
+    for d, cell in days.by_day().items():
+        week = max(start, monday_of(d))
+        billed, collected = sums.get(week, (0, 0))
+        sums[week] = (billed + cell.billed_cents, collected + cell.collected_cents)
+    weeks = sorted({max(start, monday_of(d)) for d in _days(start, end)})
+    weekly = [(w, *sums.get(w, (0, 0))) for w in weeks]
     # Overdue by age: the collections list itself (one statement, FIFO in SQL) as of
     # the end of the period, aggregated by days late.
     owing = _query(
@@ -277,53 +572,34 @@ class EnergyPanel:
         return self.cost_cents / self.km if self.km else None
 
 
-def energy(session: Session, start: date, end: date, depot_id: int | None) -> EnergyPanel:
+def energy(
+    session: Session, start: date, end: date, depot_id: int | None, days: Days | None = None
+) -> EnergyPanel:
     """kWh and cost of charging sessions (counted on the local day they started) per depot
     and day; cost per km = that cost over the km the depot's cars drove."""
-    _no_jit(session)
-    since, until = _bounds(start, end)
-    cs = ChargingSession
-    wh = func.coalesce(
-        cs.energy_wh, func.greatest(0, cs.last_meter_wh - cs.meter_start_wh), literal(0)
-    )
-    day = _local_day(cs.started_at).label("day")
-    query = (
-        select(Charger.depot_id, day, func.sum(wh), func.sum(func.coalesce(cs.cost_cents, 0)))
-        .add_columns(func.count())
-        .join(Charger, Charger.id == cs.charger_id)
-        .where(cs.started_at >= since, cs.started_at < until, Charger.depot_id.is_not(None))
-        .group_by(Charger.depot_id, text("day"))
-    )
-    km_query = (
-        select(Vehicle.depot_id, func.sum(VehicleDailyKm.km))
-        .join(Vehicle, Vehicle.id == VehicleDailyKm.vehicle_id)
-        .where(VehicleDailyKm.day.between(start, end))
-        .group_by(Vehicle.depot_id)
-    )
+    days = _days_of(session, start, end, depot_id, "energy", days)
     depots = select(Depot.id, Depot.name).order_by(Depot.name)
     if depot_id:
-        query = query.where(Charger.depot_id == depot_id)
-        km_query = km_query.where(Vehicle.depot_id == depot_id)
         depots = depots.where(Depot.id == depot_id)
-    per_depot: dict[int, list[float]] = {}
-    per_day: dict[date, list[float]] = {}
-    for dep, d, w, cost, n in session.execute(query):
-        cell = per_depot.setdefault(dep, [0.0, 0, 0])
-        cell[0] += int(w or 0) / 1000
-        cell[1] += int(cost or 0)
-        cell[2] += int(n)
-        daycell = per_day.setdefault(d, [0.0, 0])
-        daycell[0] += int(w or 0) / 1000
-        daycell[1] += int(cost or 0)
-    km = {dep: float(k or 0) for dep, k in session.execute(km_query)}
+    per_depot = days.by_depot()
     rows = []
     for dep, name in session.execute(depots):
-        kwh, cost, n = per_depot.get(dep, [0.0, 0, 0])
-        rows.append(DepotEnergyRow(dep, name, kwh, int(cost), int(n), km.get(dep, 0.0)))
-    daily = [
-        (d, per_day.get(d, [0.0, 0])[0], int(per_day.get(d, [0.0, 0])[1]))
-        for d in _days(start, end)
-    ]
+        cell = per_depot.get(dep, DayFigures())
+        rows.append(
+            DepotEnergyRow(
+                dep,
+                name,
+                cell.energy_wh / 1000,
+                cell.energy_cost_cents,
+                cell.sessions,
+                float(cell.km),
+            )
+        )
+    per_day = days.by_day()
+    daily = []
+    for d in _days(start, end):
+        cell = per_day.get(d, DayFigures())
+        daily.append((d, cell.energy_wh / 1000, cell.energy_cost_cents))
     return EnergyPanel(depots=rows, daily=daily)
 
 
@@ -343,61 +619,30 @@ class ChargingPanel:
         return self.no_shows / self.bookings if self.bookings else 0.0
 
 
-def charging(session: Session, start: date, end: date, depot_id: int | None) -> ChargingPanel:
+def charging(
+    session: Session, start: date, end: date, depot_id: int | None, days: Days | None = None
+) -> ChargingPanel:
     """Connector utilization by local hour of day: the seconds of each hour that sessions
     held a connector, over (connectors x days in the period x 3600)."""
-    _no_jit(session)
-    since, until = _bounds(start, end)
-    # Each session clipped to the period, in local epoch seconds, cut at hour boundaries
-    # with an integer series (much cheaper than a series of timestamps).
-    hourly_sql = text(
-        """
-        WITH s AS (
-          SELECT extract(epoch FROM greatest(cs.started_at, :since) AT TIME ZONE :zone)::bigint
-                   AS a,
-                 extract(epoch FROM least(coalesce(cs.stopped_at, now()), :until)
-                   AT TIME ZONE :zone)::bigint AS b,
-                 cs.started_at >= :since AS started_in
-          FROM charging_sessions cs JOIN chargers c ON c.id = cs.charger_id
-          WHERE cs.started_at < :until AND coalesce(cs.stopped_at, now()) > :since
-            AND c.depot_id IS NOT NULL
-            AND (CAST(:depot_id AS integer) IS NULL OR c.depot_id = :depot_id)
-        )
-        SELECT (k % 24)::int AS hour, sum(least(b, (k + 1) * 3600) - greatest(a, k * 3600))
-        FROM s, generate_series(a / 3600, (b - 1) / 3600) AS k
-        WHERE b > a
-        GROUP BY 1
-        UNION ALL  -- hour -1: the sessions started in the period, from the same scan
-        SELECT -1, count(*) FILTER (WHERE started_in) FROM s
-        """
-    )
-    params = {"since": since, "until": until, "zone": ZONE_NAME, "depot_id": depot_id}
-    seconds = {int(h): float(s or 0) for h, s in session.execute(hourly_sql, params)}
+    days = _days_of(session, start, end, depot_id, "charging", days)
+    total = days.total()
     connectors_q = select(func.count(ChargerConnector.id)).join(
         Charger, Charger.id == ChargerConnector.charger_id
     )
-    bookings_q = select(
-        func.count(),
-        func.count().filter(Booking.status == BookingStatus.NO_SHOW),
-    ).where(
-        Booking.window_start >= since,
-        Booking.window_start < until,
-        Booking.status != BookingStatus.CANCELLED,
-    )
     if depot_id:
         connectors_q = connectors_q.where(Charger.depot_id == depot_id)
-        bookings_q = bookings_q.where(Booking.depot_id == depot_id)
     else:
         connectors_q = connectors_q.where(Charger.depot_id.is_not(None))
     connectors = int(session.scalar(connectors_q) or 0)
     capacity = connectors * ((end - start).days + 1) * 3600
-    bookings, no_shows = session.execute(bookings_q).one()
     return ChargingPanel(
-        sessions=int(seconds.pop(-1, 0)),
+        sessions=total.sessions,
         connectors=connectors,
-        hourly=[(h, min(1.0, seconds.get(h, 0.0) / capacity) if capacity else 0.0) for h in HOURS],
-        bookings=int(bookings),
-        no_shows=int(no_shows),
+        hourly=[
+            (h, min(1.0, total.connector_seconds[h] / capacity) if capacity else 0.0) for h in HOURS
+        ],
+        bookings=total.bookings,
+        no_shows=total.no_shows,
     )
 
 
@@ -523,10 +768,111 @@ def credit(session: Session, start: date, end: date, depot_id: int | None) -> Cr
     )
 
 
+# --- early delinquency by cohort ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cohort:
+    month: date  # the first of the month the contracts started in
+    contracts: int
+    judged: int  # observed contracts whose first 26 weeks are over (or that went bad)
+    bad: int  # went 30+ days past due within their first 26 weeks
+    unobserved: int = 0  # started before the ledger's history: their weeks are not in it
+
+    @property
+    def too_young(self) -> bool:
+        """Some contracts are still in their first 26 weeks: the rate would be partial."""
+        return self.judged < self.contracts - self.unobserved
+
+    @property
+    def rate(self) -> float | None:
+        """Over the contracts the ledger saw; None while too young or if it saw none."""
+        return None if self.too_young or not self.judged else self.bad / self.judged
+
+
+@dataclass(frozen=True, slots=True)
+class DelinquencyPanel:
+    cohorts: list[Cohort]  # oldest first
+    computed_at: datetime | None  # when the outcomes were refreshed; None: live now
+
+
+def refresh_contract_outcomes(session: Session, today: date) -> int:
+    """Recompute every contract's early-delinquency outcome (`credit.contract_outcomes`,
+    the definition the labelled-outcomes export uses) and replace the stored ones."""
+    outcomes = contract_outcomes(session, today)
+    session.execute(delete(KpiContractOutcome))
+    now = datetime.now(UTC)
+    if outcomes:
+        session.execute(
+            insert(KpiContractOutcome),
+            [
+                {"contract_id": c, "went_bad": bad, "computed_at": now}
+                for c, bad in outcomes.items()
+            ],
+        )
+    return len(outcomes)
+
+
+def early_delinquency(
+    session: Session, end: date, depot_id: int | None, months: int = COHORT_MONTHS
+) -> DelinquencyPanel:
+    """Contracts by the month they started (the `months` months up to `end`'s), and how
+    many went 30+ days past due within their first 26 weeks. Reads the outcomes the
+    nightly job stored; computes them live if it never ran. A contract started since the
+    last refresh counts as not yet judged."""
+    computed_at = session.scalar(select(func.max(KpiContractOutcome.computed_at)))
+    if computed_at is None:
+        outcomes = contract_outcomes(session, local_today())
+    else:
+        outcomes = {
+            contract_id: went_bad
+            for contract_id, went_bad in session.execute(
+                select(KpiContractOutcome.contract_id, KpiContractOutcome.went_bad)
+            )
+        }
+    last = end.replace(day=1)
+    first = last
+    for _ in range(months - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+    # A contract is observed if the ledger has its driver's entries from its first week
+    # (its first rent): one probe of the (driver, posted_at) index per contract.
+    observed = (
+        select(LedgerEntry.id)
+        .where(
+            LedgerEntry.driver_id == Contract.driver_id,
+            LedgerEntry.posted_at
+            < func.timezone(ZONE_NAME, cast(Contract.starts_on + 7, DateTime)),
+        )
+        .exists()
+    )
+    query = select(Contract.id, Contract.starts_on, observed).where(
+        Contract.starts_on >= first, Contract.starts_on <= end
+    )
+    if depot_id:
+        query = query.join(Vehicle, Vehicle.id == Contract.vehicle_id).where(
+            Vehicle.depot_id == depot_id
+        )
+    counts: dict[date, list[int]] = {}
+    for contract_id, starts_on, seen in session.execute(query):
+        cell = counts.setdefault(starts_on.replace(day=1), [0, 0, 0, 0])
+        outcome = outcomes.get(contract_id) if seen else None
+        cell[0] += 1
+        cell[1] += outcome is not None
+        cell[2] += outcome is True
+        cell[3] += not seen
+    cohorts = []
+    month = first
+    while month <= last:
+        cohorts.append(Cohort(month, *counts.get(month, [0, 0, 0, 0])))
+        month = (month + timedelta(days=32)).replace(day=1)
+    return DelinquencyPanel(cohorts, computed_at)
+
+
 PANELS = ("fleet", "km", "collections", "energy", "charging", "incidents", "credit")
 
 __all__ = [
     "AGE_BUCKETS",
+    "BAD_DAYS_PAST_DUE",
     "PANELS",
     "ChargingPanel",
     "CollectionsPanel",

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,11 +87,13 @@ def live_server(demo_database: str) -> Iterator[str]:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 30
+    # Ready when a worker answers a page, not when the master accepts connections: on a
+    # busy machine the workers take longer than a page load's timeout to import the app.
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/entrar", timeout=5):
+                break
         except OSError:
             time.sleep(0.2)
     else:

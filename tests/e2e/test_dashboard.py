@@ -1,6 +1,7 @@
 """The manager's KPI dashboard at desktop (1440) and tablet (820) sizes."""
 
 import re
+from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -27,6 +28,28 @@ def test_manager_opens_the_dashboard_and_filters_it(browser, live_server, demo_l
     ):
         expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
     expect(page.locator("#panel-fleet svg")).to_be_visible()
+    # The seed's history, rolled up: closed days from the summary, with its age.
+    expect(page.locator("#data-note")).to_contain_text("Datos al cierre del")
+    expect(page.locator("#data-note")).to_contain_text("actualizado hace")
+    # Last month has km and charging sessions (the demo's history), not zeros.
+    page.get_by_label("Periodo").select_option("custom")
+    page.get_by_label("Desde").fill(f"{(date.today() - timedelta(days=35)):%Y-%m-%d}")
+    page.get_by_label("Hasta").fill(f"{(date.today() - timedelta(days=5)):%Y-%m-%d}")
+    page.get_by_role("button", name="Aplicar").click()
+    expect(page).to_have_url(re.compile(r"period=custom"))
+    km = page.locator("#panel-km dd").first
+    expect(km).not_to_have_text("0")
+    assert float(km.inner_text().replace(",", "")) > 90
+    sessions = page.locator("#panel-charging dd").first
+    expect(sessions).not_to_have_text("0")
+    # Early delinquency by cohort: a chart, its numbers, the young cohorts marked.
+    credit = page.locator("#panel-credit")
+    expect(credit.locator("#chart-delinquency-title")).to_have_text(
+        "Morosidad temprana por cohorte (%)"
+    )
+    expect(credit.get_by_role("img").nth(1)).to_be_visible()
+    expect(credit.get_by_text("Demasiado reciente para evaluar").first).to_be_attached()
+    screen.shot("dashboard-history")
     page.get_by_label("Periodo").select_option("month")
     expect(page).to_have_url(re.compile(r"period=month"))
     expect(page.get_by_role("link", name="Descargar CSV")).to_have_attribute(

@@ -4,9 +4,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from babel.dates import format_date
 
-from portal.models import Role, VehicleDailyKm, VehicleStatus
-from portal.timeutil import local_today
+from portal.models import EntryKind, Role, VehicleDailyKm, VehicleStatus
+from portal.services import kpis
+from portal.services.ledger import post_entry
+from portal.timeutil import local_midnight, local_today
 
 URL = "/gerencia/indicadores"
 
@@ -111,3 +114,50 @@ def test_csv_has_every_panel_with_a_bom(client, login, make_user, fleet):
     for title in ("Utilización de la flota", "Cobranza", "Energía", "Incidentes"):
         assert title in body
     assert "123.4" in body
+
+
+def test_the_page_says_where_its_figures_come_from(
+    db, client, login, make_user, make_contract, fleet
+):
+    make_contract()
+    login(make_user(Role.MANAGER))
+    html = client.get(URL).text
+    assert "El resumen diario nunca se ha calculado" in html
+    assert "Resultados calculados en vivo" in html  # the cohorts' outcomes
+
+    today = local_today()
+    kpis.refresh_kpi_days(db, today - timedelta(days=3), today, today)
+    kpis.refresh_contract_outcomes(db, today)
+    html = client.get(URL).text
+
+    closed = format_date(today - timedelta(days=1), "d MMM yyyy", locale="es_MX")
+    assert f"Datos al cierre del {closed} del resumen diario, actualizado hace" in html
+    assert "El resumen diario nunca" not in html
+    assert "123.4" in html  # today, live, on top of the rollup
+    assert "Resultados al " in html
+
+
+def test_early_delinquency_by_cohort_has_a_chart_a_table_and_csv_rows(
+    db, client, login, make_user, make_contract, fleet
+):
+    contract = make_contract(starts_on=local_today() - timedelta(weeks=2))
+    post_entry(
+        db,
+        driver_id=contract.driver_id,
+        contract_id=contract.id,
+        kind=EntryKind.RENT,
+        amount_cents=350_000,
+        posted_at=local_midnight(contract.starts_on),
+        idempotency_key="first-rent",
+        description="Renta",
+    )
+    make_contract(starts_on=local_today() - timedelta(weeks=60))  # before the ledger
+    login(make_user(Role.MANAGER))
+    html = client.get(URL).text
+    assert 'id="chart-delinquency-title"' in html
+    assert "Morosidad temprana por cohorte" in html
+    assert "Demasiado reciente para evaluar" in html
+    body = client.get(URL + ".csv").data.decode("utf-8")
+    assert "Morosidad temprana por cohorte (%)" in body
+    assert "Demasiado reciente para evaluar (0 de 1 contratos con 26 semanas)" in body
+    assert "Iniciados antes del historial del libro mayor" in body

@@ -3,17 +3,20 @@
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import func, select
+
 from portal.models import (
     Booking,
     BookingStatus,
     ConnectorType,
     EntryKind,
     IncidentStatus,
+    KpiDay,
     SessionStatus,
     VehicleDailyKm,
     VehicleStatus,
 )
-from portal.services import kpis
+from portal.services import credit, kpis
 from portal.services.ledger import post_entry
 
 START, END = date(2026, 3, 2), date(2026, 3, 8)  # a Monday to a Sunday
@@ -22,6 +25,20 @@ START, END = date(2026, 3, 2), date(2026, 3, 8)  # a Monday to a Sunday
 def _at(day: date, hour: int) -> datetime:
     # Mexico City is UTC-6 all year (no DST since 2022).
     return datetime(day.year, day.month, day.day, hour, tzinfo=UTC) + timedelta(hours=6)
+
+
+def _booking(driver, vehicle, depot_id: int, day: date, status: BookingStatus) -> Booking:
+    """A booking for 08:00-09:00 local on `day`."""
+    return Booking(
+        driver_id=driver.id,
+        vehicle_id=vehicle.id,
+        depot_id=depot_id,
+        connector_type=ConnectorType.CCS2,
+        window_start=_at(day, 8),
+        window_end=_at(day, 9),
+        status=status,
+        cancelled_at=_at(day, 7) if status == BookingStatus.CANCELLED else None,
+    )
 
 
 def test_fleet_utilization_counts_status_and_cars_that_drove(db, make_depot, make_vehicle):
@@ -132,18 +149,7 @@ def test_energy_and_charging(db, make_charger, make_charging_session, make_vehic
     )
     driver = make_driver()
     for status in (BookingStatus.NO_SHOW, BookingStatus.COMPLETED, BookingStatus.CANCELLED):
-        db.add(
-            Booking(
-                driver_id=driver.id,
-                vehicle_id=vehicle.id,
-                depot_id=charger.depot_id,
-                connector_type=ConnectorType.CCS2,
-                window_start=_at(START, 8),
-                window_end=_at(START, 9),
-                status=status,
-                cancelled_at=_at(START, 7) if status == BookingStatus.CANCELLED else None,
-            )
-        )
+        db.add(_booking(driver, vehicle, charger.depot_id, START, status))
     db.flush()
 
     energy = kpis.energy(db, START, END, charger.depot_id)
@@ -206,3 +212,210 @@ def test_credit_applications_and_approval_rate(db, make_application):
     assert panel.decided == 2
     assert panel.approval_rate == 0.5
     assert panel.weekly == [(START, 3, 1)]
+
+
+# --- the rollup of closed days ------------------------------------------------------
+
+
+def _history(db, make_charger, make_charging_session, make_contract, make_vehicle, make_driver):
+    """Two depots with km, rent and payments, sessions (one across midnight, one still
+    running), and bookings on every day of START..END."""
+    chargers = [make_charger(connectors=[(ConnectorType.CCS2, "60")] * 2) for _ in range(2)]
+    for n, charger in enumerate(chargers):
+        contract = make_contract(
+            vehicle=make_vehicle(depot=charger.depot, status=VehicleStatus.LEASED)
+        )
+        vehicle, driver = contract.vehicle, contract.driver
+        base = {"driver_id": driver.id, "description": "x"}
+        for i, day in enumerate(kpis._days(START, END)):
+            db.add(
+                VehicleDailyKm(
+                    vehicle_id=vehicle.id,
+                    day=day,
+                    km=Decimal(f"{(i * 37 + n * 11) % 180}.{i % 10}"),
+                    first_odometer_m=0,
+                    last_odometer_m=1,
+                )
+            )
+            post_entry(
+                db,
+                kind=EntryKind.RENT,
+                amount_cents=10_000 + i * 100 + n,
+                posted_at=_at(day, 9),
+                idempotency_key=f"r{n}-{i}",
+                contract_id=contract.id,
+                **base,
+            )
+            post_entry(
+                db,
+                kind=EntryKind.PAYMENT,
+                amount_cents=-(5_000 + i),
+                posted_at=_at(day, 23) + timedelta(minutes=30),  # 23:30 local
+                idempotency_key=f"p{n}-{i}",
+                contract_id=contract.id if i % 2 else None,
+                **base,
+            )
+            make_charging_session(
+                charger,
+                status=SessionStatus.COMPLETED,
+                started_at=_at(day, 22),
+                stopped_at=_at(day, 22) + timedelta(hours=3, minutes=10),  # past midnight
+                energy_wh=20_000 + i * 1_000,
+                cost_cents=9_000 + i,
+            )
+            status = BookingStatus.NO_SHOW if i % 3 == 0 else BookingStatus.COMPLETED
+            db.add(_booking(driver, vehicle, charger.depot_id, day, status))
+        make_charging_session(charger, started_at=_at(END - timedelta(days=1), 20))  # running
+    db.flush()
+    return chargers
+
+
+def _all_panels(db, start, end, depot_id, days):
+    return (
+        kpis.fleet_utilization(db, start, end, depot_id, days),
+        kpis.km_per_car(db, start, end, depot_id, days),
+        kpis.collections_summary(db, start, end, depot_id, days),
+        kpis.energy(db, start, end, depot_id, days),
+        kpis.charging(db, start, end, depot_id, days),
+    )
+
+
+def test_panels_from_the_rollup_and_the_open_day_equal_the_all_live_panels(
+    db, make_charger, make_charging_session, make_contract, make_vehicle, make_driver
+):
+    chargers = _history(
+        db, make_charger, make_charging_session, make_contract, make_vehicle, make_driver
+    )
+    assert kpis.rollup_state(db).last_day is None
+    never_ran = kpis.daily_figures(db, START, END, None)
+    assert never_ran.live_days == 7
+
+    days_written = kpis.refresh_kpi_days(db, START, END, today=END)  # END is the open day
+
+    assert days_written == 6
+    state = kpis.rollup_state(db)
+    assert (state.first_day, state.last_day) == (START, END - timedelta(days=1))
+    for depot_id in (None, chargers[0].depot_id):
+        for start, end in ((START, END), (START + timedelta(days=2), END), (START, START)):
+            mixed = kpis.daily_figures(db, start, end, depot_id)
+            live = kpis.daily_figures(db, start, end, depot_id, use_rollup=False)
+            assert mixed.live_days == (1 if end == END else 0)
+            assert live.live_days == (end - start).days + 1
+            assert _all_panels(db, start, end, depot_id, mixed) == _all_panels(
+                db, start, end, depot_id, live
+            )
+    # The figures are not trivially zero: sessions across midnight, payments at 23:30.
+    week = kpis.charging(db, START, END, None)
+    assert week.sessions == 16  # 14 + the 2 still running
+    assert kpis.energy(db, START, END, chargers[1].depot_id).depots[0].sessions == 8
+    assert kpis.collections_summary(db, START, END, None).collected_cents == sum(
+        2 * (5_000 + i) for i in range(7)
+    )
+
+
+def test_refreshing_a_day_replaces_its_rows(
+    db, make_charger, make_charging_session, make_contract, make_vehicle, make_driver
+):
+    chargers = _history(
+        db, make_charger, make_charging_session, make_contract, make_vehicle, make_driver
+    )
+    kpis.refresh_kpi_days(db, START, END, today=END)
+    rows = db.scalar(select(func.count()).select_from(KpiDay))
+    before = kpis.km_per_car(db, START, START, None).km
+    db.add(
+        VehicleDailyKm(
+            vehicle_id=make_vehicle(depot=chargers[0].depot).id,
+            day=START,
+            km=Decimal("100.0"),
+            first_odometer_m=0,
+            last_odometer_m=1,
+        )
+    )
+    db.flush()
+    assert kpis.km_per_car(db, START, START, None).km == before  # the rollup holds START
+
+    kpis.refresh_kpi_days(db, START, START, today=END)
+    kpis.refresh_kpi_days(db, START, START, today=END)
+
+    assert db.scalar(select(func.count()).select_from(KpiDay)) == rows  # 7 x (2 depots + none)
+    assert rows == 6 * 3
+    assert kpis.km_per_car(db, START, START, None).km == before + 100
+
+
+def test_refresh_rollups_the_first_time_covers_the_history_then_the_recent_days(
+    db, make_charger, make_charging_session, make_contract, make_vehicle, make_driver
+):
+    _history(db, make_charger, make_charging_session, make_contract, make_vehicle, make_driver)
+    today = END + timedelta(days=30)
+
+    days, contracts = kpis.refresh_rollups(db, today)
+
+    state = kpis.rollup_state(db)
+    assert state.last_day == today - timedelta(days=1)
+    assert state.first_day is not None
+    assert state.first_day <= START
+    assert days == (state.last_day - state.first_day).days + 1
+    assert contracts == 2
+    assert kpis.refresh_rollups(db, today)[0] == 7  # the last week, rechecked
+
+
+# --- early delinquency by cohort ----------------------------------------------------
+
+
+def test_early_delinquency_by_cohort_uses_the_credit_outcome_and_marks_young_cohorts(
+    db, make_contract
+):
+    today = date(2026, 11, 20)
+    old = date(2026, 1, 5)  # January: 26 weeks are over
+    good = make_contract(starts_on=old, grace_days=2)
+    bad = make_contract(starts_on=old + timedelta(days=7), grace_days=2)
+    young = make_contract(starts_on=date(2026, 10, 5), grace_days=2)
+    make_contract(starts_on=old)  # its first weeks are not in the ledger: not judged
+    for contract, paid in ((good, True), (bad, False), (young, True)):
+        rent_at = _at(contract.starts_on, 0) - timedelta(hours=6)  # Monday 00:00 local
+        post_entry(
+            db,
+            kind=EntryKind.RENT,
+            amount_cents=350_000,
+            posted_at=rent_at,
+            idempotency_key=f"rent-{contract.id}",
+            driver_id=contract.driver_id,
+            contract_id=contract.id,
+            description="x",
+        )
+        if paid:
+            post_entry(
+                db,
+                kind=EntryKind.PAYMENT,
+                amount_cents=-350_000,
+                posted_at=rent_at + timedelta(days=1),
+                idempotency_key=f"pay-{contract.id}",
+                driver_id=contract.driver_id,
+                contract_id=contract.id,
+                description="x",
+            )
+    expected = {c.id: credit.contract_went_bad(db, c, today) for c in (good, bad, young)}
+    assert expected == {good.id: False, bad.id: True, young.id: None}
+    outcomes = credit.contract_outcomes(db, today)
+    assert {c: outcomes[c] for c in expected} == expected
+
+    # Computed live before the job ran, then read from what the job stored: the same.
+    live = kpis.early_delinquency(db, today, None)
+    assert live.computed_at is None
+    kpis.refresh_contract_outcomes(db, today)
+    stored = kpis.early_delinquency(db, today, None)
+    assert stored.computed_at is not None
+    assert live.cohorts == stored.cohorts
+
+    cohorts = {c.month: c for c in stored.cohorts}
+    assert len(stored.cohorts) == kpis.COHORT_MONTHS
+    january = cohorts[date(2026, 1, 1)]
+    assert (january.contracts, january.judged, january.bad, january.unobserved) == (3, 2, 1, 1)
+    assert not january.too_young
+    assert january.rate == 0.5
+    october = cohorts[date(2026, 10, 1)]
+    assert october.too_young
+    assert october.rate is None
+    assert cohorts[date(2026, 2, 1)].contracts == 0
+    only_depot = kpis.early_delinquency(db, today, bad.vehicle.depot_id)
+    assert {c.month: c.bad for c in only_depot.cohorts}[date(2026, 1, 1)] == 1

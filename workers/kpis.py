@@ -1,0 +1,23 @@
+"""Dashboard jobs: the nightly rollup of closed days and contract outcomes."""
+
+from __future__ import annotations
+
+import logging
+
+from portal.db import Session
+from portal.services import kpis
+from portal.timeutil import local_today
+
+from .jobs import job
+
+log = logging.getLogger(__name__)
+
+
+@job("default")
+def refresh_kpis_job() -> tuple[int, int]:
+    """Roll up the closed days since the last run (and recheck the last week), or the
+    whole history the first time, and every contract's early-delinquency outcome.
+    Idempotent: a day recomputed replaces its rows."""
+    days, contracts = kpis.refresh_rollups(Session(), local_today())
+    log.info("kpi rollup: %d days, %d contract outcomes", days, contracts)
+    return days, contracts
