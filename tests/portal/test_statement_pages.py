@@ -6,11 +6,14 @@ import pytest
 from sqlalchemy import select
 
 from portal.models import AuditEvent, EntryKind, LedgerEntry, PdfStatus, Role
+from portal.payments.demo import DemoClient
 from portal.services.billing import post_weekly_rent
 from portal.services.ledger import post_entry
+from portal.services.payments import ensure_spei_account, get_driver_clabe
 from portal.services.statements import close_statement, store_pdf
 from portal.timeutil import local_midnight, local_today, monday_of
 from workers.ledger import render_statement_pdf_job
+from workers.statement_pdf import statement_html
 
 LAST_MONDAY = monday_of(local_today()) - timedelta(weeks=1)
 
@@ -67,6 +70,32 @@ def test_statement_list_and_page_show_the_week(client, login, statement):
     assert "Generando PDF" in page.text
     assert 'hx-trigger="every 2s"' in page.text
     assert "HX-Request" in page.headers["Vary"]
+
+
+def test_statement_tells_a_driver_without_a_clabe_how_to_get_one(client, login, statement, db, app):
+    login(_driver_user(statement))
+    page = client.get(f"/conductor/estados-de-cuenta/{statement.id}").text
+    assert "Todavía no tienes CLABE" in page
+    assert 'href="/conductor/pagar"' in page
+    with app.test_request_context():
+        pdf_html = statement_html(db, statement)
+    assert "Todavía no tienes CLABE" in pdf_html
+
+
+def test_statement_shows_the_clabe_the_provider_issued(client, login, statement, db, app):
+    driver = statement.driver
+    account = ensure_spei_account(db, driver, DemoClient(), "cobranza@lafa.mx")
+    clabe = account.clabe
+    grouped = f"{clabe[:3]} {clabe[3:6]} {clabe[6:17]} {clabe[17:]}"
+    login(_driver_user(statement))
+    page = client.get(f"/conductor/estados-de-cuenta/{statement.id}").text
+    assert grouped in page
+    assert "Banco: STP" in page
+    assert "Todavía no tienes CLABE" not in page
+    with app.test_request_context():
+        pdf_html = statement_html(db, statement)
+    assert grouped in pdf_html  # the PDF says the same as the page
+    assert get_driver_clabe(db, driver.id) == clabe
 
 
 def test_the_pdf_widget_polls_until_ready_and_then_stops(
