@@ -128,6 +128,23 @@ def get_payment_account(
     )
 
 
+def get_open_oxxo_reference(
+    session: Session, driver_id: int, now: datetime | None = None
+) -> PaymentIntent | None:
+    """The driver's newest OXXO reference that can still be paid."""
+    return session.scalar(
+        select(PaymentIntent)
+        .where(
+            PaymentIntent.driver_id == driver_id,
+            PaymentIntent.method == PaymentMethod.OXXO,
+            PaymentIntent.status == PaymentStatus.PENDING,
+            PaymentIntent.expires_at > (now or _now()),
+        )
+        .order_by(PaymentIntent.created_at.desc(), PaymentIntent.id.desc())
+        .limit(1)
+    )
+
+
 def get_driver_clabe(session: Session, driver_id: int) -> str | None:
     """The driver's reusable SPEI CLABE (the newest, if they have one at several providers)."""
     account = get_payment_account(session, driver_id)
