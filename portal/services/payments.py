@@ -43,6 +43,7 @@ from portal.payments.base import (
 from portal.payments.transport import ProviderError
 
 from . import N_, DomainError, FieldError, audit
+from .billing import dialect_insert
 from .identifiers import BANK_CODES
 from .ledger import post_entry
 
@@ -376,24 +377,26 @@ def receive_event(
 ) -> tuple[WebhookEvent, bool]:
     """Store the event once per provider event id and apply it. Returns (event, is_new);
     a duplicate changes nothing."""
-    stored = WebhookEvent(
-        provider=provider,
-        event_id=event.event_id,
-        type=event.type[:80],
-        object_id=event.object_id,
-        payload=payload,
+    # One statement; a duplicate (or a copy racing this one) inserts nothing.
+    stored = session.scalar(
+        dialect_insert(session)(WebhookEvent)
+        .values(
+            provider=provider,
+            event_id=event.event_id,
+            type=event.type[:80],
+            object_id=event.object_id,
+            payload=payload,
+        )
+        .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+        .returning(WebhookEvent)
     )
-    try:
-        with session.begin_nested():
-            session.add(stored)
-    except IntegrityError:
+    if stored is None:
         existing = session.scalar(
             select(WebhookEvent).where(
                 WebhookEvent.provider == provider, WebhookEvent.event_id == event.event_id
             )
         )
-        if existing is None:
-            raise
+        assert existing is not None  # noqa: S101 - the conflicting row is committed
         return existing, False
     apply_event(session, stored, event, accept_demo=accept_demo, now=now)
     return stored, True
