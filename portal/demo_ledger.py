@@ -44,7 +44,12 @@ from portal.services.billing import (
     insert_entries,
     post_weekly_rent,
 )
-from portal.services.payments import OXXO_MAX_CENTS, ensure_spei_account, record_cash_payment
+from portal.services.payments import (
+    MAX_PAYMENT_CENTS,
+    OXXO_MAX_CENTS,
+    ensure_spei_account,
+    record_cash_payment,
+)
 from portal.services.statements import close_statements
 from portal.timeutil import local_date, local_midnight, local_today, monday_of
 
@@ -307,7 +312,7 @@ def _week_of(
         else:
             # pays late (Thursday to Saturday), part or all of what is behind
             share = 1.0 if roll > 0.75 else 0.6
-            amount = int(behind * share) // 100 * 100
+            amount = min(int(behind * share) // 100 * 100, MAX_PAYMENT_CENTS)
             if amount > 0:
                 at = _moment(monday, rng, 3, 5)
                 payment = DemoPayment(c, _method(rng, amount, cashiers), amount, at, week)
