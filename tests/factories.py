@@ -508,3 +508,17 @@ def charging_url(
         return path
 
     return path_for
+
+
+@pytest.fixture
+def staff_driver_url(make_contract: Callable[..., Contract]) -> Callable[[User, str], str]:
+    """A concrete path for a staff page about one driver: some driver with a contract
+    (a driver asking gets their own, and a 403)."""
+
+    def build(user: User, rule: str) -> str:
+        driver = user.driver or make_contract().driver
+        if user.driver is not None:
+            make_contract(driver=driver)
+        return rule.replace("<int:driver_id>", str(driver.id))
+
+    return build

@@ -10,7 +10,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from portal.models import EntryKind, LedgerEntry, Statement
-from portal.services import statements
+from portal.services import payments, statements
+from portal.services.identifiers import BANK_CODES
 
 KIND_LABELS = {
     EntryKind.RENT: _l("Weekly rent"),
@@ -46,6 +47,8 @@ def statement_context(session: Session, statement: Statement) -> dict[str, Any]:
         if kind.value in statement.totals_by_kind
     ]
     config = current_app.config
+    # The driver's reusable CLABE, as the provider issued it (None: not issued yet).
+    clabe = payments.get_driver_clabe(session, statement.driver_id)
     return {
         "statement": statement,
         "contract": statement.contract,
@@ -54,6 +57,8 @@ def statement_context(session: Session, statement: Statement) -> dict[str, Any]:
         "lines": lines,
         "totals": totals,
         "kind_labels": KIND_LABELS,
+        "clabe": clabe,
+        "bank_name": BANK_CODES.get(clabe[:3], "SPEI") if clabe else None,
         "company": {
             "name": config["COMPANY_NAME"],
             "rfc": config["COMPANY_RFC"],

@@ -99,7 +99,12 @@ def statement(statement_id: int) -> Response:
         from workers.ledger import render_statement_pdf_job
 
         render_statement_pdf_job.delay(found.id)
-    return render("driver/statement.html", "pdf_widget", **statement_context(session, found))
+    return render(
+        "driver/statement.html",
+        "pdf_widget",
+        pay_url=url_for("driver.pay"),
+        **statement_context(session, found),
+    )
 
 
 @bp.get("/estados-de-cuenta/<int:statement_id>.pdf")

@@ -91,8 +91,6 @@ class Driver(Base):
     address: Mapped[str | None] = mapped_column(String(300))
     postal_code: Mapped[str | None] = mapped_column(String(5))
     platforms: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # The driver's reusable SPEI CLABE for transfers (one per driver, from the provider).
-    spei_clabe: Mapped[str | None] = mapped_column(String(18), unique=True)
     status: Mapped[DriverStatus] = enum_column(DriverStatus, default=DriverStatus.APPLICANT)
     created_at: Mapped[Created]
 

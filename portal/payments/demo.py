@@ -47,6 +47,14 @@ class DemoClient:
             expires_at=request.expires_at or oxxo_expiry(self.oxxo_days, self.now),
         )
 
+    def create_card(self, request: ChargeRequest) -> ProviderCharge:
+        """A card payment (the demo's history only: the portal takes no card details)."""
+        return ProviderCharge(
+            provider_payment_id="demo_pi_" + _digits(request.idempotency_key, 16),
+            status=PaymentStatus.PENDING,
+            customer_id=f"demo_cus_{request.payer.driver_id}",
+        )
+
     def open_spei_account(self, payer: Payer, idempotency_key: str) -> SpeiAccount:
         return SpeiAccount(
             customer_id=f"demo_cus_{payer.driver_id}",
@@ -68,7 +76,9 @@ def stripe_shaped_event(
 ) -> bytes:
     """The body of a Stripe event about a demo intent (what the demo's webhook sends)."""
     created = created if created is not None else int(time.time())
-    method_type = "customer_balance" if intent.method == PaymentMethod.SPEI else "oxxo"
+    method_type = {PaymentMethod.SPEI: "customer_balance", PaymentMethod.CARD: "card"}.get(
+        intent.method, "oxxo"
+    )
     status = {
         "payment_intent.succeeded": "succeeded",
         "payment_intent.canceled": "canceled",

@@ -59,14 +59,14 @@ def insert_entries(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     fresh = [r for r in rows if r["idempotency_key"] not in existing]
     if not fresh:
         return 0
-    insert = _dialect_insert(session)
+    insert = dialect_insert(session)
     statement = insert(LedgerEntry).on_conflict_do_nothing(index_elements=["idempotency_key"])
     for i in range(0, len(fresh), BATCH):
         session.execute(statement, fresh[i : i + BATCH])
     return len(fresh)
 
 
-def _dialect_insert(session: Session) -> Any:
+def dialect_insert(session: Session) -> Any:
     if session.get_bind().dialect.name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 

@@ -6,7 +6,6 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.models import Contract, LedgerEntry
@@ -14,6 +13,7 @@ from portal.models.ledger import CHARGES, CREDITS, EntryKind
 from portal.timeutil import MEXICO_CITY
 
 from . import N_, DomainError, audit
+from .billing import dialect_insert
 
 MAX_ENTRY_CENTS = 100_000_000  # $1,000,000.00: anything larger is a typo
 
@@ -36,36 +36,41 @@ def post_entry(
 ) -> LedgerEntry:
     """Post one entry, or return the one already posted under `idempotency_key`.
 
-    Safe under concurrency: a second poster racing on the same key gets the first
-    entry back instead of a duplicate.
+    One statement (INSERT … ON CONFLICT DO NOTHING RETURNING): a second poster racing
+    on the same key waits for the first and gets its entry back instead of a duplicate.
     """
-    existing = get_by_key(session, idempotency_key)
-    if existing is not None:
-        return existing
-    _check_amount(kind, amount_cents)
-    entry = LedgerEntry(
-        driver_id=driver_id,
-        contract_id=contract_id,
-        kind=kind,
-        amount_cents=amount_cents,
-        idempotency_key=idempotency_key,
-        description=description,
-        reference=reference,
-        source_type=source_type,
-        source_id=None if source_id is None else str(source_id),
-        created_by_id=created_by_id,
-        reverses_id=reverses_id,
-    )
-    if posted_at is not None:
-        entry.posted_at = posted_at
     try:
-        with session.begin_nested():
-            session.add(entry)
-    except IntegrityError:
+        _check_amount(kind, amount_cents)
+    except DomainError:
         existing = get_by_key(session, idempotency_key)
-        if existing is None:
-            raise
-        return existing
+        if existing is not None:  # posted before: a retry returns it, as always
+            return existing
+        raise
+    values: dict[str, object] = {
+        "driver_id": driver_id,
+        "contract_id": contract_id,
+        "kind": kind,
+        "amount_cents": amount_cents,
+        "idempotency_key": idempotency_key,
+        "description": description,
+        "reference": reference,
+        "source_type": source_type,
+        "source_id": None if source_id is None else str(source_id),
+        "created_by_id": created_by_id,
+        "reverses_id": reverses_id,
+    }
+    if posted_at is not None:
+        values["posted_at"] = posted_at
+    insert = dialect_insert(session)
+    entry = session.scalar(
+        insert(LedgerEntry)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(LedgerEntry)
+    )
+    if entry is None:  # posted before (or by a concurrent poster, now committed)
+        entry = get_by_key(session, idempotency_key)
+        assert entry is not None  # noqa: S101 - the conflicting row is visible
     return entry
 
 

@@ -33,6 +33,7 @@ from portal.payments.base import (
     ChargeRequest,
     MalformedEvent,
     Payer,
+    ProviderCharge,
     ProviderClient,
     ProviderEvent,
     SpeiAccount,
@@ -42,6 +43,7 @@ from portal.payments.base import (
 from portal.payments.transport import ProviderError
 
 from . import N_, DomainError, FieldError, audit
+from .billing import dialect_insert
 from .identifiers import BANK_CODES
 from .ledger import post_entry
 
@@ -122,7 +124,26 @@ def get_payment_account(
     query = select(PaymentAccount).where(PaymentAccount.driver_id == driver_id)
     if provider is not None:
         query = query.where(PaymentAccount.provider == provider)
-    return session.scalar(query.order_by(PaymentAccount.created_at.desc()).limit(1))
+    return session.scalar(
+        query.order_by(PaymentAccount.created_at.desc(), PaymentAccount.id.desc()).limit(1)
+    )
+
+
+def get_open_oxxo_reference(
+    session: Session, driver_id: int, now: datetime | None = None
+) -> PaymentIntent | None:
+    """The driver's newest OXXO reference that can still be paid."""
+    return session.scalar(
+        select(PaymentIntent)
+        .where(
+            PaymentIntent.driver_id == driver_id,
+            PaymentIntent.method == PaymentMethod.OXXO,
+            PaymentIntent.status == PaymentStatus.PENDING,
+            PaymentIntent.expires_at > (now or _now()),
+        )
+        .order_by(PaymentIntent.created_at.desc(), PaymentIntent.id.desc())
+        .limit(1)
+    )
 
 
 def get_driver_clabe(session: Session, driver_id: int) -> str | None:
@@ -220,11 +241,30 @@ def start_payment(
         raise DomainError(
             N_("We could not reach the payment provider. Try again in a few minutes.")
         ) from exc
-    intent = PaymentIntent(
-        driver_id=driver.id,
-        provider=client.provider,
+    intent = intent_for_charge(driver.id, client.provider, method, amount, charge, key, account)
+    session.add(intent)
+    session.flush()
+    if charge.status != PaymentStatus.PENDING:
+        advance(session, intent, charge.status, now=now)
+    replay_stored_events(session, intent)
+    return intent
+
+
+def intent_for_charge(
+    driver_id: int,
+    provider: PaymentProvider,
+    method: PaymentMethod,
+    amount_cents: int,
+    charge: ProviderCharge,
+    idempotency_key: str,
+    account: SpeiAccount | None = None,
+) -> PaymentIntent:
+    """Our record of a payment the provider has just created (not added to a session)."""
+    return PaymentIntent(
+        driver_id=driver_id,
+        provider=provider,
         method=method,
-        amount_cents=amount,
+        amount_cents=amount_cents,
         status=PaymentStatus.PENDING,
         provider_payment_id=charge.provider_payment_id,
         provider_customer_id=charge.customer_id or (account.customer_id if account else None),
@@ -232,14 +272,8 @@ def start_payment(
         voucher_url=charge.voucher_url,
         clabe=charge.clabe or (account.clabe if account else None),
         expires_at=charge.expires_at,
-        idempotency_key=key,
+        idempotency_key=idempotency_key,
     )
-    session.add(intent)
-    session.flush()
-    if charge.status != PaymentStatus.PENDING:
-        advance(session, intent, charge.status, now=now)
-    replay_stored_events(session, intent)
-    return intent
 
 
 # --- moving an intent forward ----------------------------------------------------------
@@ -266,19 +300,20 @@ def advance(
     if STATUS_RANK[status] <= STATUS_RANK[intent.status]:
         return False
     now = now or _now()
+    # The ledger first, then the intent's new status with its entry in one UPDATE.
+    if status == PaymentStatus.PAID:
+        _post_payment(session, intent, now)
+    elif status == PaymentStatus.REFUNDED and intent.ledger_entry_id is not None:
+        _reverse_payment(session, intent, now)
     intent.status = status
     intent.status_changed_at = now
     if status in (PaymentStatus.PAID, PaymentStatus.REFUNDED) and intent.paid_at is None:
         intent.paid_at = occurred_at or now
     session.flush()
-    if status == PaymentStatus.PAID:
-        _post_payment(session, intent)
-    elif status == PaymentStatus.REFUNDED and intent.ledger_entry_id is not None:
-        _reverse_payment(session, intent)
     return True
 
 
-def _post_payment(session: Session, intent: PaymentIntent) -> None:
+def _post_payment(session: Session, intent: PaymentIntent, now: datetime) -> None:
     # Posted when the portal learns of it, so a closed week's statement never changes;
     # the provider's own time is kept in `paid_at`.
     label = METHOD_LABELS[intent.method]
@@ -292,6 +327,7 @@ def _post_payment(session: Session, intent: PaymentIntent) -> None:
         amount_cents=-intent.amount_cents,
         idempotency_key=f"payment:{intent.id}",
         description=label,
+        posted_at=now,
         reference=(intent.receipt_number or intent.reference or intent.provider_payment_id or "")[
             :60
         ]
@@ -301,10 +337,9 @@ def _post_payment(session: Session, intent: PaymentIntent) -> None:
         created_by_id=intent.recorded_by_id,
     )
     intent.ledger_entry_id = entry.id
-    session.flush()
 
 
-def _reverse_payment(session: Session, intent: PaymentIntent) -> None:
+def _reverse_payment(session: Session, intent: PaymentIntent, now: datetime) -> None:
     entry = intent.ledger_entry
     assert entry is not None  # noqa: S101 - checked by the caller
     post_entry(
@@ -316,6 +351,7 @@ def _reverse_payment(session: Session, intent: PaymentIntent) -> None:
         # The ledger's own reversal key, so a manual reversal and a refund never both post.
         idempotency_key=f"reversal:{entry.id}",
         description="Pago reembolsado por el proveedor",
+        posted_at=now,
         source_type="payment_intent",
         source_id=intent.id,
         reverses_id=entry.id,
@@ -341,24 +377,26 @@ def receive_event(
 ) -> tuple[WebhookEvent, bool]:
     """Store the event once per provider event id and apply it. Returns (event, is_new);
     a duplicate changes nothing."""
-    stored = WebhookEvent(
-        provider=provider,
-        event_id=event.event_id,
-        type=event.type[:80],
-        object_id=event.object_id,
-        payload=payload,
+    # One statement; a duplicate (or a copy racing this one) inserts nothing.
+    stored = session.scalar(
+        dialect_insert(session)(WebhookEvent)
+        .values(
+            provider=provider,
+            event_id=event.event_id,
+            type=event.type[:80],
+            object_id=event.object_id,
+            payload=payload,
+        )
+        .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+        .returning(WebhookEvent)
     )
-    try:
-        with session.begin_nested():
-            session.add(stored)
-    except IntegrityError:
+    if stored is None:
         existing = session.scalar(
             select(WebhookEvent).where(
                 WebhookEvent.provider == provider, WebhookEvent.event_id == event.event_id
             )
         )
-        if existing is None:
-            raise
+        assert existing is not None  # noqa: S101 - the conflicting row is committed
         return existing, False
     apply_event(session, stored, event, accept_demo=accept_demo, now=now)
     return stored, True
@@ -379,9 +417,8 @@ def apply_event(
     now: datetime | None = None,
 ) -> None:
     now = now or _now()
-    stored.processed_at = now
     if event.status is None or event.object_id is None:
-        stored.result = "ignored"
+        _processed(session, stored, now, "ignored")
         return
     intent = session.scalar(
         select(PaymentIntent)
@@ -394,10 +431,9 @@ def apply_event(
     if intent is None and stored.provider == PaymentProvider.CONEKTA:
         intent = _recurrent_spei_intent(session, event)
     if intent is None:
-        stored.result = "unmatched"
+        _processed(session, stored, now, "unmatched")
         log.info("webhook %s %s: no intent for %s", stored.provider, event.type, event.object_id)
         return
-    stored.intent_id = intent.id
     if event.amount_cents is not None and event.amount_cents != intent.amount_cents:
         log.warning(
             "webhook %s: amount %s differs from intent %s's %s",
@@ -407,7 +443,14 @@ def apply_event(
             intent.amount_cents,
         )
     changed = advance(session, intent, event.status, occurred_at=event.occurred_at, now=now)
-    stored.result = "applied" if changed else "ignored"
+    stored.intent_id = intent.id
+    _processed(session, stored, now, "applied" if changed else "ignored")
+
+
+def _processed(session: Session, stored: WebhookEvent, now: datetime, result: str) -> None:
+    """What became of the event, written in one UPDATE once it is applied."""
+    stored.processed_at = now
+    stored.result = result
     session.flush()
 
 
@@ -513,6 +556,7 @@ def record_cash_payment(
         idempotency_key=f"cash:{receipt}",
         receipt_number=receipt,
         recorded_by_id=actor_id,
+        created_at=now or _now(),
     )
     try:
         with session.begin_nested():

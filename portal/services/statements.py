@@ -48,7 +48,7 @@ from portal.models import (
 from portal.timeutil import local_midnight, monday_of
 
 from . import N_, DomainError
-from .billing import BATCH, _dialect_insert, first_rent_week, unpaid_charges
+from .billing import BATCH, dialect_insert, first_rent_week, unpaid_charges
 from .ledger import charge_due_on, days_past_due, driver_balance, oldest_unpaid_charge_at
 
 
@@ -237,7 +237,7 @@ def _close_batch(
                 "pdf_status": PdfStatus.NONE,
             }
         )
-    insert = _dialect_insert(session)
+    insert = dialect_insert(session)
     result = session.execute(
         insert(Statement)
         .on_conflict_do_nothing(index_elements=["contract_id", "week_start"])

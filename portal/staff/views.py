@@ -37,8 +37,13 @@ from portal.services import DomainError, FieldError, fleet_status, statements
 from portal.services.collections import Sort, iter_collections, list_collections
 from portal.services.collections import driver_ledger as ledger_page
 from portal.services.fleet import get_active_contract, list_depots, list_fleet
-from portal.services.ledger import days_past_due, driver_balance, reverse_entry
-from portal.services.payments import get_driver_clabe, parse_amount, record_cash_payment
+from portal.services.ledger import reverse_entry
+from portal.services.payments import (
+    get_open_oxxo_reference,
+    get_payment_account,
+    parse_amount,
+    record_cash_payment,
+)
 from portal.services.telemetry import count_rejects, list_rejects
 from portal.timeutil import local_today
 
@@ -181,41 +186,96 @@ def _get_driver(session: OrmSession, driver_id: int) -> Driver:
     return driver
 
 
-@bp.get("/conductores/<int:driver_id>/estado")
-def driver_statement(driver_id: int) -> Response:
+@bp.route("/conductores/<int:driver_id>/estado", methods=["GET", "POST"])
+def driver_account(driver_id: int) -> Response | WerkzeugResponse:
+    """A driver's money on one page: balance, days late, how they pay, the movements
+    with their running balance (paged; htmx swaps #entries), the statements and the
+    cash payment form. Managers reverse a movement here (POST)."""
     session = Session()
     driver = _get_driver(session, driver_id)
-    page_number = request.args.get("page", 1, type=int) or 1
+    reversal = ReversalForm()
+    if request.method == "GET":
+        return _account_page(session, driver, reversal=reversal)
+    if current_user.role not in (Role.MANAGER, Role.ADMIN):
+        abort(403)
+    if reversal.validate():
+        entry = session.get(LedgerEntry, reversal.entry_id.data)
+        if entry is None or entry.driver_id != driver.id:
+            abort(404)
+        try:
+            reverse_entry(
+                session,
+                entry.id,
+                reason=reversal.reason.data or "",
+                actor_id=current_user.id,
+                ip=client_ip(),
+            )
+        except DomainError as error:
+            reversal.reason.errors = [_(error.message, **error.params)]
+        else:
+            session.commit()
+            flash(_("The movement was reversed."), "success")
+            return redirect(url_for("staff.driver_account", driver_id=driver.id), 303)
+    return _account_page(
+        session, driver, reversal=reversal, failed_entry=reversal.entry_id.data, status=422
+    )
+
+
+def _account_page(
+    session: OrmSession,
+    driver: Driver,
+    *,
+    reversal: ReversalForm,
+    cash: CashPaymentForm | None = None,
+    failed_entry: int | None = None,
+    status: int = 200,
+) -> Response:
+    contract = get_active_contract(session, driver.id)
+    summary = statements.account_summary(session, driver.id, contract, local_today())
+    if cash is None:
+        cash = CashPaymentForm(formdata=None)
+        balance = summary.balance_cents
+        cash.amount.data = f"{balance // 100}.{balance % 100:02d}" if balance > 0 else ""
+    page = ledger_page(session, driver.id, page=request.args.get("page", 1, type=int) or 1)
     return render(
-        "staff/driver_ledger.html",
+        "staff/driver_account.html",
         "entries",
+        status=status,
         driver=driver,
-        page=ledger_page(session, driver.id, page=page_number),
-        balance=driver_balance(session, driver.id),
-        days_late=_days_late(session, driver.id),
-        clabe=get_driver_clabe(session, driver.id),
+        contract=contract,
+        summary=summary,
+        account=get_payment_account(session, driver.id),
+        oxxo=get_open_oxxo_reference(session, driver.id),
+        page=page,
+        reversed_ids=statements.reversed_entry_ids(session, [line.entry.id for line in page.items]),
+        statements=statements.list_statements(session, driver.id, limit=12),
+        kind_labels=KIND_LABELS,
+        cash=cash,
+        reversal=reversal,
+        failed_entry=failed_entry,
+        can_reverse=current_user.role in (Role.MANAGER, Role.ADMIN),
     )
 
 
-def _days_late(session: OrmSession, driver_id: int) -> int:
-    contract = get_active_contract(session, driver_id)
-    return days_past_due(
-        session, driver_id, local_today(), grace_days=contract.grace_days if contract else 0
-    )
+@bp.route("/conductores/<int:driver_id>/movimientos", methods=["GET", "POST"])
+def driver_movements(driver_id: int) -> WerkzeugResponse:
+    """The former movements page: its movements, statements and reversals are on the
+    account page now (308 keeps a reversal's POST a POST)."""
+    return redirect(url_for("staff.driver_account", driver_id=driver_id, **request.args), 308)
 
 
 @bp.route("/conductores/<int:driver_id>/efectivo", methods=["GET", "POST"])
 def cash_payment(driver_id: int) -> Response | WerkzeugResponse:
+    """Cash received at the depot: the form is on the account page (GET goes there)."""
     session = Session()
     driver = _get_driver(session, driver_id)
-    balance = driver_balance(session, driver.id)
-    form = CashPaymentForm()
+    account_url = url_for("staff.driver_account", driver_id=driver.id)
     if request.method == "GET":
-        form.amount.data = f"{balance // 100}.{balance % 100:02d}" if balance > 0 else ""
-        return render("staff/cash_payment.html", driver=driver, form=form, balance=balance)
+        return redirect(f"{account_url}#efectivo", 303)
+    form = CashPaymentForm()
     if not form.validate():
-        return render(
-            "staff/cash_payment.html", driver=driver, form=form, balance=balance, status=422
+        return _account_page(
+            session, driver, reversal=ReversalForm(formdata=None), cash=form, status=422
         )
     try:
         intent = record_cash_payment(
@@ -228,11 +288,10 @@ def cash_payment(driver_id: int) -> Response | WerkzeugResponse:
         )
     except DomainError as error:
         session.rollback()
-        message = _(error.message, **error.params)
         field = error.field if isinstance(error, FieldError) else "amount"
-        form[field].errors = [message]
-        return render(
-            "staff/cash_payment.html", driver=driver, form=form, balance=balance, status=422
+        form[field].errors = [_(error.message, **error.params)]
+        return _account_page(
+            session, driver, reversal=ReversalForm(formdata=None), cash=form, status=422
         )
     session.commit()
     flash(
@@ -243,54 +302,7 @@ def cash_payment(driver_id: int) -> Response | WerkzeugResponse:
         ),
         "success",
     )
-    return redirect(url_for("staff.driver_statement", driver_id=driver.id), 303)
-
-
-@bp.route("/conductores/<int:driver_id>/movimientos", methods=["GET", "POST"])
-def driver_ledger(driver_id: int) -> Response:
-    """A driver's movements and statements; managers reverse a movement here (POST)."""
-    session = Session()
-    driver = session.get(Driver, driver_id)
-    if driver is None:
-        abort(404)
-    form = ReversalForm()
-    failed_entry = None
-    if request.method == "POST":
-        if current_user.role not in (Role.MANAGER, Role.ADMIN):
-            abort(403)
-        if form.validate():
-            entry = session.get(LedgerEntry, form.entry_id.data)
-            if entry is None or entry.driver_id != driver.id:
-                abort(404)
-            try:
-                reverse_entry(
-                    session,
-                    entry.id,
-                    reason=form.reason.data or "",
-                    actor_id=current_user.id,
-                    ip=client_ip(),
-                )
-            except DomainError as error:
-                form.reason.errors = [_(error.message, **error.params)]
-            else:
-                session.commit()
-                flash(_("The movement was reversed."), "success")
-                return redirect(url_for("staff.driver_ledger", driver_id=driver.id), 303)
-        failed_entry = form.entry_id.data
-    entries = statements.list_entries(session, driver.id, limit=200)
-    return render(
-        "staff/driver_movements.html",
-        status=422 if failed_entry is not None else 200,
-        driver=driver,
-        entries=entries,
-        reversed_ids=statements.reversed_entry_ids(session, [e.id for e in entries]),
-        balance=driver_balance(session, driver.id),
-        statements=statements.list_statements(session, driver.id, limit=12),
-        kind_labels=KIND_LABELS,
-        form=form,
-        failed_entry=failed_entry,
-        can_reverse=current_user.role in (Role.MANAGER, Role.ADMIN),
-    )
+    return redirect(account_url, 303)
 
 
 @bp.get("/tablero")

@@ -172,3 +172,20 @@ def test_staff_record_cash_on_a_tablet(browser, live_server, demo_logins, owing_
     tablet.shot("cash-recorded")
     # The refused form answered 422, which the browser logs; nothing else may be there.
     assert [e for e in tablet.errors if "422" not in e] == []
+
+
+def test_a_manager_sees_the_whole_account_on_a_tablet(
+    browser, live_server, demo_logins, owing_driver
+):
+    tablet = sized(browser, live_server, "tablet")
+    tablet.login(demo_logins["manager"])
+    tablet.goto(f"/operacion/conductores/{owing_driver.id}/movimientos")  # the old URL
+    expect(tablet.page).to_have_url(re.compile(rf"/conductores/{owing_driver.id}/estado$"))
+    expect(tablet.page.get_by_role("heading", name="Cómo pagar")).to_be_visible()
+    expect(tablet.page.locator("#clabe")).to_be_visible()  # the CLABE the provider issued
+    expect(tablet.page.get_by_role("heading", name="Estados de cuenta")).to_be_visible()
+    tablet.page.locator("#entries summary").first.click()  # a reversal, for managers
+    expect(tablet.page.get_by_role("button", name="Revertir movimiento").first).to_be_visible()
+    tablet.shot("driver-account-manager")
+    assert tablet.axe() == []
+    assert tablet.errors == []

@@ -47,8 +47,9 @@ ACCESS: dict[str, object] = {
     # a driver's own statement only: tested in tests/portal/test_statement_pages.py
     "/conductor/estados-de-cuenta/<int:statement_id>": "driver's own",
     "/conductor/estados-de-cuenta/<int:statement_id>.pdf": "driver's own",
-    # GET for staff; the reversal (POST) for managers: tests/portal/test_statement_pages.py
-    "/operacion/conductores/<int:driver_id>/movimientos": "staff, reversal by managers",
+    # The former movements page, now a 308 to the account page below:
+    # tests/portal/test_statement_pages.py
+    "/operacion/conductores/<int:driver_id>/movimientos": "staff, redirect to /estado",
     "/conductor/cargar": frozenset({Role.DRIVER}),
     "/conductor/cargar/en-curso": frozenset({Role.DRIVER}),
     "/conductor/cargar/reservar": Record(DRIVER, "charging_url"),
@@ -76,8 +77,10 @@ ACCESS: dict[str, object] = {
     "/conductor/spei": frozenset({Role.DRIVER}),
     "/operacion/cobranza": STAFF,
     "/operacion/cobranza.csv": STAFF,
-    "/operacion/conductores/<int:driver_id>/estado": STAFF_RECORD,
-    "/operacion/conductores/<int:driver_id>/efectivo": STAFF_RECORD,
+    # A driver's account: GET for staff; a reversal (POST) for managers only
+    # (tests/portal/test_statement_pages.py); cash (POST) for staff.
+    "/operacion/conductores/<int:driver_id>/estado": Record(STAFF, "staff_driver_url"),
+    "/operacion/conductores/<int:driver_id>/efectivo": Record(STAFF, "staff_driver_url", "POST"),
     "/webhooks/conekta": WEBHOOK,
     "/webhooks/stripe": WEBHOOK,
     "/conductor/vehicle-status": frozenset({Role.DRIVER}),

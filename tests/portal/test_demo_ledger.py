@@ -3,8 +3,17 @@ from datetime import date
 from sqlalchemy import func, select
 
 from portal.demo import seed_demo
-from portal.models import Contract, Driver, EntryKind, LedgerEntry, Statement
+from portal.models import (
+    Contract,
+    ContractStatus,
+    EntryKind,
+    LedgerEntry,
+    PaymentAccount,
+    PaymentProvider,
+    Statement,
+)
 from portal.services.identifiers import is_valid_clabe
+from portal.services.payments import get_driver_clabe
 
 TODAY = date(2026, 11, 25)  # a Wednesday
 
@@ -37,5 +46,18 @@ def test_demo_history_is_idempotent_with_twelve_closed_weeks(db):
         )
     )
     assert 0 < late < contracts / 2  # some drivers late, most on time
-    assert all(is_valid_clabe(c) for c in db.scalars(select(Driver.spei_clabe)))
-    assert all(c.startswith("646") for c in db.scalars(select(Driver.spei_clabe)))
+
+
+def test_every_driver_with_a_contract_has_the_clabe_the_provider_issued(db):
+    seed_demo(db, vehicles=40, today=TODAY)
+    accounts = db.scalars(select(PaymentAccount)).all()
+    with_contract = set(
+        db.scalars(select(Contract.driver_id).where(Contract.status == ContractStatus.ACTIVE))
+    )
+    assert {a.driver_id for a in accounts} == with_contract  # one each
+    assert all(a.provider == PaymentProvider.DEMO for a in accounts)
+    assert all(is_valid_clabe(a.clabe) and a.clabe.startswith("646") for a in accounts)
+    driver_id = min(with_contract)
+    assert get_driver_clabe(db, driver_id) == next(
+        a.clabe for a in accounts if a.driver_id == driver_id
+    )

@@ -138,7 +138,15 @@ def test_staff_record_cash_audited_and_the_balance_drops(
     staff = make_user(Role.STAFF)
     login(staff)
     url = f"/operacion/conductores/{owing_driver.id}/efectivo"
-    assert 'value="3500.00"' in client.get(url).text
+    # The form is on the driver's account page, filled with what the driver owes.
+    assert (
+        client.get(url)
+        .headers["Location"]
+        .endswith(f"/operacion/conductores/{owing_driver.id}/estado#efectivo")
+    )
+    account = client.get(f"/operacion/conductores/{owing_driver.id}/estado").text
+    assert 'value="3500.00"' in account
+    assert f'action="{url}"' in account
     response = client.post(url, data={"amount": "2000", "receipt_number": "r-00123"})
     assert response.status_code == 303
     assert driver_balance(db, owing_driver.id) == 150_000
@@ -155,6 +163,7 @@ def test_staff_record_cash_audited_and_the_balance_drops(
     again = client.post(url, data={"amount": "2000", "receipt_number": "R-00123"})
     assert again.status_code == 422
     assert "El recibo R-00123 ya está registrado." in again.text
+    assert "Movimientos" in again.text  # the account page again, with the form's error
     assert driver_balance(db, owing_driver.id) == 150_000
 
 

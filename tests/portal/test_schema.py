@@ -2,12 +2,18 @@
 itself refuses bad data."""
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
+from portal.config import ROOT
 from portal.models import Base, ContractStatus
 from portal.models.telemetry import include_in_schema_compare
+from portal.payments.demo import DemoClient, demo_clabe
+from portal.services.payments import ensure_spei_account
 
 
 def test_migrations_match_the_models(db):
@@ -43,3 +49,42 @@ def test_one_active_contract_per_vehicle(db, make_contract):
     with pytest.raises(IntegrityError), db.begin_nested():
         make_contract(vehicle=first.vehicle)
     make_contract(vehicle=first.vehicle, status=ContractStatus.COMPLETED)  # history is fine
+
+
+def _migrate(db, step, target):
+    """Run Alembic on the test's own connection (rolled back with the test)."""
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["connection"] = db.connection()
+    step(config, target)
+
+
+def test_0011_moves_a_drivers_clabe_into_payment_accounts_and_back(db, make_driver):
+    kept, moved, bare = make_driver(), make_driver(), make_driver()
+    ensure_spei_account(db, kept, DemoClient(), "cobranza@lafa.mx")
+    db.flush()
+    _migrate(db, command.downgrade, "0011-1")
+    db.execute(
+        text("UPDATE drivers SET spei_clabe = '646180202600000058' WHERE id = :id"),
+        {"id": moved.id},
+    )
+    db.execute(
+        text("UPDATE drivers SET spei_clabe = '646180202600000061' WHERE id = :id"), {"id": kept.id}
+    )
+    _migrate(db, command.upgrade, "0011")
+    columns = {c["name"] for c in inspect(db.connection()).get_columns("drivers")}
+    assert "spei_clabe" not in columns
+    clabes = dict(db.execute(text("SELECT driver_id, clabe FROM payment_accounts")).all())
+    assert clabes[moved.id] == "646180202600000058"  # moved, with its bank
+    assert clabes[kept.id] == demo_clabe(kept.id)  # the provider's account wins
+    assert bare.id not in clabes
+    bank = db.scalar(
+        text("SELECT bank_name FROM payment_accounts WHERE driver_id = :id"), {"id": moved.id}
+    )
+    assert bank == "STP"
+
+    _migrate(db, command.downgrade, "0011-1")
+    restored = dict(db.execute(text("SELECT id, spei_clabe FROM drivers")).all())
+    assert restored[moved.id] == "646180202600000058"
+    assert restored[kept.id] == demo_clabe(kept.id)
+    assert restored[bare.id] is None
+    _migrate(db, command.upgrade, "heads")

@@ -1,16 +1,19 @@
-"""The driver's account screens and the staff ledger page with its reversal."""
+"""The driver's account screens and the staff account page with its reversal."""
 
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from portal.models import AuditEvent, EntryKind, LedgerEntry, PdfStatus, Role
+from portal.models import AuditEvent, EntryKind, LedgerEntry, PaymentMethod, PdfStatus, Role
+from portal.payments.demo import DemoClient
 from portal.services.billing import post_weekly_rent
 from portal.services.ledger import post_entry
+from portal.services.payments import ensure_spei_account, get_driver_clabe, start_payment
 from portal.services.statements import close_statement, store_pdf
 from portal.timeutil import local_midnight, local_today, monday_of
 from workers.ledger import render_statement_pdf_job
+from workers.statement_pdf import statement_html
 
 LAST_MONDAY = monday_of(local_today()) - timedelta(weeks=1)
 
@@ -69,6 +72,32 @@ def test_statement_list_and_page_show_the_week(client, login, statement):
     assert "HX-Request" in page.headers["Vary"]
 
 
+def test_statement_tells_a_driver_without_a_clabe_how_to_get_one(client, login, statement, db, app):
+    login(_driver_user(statement))
+    page = client.get(f"/conductor/estados-de-cuenta/{statement.id}").text
+    assert "Todavía no tienes CLABE" in page
+    assert 'href="/conductor/pagar"' in page
+    with app.test_request_context():
+        pdf_html = statement_html(db, statement)
+    assert "Todavía no tienes CLABE" in pdf_html
+
+
+def test_statement_shows_the_clabe_the_provider_issued(client, login, statement, db, app):
+    driver = statement.driver
+    account = ensure_spei_account(db, driver, DemoClient(), "cobranza@lafa.mx")
+    clabe = account.clabe
+    grouped = f"{clabe[:3]} {clabe[3:6]} {clabe[6:17]} {clabe[17:]}"
+    login(_driver_user(statement))
+    page = client.get(f"/conductor/estados-de-cuenta/{statement.id}").text
+    assert grouped in page
+    assert "Banco: STP" in page
+    assert "Todavía no tienes CLABE" not in page
+    with app.test_request_context():
+        pdf_html = statement_html(db, statement)
+    assert grouped in pdf_html  # the PDF says the same as the page
+    assert get_driver_clabe(db, driver.id) == clabe
+
+
 def test_the_pdf_widget_polls_until_ready_and_then_stops(
     client, login, statement, db, tmp_path, app, monkeypatch, queued
 ):
@@ -120,7 +149,7 @@ def test_movements_list_for_the_driver(client, login, statement):
 @pytest.mark.parametrize("role", [Role.STAFF, Role.MANAGER, Role.ADMIN])
 def test_staff_see_a_drivers_movements(client, login, make_user, statement, role):
     login(make_user(role))
-    page = client.get(f"/operacion/conductores/{statement.driver_id}/movimientos")
+    page = client.get(f"/operacion/conductores/{statement.driver_id}/estado")
     assert page.status_code == 200
     assert "Multa: vuelta prohibida" in page.text
     assert ("Revertir movimiento" in page.text) == (role != Role.STAFF)
@@ -128,13 +157,13 @@ def test_staff_see_a_drivers_movements(client, login, make_user, statement, role
 
 def test_a_driver_cannot_open_the_staff_ledger(client, login, statement):
     login(_driver_user(statement))
-    url = f"/operacion/conductores/{statement.driver_id}/movimientos"
+    url = f"/operacion/conductores/{statement.driver_id}/estado"
     assert client.get(url).status_code == 403
 
 
 def test_unknown_driver_is_404(client, login, make_user):
     login(make_user(Role.STAFF))
-    assert client.get("/operacion/conductores/999999/movimientos").status_code == 404
+    assert client.get("/operacion/conductores/999999/estado").status_code == 404
 
 
 def _fine(db):
@@ -145,7 +174,7 @@ def test_a_manager_reverses_a_movement_with_a_reason(client, login, make_user, s
     manager = make_user(Role.MANAGER)
     login(manager)
     fine = _fine(db)
-    url = f"/operacion/conductores/{statement.driver_id}/movimientos"
+    url = f"/operacion/conductores/{statement.driver_id}/estado"
     response = client.post(
         url, data={"entry_id": fine.id, "reason": "La multa no era de este auto"}
     )
@@ -165,7 +194,7 @@ def test_a_manager_reverses_a_movement_with_a_reason(client, login, make_user, s
 
 def test_a_reversal_without_a_reason_is_422(client, login, make_user, statement, db):
     login(make_user(Role.MANAGER))
-    url = f"/operacion/conductores/{statement.driver_id}/movimientos"
+    url = f"/operacion/conductores/{statement.driver_id}/estado"
     response = client.post(url, data={"entry_id": _fine(db).id, "reason": "no"})
     assert response.status_code == 422
     assert "error" in response.text
@@ -174,7 +203,7 @@ def test_a_reversal_without_a_reason_is_422(client, login, make_user, statement,
 
 def test_staff_cannot_reverse(client, login, make_user, statement, db):
     login(make_user(Role.STAFF))
-    url = f"/operacion/conductores/{statement.driver_id}/movimientos"
+    url = f"/operacion/conductores/{statement.driver_id}/estado"
     response = client.post(url, data={"entry_id": _fine(db).id, "reason": "Porque sí, error"})
     assert response.status_code == 403
 
@@ -184,6 +213,61 @@ def test_an_entry_of_another_driver_cannot_be_reversed_here(
 ):
     login(make_user(Role.MANAGER))
     other = make_driver()
-    url = f"/operacion/conductores/{other.id}/movimientos"
+    url = f"/operacion/conductores/{other.id}/estado"
     response = client.post(url, data={"entry_id": _fine(db).id, "reason": "Error de captura"})
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("role", [Role.STAFF, Role.MANAGER])
+def test_staff_see_a_drivers_whole_account_on_one_page(
+    client, login, make_user, statement, db, role
+):
+    account = ensure_spei_account(db, statement.driver, DemoClient(), "cobranza@lafa.mx")
+    login(make_user(role))
+    page = client.get(f"/operacion/conductores/{statement.driver_id}/estado")
+    assert page.status_code == 200
+    text = page.text
+    assert "$4,734.00" in text  # the balance
+    assert "Días de atraso" in text
+    assert " ".join([account.clabe[i : i + 3] for i in range(0, 18, 3)]) in text
+    assert "No tiene referencia OXXO vigente" in text
+    assert 'id="efectivo"' in text  # the cash form
+    assert "Multa: vuelta prohibida" in text  # the movements, with the running balance
+    assert "Estados de cuenta" in text
+    assert f"{statement.week_start:%d/%m}" in text
+    assert ("Revertir movimiento" in text) == (role != Role.STAFF)
+
+
+def test_the_account_pages_movements_for_htmx(client, login, make_user, statement):
+    login(make_user(Role.STAFF))
+    url = f"/operacion/conductores/{statement.driver_id}/estado?page=1"
+    fragment = client.get(url, headers={"HX-Request": "true"})
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.text
+    assert "Multa: vuelta prohibida" in fragment.text
+    assert "Registrar pago en efectivo" not in fragment.text
+    assert "HX-Request" in fragment.headers["Vary"]
+
+
+def test_the_old_movements_page_redirects_to_the_account(client, login, make_user, statement):
+    login(make_user(Role.MANAGER))
+    old = f"/operacion/conductores/{statement.driver_id}/movimientos"
+    response = client.get(old)
+    assert response.status_code == 308
+    assert response.headers["Location"] == f"/operacion/conductores/{statement.driver_id}/estado"
+    assert client.post(old, data={}).status_code == 308  # a reversal stays a POST
+
+
+def test_an_open_oxxo_reference_is_shown_to_staff(client, login, make_user, statement, db):
+    intent = start_payment(
+        db,
+        driver=statement.driver,
+        method=PaymentMethod.OXXO,
+        amount_cents=150_000,
+        request_key="staff-page-oxxo",
+        client=DemoClient(),
+        contact_email="cobranza@lafa.mx",
+    )
+    login(make_user(Role.STAFF))
+    page = client.get(f"/operacion/conductores/{statement.driver_id}/estado").text
+    assert f"Referencia OXXO {intent.reference} por $1,500.00." in page

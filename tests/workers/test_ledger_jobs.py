@@ -129,7 +129,7 @@ def test_closing_job_closes_last_week_and_renders_the_pdf(
         "$2,000.00",  # the payment
         "$1,500.00",  # the closing balance
         "REF-778899",
-        contract.driver.spei_clabe or "Tu depósito te dará tu CLABE",
+        "Todavía no tienes CLABE",  # the factory driver has no payment account yet
         "Cómo pagar",
         "Página 1 de 1",
     ):
