@@ -4,14 +4,17 @@ that breaks across pages with the table's header, whole rows and the page number
 import re
 import subprocess
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from rq import SimpleWorker, Worker
 
 from portal.models import EntryKind
 from portal.services.billing import post_weekly_rent
 from portal.services.ledger import post_entry
 from portal.services.statements import close_statement
 from portal.timeutil import local_midnight, local_today, monday_of
+from workers import queues
 from workers.statement_pdf import render_statement_pdf
 
 LAST_MONDAY = monday_of(local_today()) - timedelta(weeks=1)
@@ -98,3 +101,12 @@ def test_a_long_week_breaks_across_pages_with_whole_rows(db, week, tmp_path):
     assert "Totales de la semana" in pages[-1]
     assert text.count("cómo pagar") == 1
     assert text.index("tag-0069") < text.index("totales de la semana") < text.index("cómo pagar")
+
+
+def test_the_procfile_runs_a_worker_for_statement_pdfs_that_does_not_fork():
+    # A horse forked per job would start WeasyPrint cold for every PDF (~3/s, not ~10).
+    procfile = Path(__file__).parents[2] / "Procfile"
+    line = next(x for x in procfile.read_text().splitlines() if x.startswith("statements:"))
+    assert line.split(":", 1)[1].split() == ["flask", "worker", "statements"]
+    assert queues.worker_class(["statements"]) is SimpleWorker
+    assert queues.worker_class(queues.QUEUES) is Worker
