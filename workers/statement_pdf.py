@@ -1,7 +1,8 @@
 """A statement as a PDF: the Jinja template rendered in Spanish, laid out by WeasyPrint.
 
-The stylesheet is parsed once per process and the fonts are configured once: that
-is most of WeasyPrint's per-document overhead (see docs/benchmarks.md).
+The stylesheet is parsed once per process and the fonts are configured once; they
+(and Pango's, HarfBuzz's and Jinja's caches) last because `flask worker statements`
+does not fork a process per job (workers.queues.worker_class, docs/benchmarks.md).
 """
 
 from __future__ import annotations
