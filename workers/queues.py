@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from redis import Redis
-from rq import Queue, Retry
+from rq import Queue, Retry, SimpleWorker, Worker
 from rq.job import Job, JobStatus
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,17 @@ def redis_connection() -> Redis:
     if not _redis_url:
         raise RuntimeError("Redis is not configured")
     return Redis.from_url(_redis_url)
+
+
+def worker_class(names: Sequence[str]) -> type[Worker] | type[SimpleWorker]:
+    """RQ's forking `Worker`, or for a worker on `statements` alone one that runs its jobs
+    in its own process.
+
+    A statement PDF is CPU work for a WeasyPrint that is warm after the first one (fonts,
+    the parsed stylesheet, Pango's and the templates' caches); a horse forked for each
+    job starts cold every time, ~3 PDFs/s per worker instead of ~10 (docs/benchmarks.md).
+    """
+    return SimpleWorker if set(names) == {"statements"} else Worker
 
 
 def get_queue(name: str) -> Queue:

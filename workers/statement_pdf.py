@@ -1,7 +1,8 @@
 """A statement as a PDF: the Jinja template rendered in Spanish, laid out by WeasyPrint.
 
-The stylesheet is parsed once per process and the fonts are configured once: that
-is most of WeasyPrint's per-document overhead (see docs/benchmarks.md).
+The stylesheet is parsed once per process and the fonts are configured once; they
+(and Pango's, HarfBuzz's and Jinja's caches) last because `flask worker statements`
+does not fork a process per job (workers.queues.worker_class, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -22,6 +23,19 @@ STYLESHEET = ROOT / "static" / "css" / "statement-pdf.css"
 LOCALE = "es_MX"  # statements are documents in Spanish whatever the reader's setting
 
 
+class StatementHTML(HTML):
+    """Our one template, without WeasyPrint's HTML5 user-agent stylesheet.
+
+    The cascade matches every element against every rule of every sheet; that sheet's
+    ~250 rules (forms, lists, bidi text, bookmarks) cost ~10% of a statement's render
+    and the few defaults the template needs are in our own stylesheet. WeasyPrint has
+    no public option for this; its own tests replace the sheet the same way.
+    """
+
+    def _ua_stylesheets(self, forms: bool = False) -> list[CSS]:
+        return []
+
+
 @cache
 def _fonts_and_css() -> tuple[FontConfiguration, CSS]:
     fonts = FontConfiguration()
@@ -35,5 +49,5 @@ def statement_html(session: Session, statement: Statement) -> str:
 
 def render_statement_pdf(session: Session, statement: Statement) -> bytes:
     fonts, css = _fonts_and_css()
-    html = HTML(string=statement_html(session, statement), base_url=str(ROOT))
+    html = StatementHTML(string=statement_html(session, statement), base_url=str(ROOT))
     return html.write_pdf(stylesheets=[css], font_config=fonts)
