@@ -27,7 +27,7 @@ from scoring.errors import ArtifactError
 from scoring.model import CreditModel
 
 FORMAT = "lafa-scoring-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: boosting is a cross-fitted bag with sequence summaries
 MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "manifest.json"
 
