@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -508,3 +509,33 @@ def charging_url(
         return path
 
     return path_for
+
+
+TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_queues(app: Any) -> Iterator[Any]:
+    """Jobs go to a real Redis (emptied before and after) instead of a background
+    thread; run them with an RQ worker in the test."""
+    from redis import Redis
+
+    from workers import queues
+
+    connection = Redis.from_url(TEST_REDIS)
+    connection.flushdb()
+    queues.configure(TEST_REDIS)
+    with app.app_context():
+        yield connection
+    connection.flushdb()
+    queues.configure("")
+
+
+@pytest.fixture
+def credit_url(make_application: Callable[..., Any]) -> Callable[[User, str], str]:
+    """A concrete path for a credit application URL rule (staff see every application)."""
+
+    def build(user: User, rule: str) -> str:
+        return rule.replace("<int:application_id>", str(make_application().id))
+
+    return build
