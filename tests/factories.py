@@ -515,20 +515,13 @@ TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture
-def redis_queues(app: Any) -> Iterator[Any]:
-    """Jobs go to a real Redis (emptied before and after) instead of a background
-    thread; run them with an RQ worker in the test."""
+def redis_queues(app: Any, jobs_to_redis: None) -> Iterator[Any]:
+    """Jobs go to a real Redis instead of a background thread; the test runs them with
+    an RQ worker (inside the app context this yields)."""
     from redis import Redis
 
-    from workers import queues
-
-    connection = Redis.from_url(TEST_REDIS)
-    connection.flushdb()
-    queues.configure(TEST_REDIS)
     with app.app_context():
-        yield connection
-    connection.flushdb()
-    queues.configure("")
+        yield Redis.from_url(TEST_REDIS)
 
 
 @pytest.fixture
@@ -539,3 +532,19 @@ def credit_url(make_application: Callable[..., Any]) -> Callable[[User, str], st
         return rule.replace("<int:application_id>", str(make_application().id))
 
     return build
+
+
+@pytest.fixture
+def jobs_to_redis() -> Iterator[None]:
+    """Queued jobs wait in Redis (emptied before and after) instead of running in a
+    thread beside the test, which would share the test's connection."""
+    from redis import Redis
+
+    from workers import queues
+
+    connection = Redis.from_url(TEST_REDIS)
+    connection.flushdb()
+    queues.configure(TEST_REDIS)
+    yield
+    connection.flushdb()
+    queues.configure("")

@@ -73,3 +73,80 @@ def test_staff_new_application_form_shows_the_privacy_notice(browser, live_serve
     assert desk.axe() == []
     # The browser logs the 422 status of the re-rendered form; nothing else may fail.
     assert [e for e in desk.errors if "422" not in e] == []
+
+
+def _bytes_transferred(page) -> int:
+    return page.evaluate(
+        "() => [performance.getEntriesByType('navigation')[0],"
+        " ...performance.getEntriesByType('resource')]"
+        ".reduce((sum, e) => sum + (e.transferSize || e.encodedBodySize || 0), 0)"
+    )
+
+
+def test_an_applicant_applies_from_a_phone_on_a_slow_network(browser, live_server, demo_logins):
+    import random
+    from datetime import date
+
+    from portal.demo import make_curp
+
+    phone = sized(browser, live_server, "phone")
+    page = phone.page
+    # A slow mobile network (~400 kbit/s down, 400 ms latency).
+    cdp = page.context.new_cdp_session(page)
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 400,
+            "downloadThroughput": 50_000,
+            "uploadThroughput": 20_000,
+        },
+    )
+    page.set_default_timeout(30_000)
+    phone.goto("/solicitud")
+    expect(page.get_by_role("heading", name="Solicita un auto eléctrico")).to_be_visible()
+    weight = _bytes_transferred(page)
+    assert weight < 150_000, weight
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    phone.shot("credit-apply-form")
+    assert phone.axe() == []
+
+    # Sent without consent or any data: the form comes back with Spanish field errors.
+    page.get_by_role("button", name="Enviar mi solicitud").click()
+    expect(page.get_by_text("Este campo es obligatorio.").first).to_be_visible()
+    expect(page.get_by_text("Sin tu autorización no podemos evaluar la solicitud.")).to_be_visible()
+    expect(page.get_by_text("Revisa los campos marcados en rojo.")).to_be_visible()
+    page.wait_for_load_state("load")
+    phone.shot("credit-apply-errors")
+    assert phone.axe() == []
+
+    curp = make_curp("Rosa", "Méndez", "Torres", date(1990, 7, 2), "M", "DF", random.Random(5))
+    page.get_by_label("Nombre(s)").fill("Rosa")
+    page.get_by_label("Apellido paterno").fill("Méndez")
+    page.get_by_label("Apellido materno").fill("Torres")
+    page.get_by_label("CURP").fill(curp)
+    page.get_by_label("Celular").fill("5512340987")
+    page.locator("#profiles-0-platform").select_option("didi")
+    page.locator("#profiles-0-rating").fill("4.8")
+    page.locator("#profiles-0-acceptance_pct").fill("90")
+    page.locator("#profiles-0-cancellation_pct").fill("3")
+    page.locator("#profiles-0-lifetime_trips").fill("2600")
+    page.locator("#profiles-0-first_trip_on").fill("2022-04-01")
+    page.get_by_label("Autorizo a LAFA").check()
+    page.get_by_label("Leí y acepto el aviso de privacidad.").check()
+    page.get_by_role("button", name="Enviar mi solicitud").click()
+    thanks = page.get_by_role("heading", name="Gracias, Rosa: recibimos tu solicitud")
+    expect(thanks).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Tu folio es S-\d{6}"))).to_be_visible()
+    assert "puntos" not in page.locator("main").inner_text().lower()
+    phone.shot("credit-apply-sent")
+    assert phone.axe() == []
+    # The browser logs the expected 422 of the form sent empty; nothing else.
+    assert [e for e in phone.errors if "422" not in e] == []
+
+    # The credit desk sees it among the applications, marked as sent online.
+    desk = sized(browser, live_server, "desktop")
+    desk.login(demo_logins["staff"])
+    desk.goto(f"/operacion/credito/?q={curp}")
+    expect(desk.page.get_by_role("link", name="Rosa Méndez Torres")).to_be_visible()
+    expect(desk.page.get_by_text("en línea")).to_be_visible()

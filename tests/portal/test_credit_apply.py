@@ -5,7 +5,6 @@ import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from redis import Redis
 from sqlalchemy import func, select
 
 from portal.demo import make_curp
@@ -16,8 +15,7 @@ from portal.models import (
     CreditScore,
 )
 from portal.services import credit
-from tests.factories import TEST_REDIS, earnings_json
-from workers import queues
+from tests.factories import earnings_json
 
 
 def _curp(n: int = 7) -> str:
@@ -53,15 +51,8 @@ def _form(n: int = 7, **overrides):
 
 
 @pytest.fixture(autouse=True)
-def _jobs_to_redis():
-    """Queued scoring jobs wait in Redis instead of running in a thread beside the test
-    (tests/workers/test_credit_jobs.py runs them)."""
-    connection = Redis.from_url(TEST_REDIS)
-    connection.flushdb()
-    queues.configure(TEST_REDIS)
-    yield
-    connection.flushdb()
-    queues.configure("")
+def _jobs_wait(jobs_to_redis):
+    """Queued scoring jobs wait in Redis (tests/workers/test_credit_jobs.py runs them)."""
 
 
 def _count(db) -> int:

@@ -269,7 +269,9 @@ def test_opening_a_waiting_application_queues_its_scoring_once(staff_client, db,
 # ---------------------------------------------------------- platform profiles typed by hand
 
 
-def test_staff_type_a_profile_that_feeds_the_features(staff_client, db, make_application):
+def test_staff_type_a_profile_that_feeds_the_features(
+    staff_client, db, make_application, jobs_to_redis
+):
     application = make_application(earnings=False)
     page = staff_client.get(f"/operacion/credito/{application.id}/editar")
     assert "Perfil de plataforma capturado a mano" in page.text
