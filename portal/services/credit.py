@@ -926,12 +926,19 @@ _cache: dict[tuple[str, str], SavedModel] = {}
 def load_version(version: ModelVersion) -> SavedModel:
     """The saved model of a version (loaded once per process; its hash is checked)."""
     from scoring import load_model
+    from scoring.errors import ArtifactError
 
     key = (version.path, version.model_sha256)
     with _cache_lock:
         saved = _cache.get(key)
         if saved is None:
-            saved = load_model(version.path)
+            try:
+                saved = load_model(version.path)
+            except ArtifactError as error:  # e.g. saved by an older engine: retrain
+                message = N_(
+                    "The model %(name)s cannot be loaded (%(error)s); retrain or activate another."
+                )
+                raise DomainError(message, name=version.name, error=str(error)) from None
             if saved.manifest.get("model_sha256") != version.model_sha256:
                 raise DomainError(N_("The model file changed since it was registered."))
             _cache[key] = saved
