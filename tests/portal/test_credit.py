@@ -496,7 +496,8 @@ def test_a_model_saved_by_an_older_engine_is_a_recorded_refusal(
     shutil.copytree(synthetic_model_dir, old)
     version = credit.register_model(db, old, name="antiguo")
     manifest = json.loads((old / "manifest.json").read_text())
-    (old / "manifest.json").write_text(json.dumps(manifest | {"format_version": 1}))
+    older = {"format_version": 1, "models": ["boosting", "scorecard"]}
+    (old / "manifest.json").write_text(json.dumps(manifest | older))
     credit._cache.clear()
     application = make_application()
     credit.submit_application(db, application, actor_id=None, ip=None)
