@@ -375,9 +375,11 @@ def apply_as_applicant(
             "file",
             N_("Upload the export of your platforms or type the profile of at least one."),
         )
-    cleaned_profiles = [clean_profile(p, today) for p in profiles]
-    parsed = parse_earnings(earnings.content, earnings.filename, today) if earnings else None
-    del cleaned_profiles, parsed  # validated; stored below by the shared operations
+    if earnings is not None:
+        try:  # checked first so that its error lands on the form's file field
+            parse_earnings(earnings.content, earnings.filename, today)
+        except DomainError as error:
+            raise FieldError("file", error.message, **error.params) from None
     application = create_application(session, data, actor_id=None, today=today, ip=ip)
     application.self_service = True
     record_consent(session, application, recorded_by_id=None, ip=ip, now=now)

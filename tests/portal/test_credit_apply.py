@@ -151,7 +151,7 @@ def test_a_bad_export_is_refused_by_line(client, db):
     data["file"] = (io.BytesIO(b"platform,earning_date\nuber,2025-01-01\n"), "x.csv")
     response = client.post("/solicitud", data=data, content_type="multipart/form-data")
     assert response.status_code == 422
-    assert "Línea 1" in response.text
+    assert 'id="file-error">Línea 1' in response.text
     assert _count(db) == 0
 
 
