@@ -164,7 +164,7 @@ def _fit_fold(
 ) -> _FoldResult:
     """Fit on one fold's training rows and predict its test rows (a process may run it)."""
     started = time.perf_counter()
-    model = CreditModel(kind, plan, config, seed).fit(X.iloc[train], y[train])
+    model = CreditModel(kind, plan, config, seed).fit(X.iloc[train], y[train], for_scoring=False)
     risk = model.risk(X.iloc[test])
     pd_ = model.predict_pd(X.iloc[test])
     return _FoldResult(risk, pd_, list(model.features), time.perf_counter() - started)

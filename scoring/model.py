@@ -268,7 +268,9 @@ class BoostingModel:
         params.update(self.config.hgb_params)
         return params
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, plan: ColumnPlan) -> BoostingModel:
+    def fit(
+        self, X: pd.DataFrame, y: np.ndarray, plan: ColumnPlan, *, explain: bool = True
+    ) -> BoostingModel:
         self.numeric, self.categorical = list(plan.numeric), list(plan.categorical)
         self.codes = _CategoryCodes(self.categorical).fit(X)
         signs = [int(np.sign(self.config.risk_direction.get(c, 0))) for c in self.numeric]
@@ -294,7 +296,8 @@ class BoostingModel:
                 oof[held_out] = booster.decision_function(M[held_out])
                 self.boosters.append(booster)
         self.calibrator = Calibrator(self.config.calibration_method(len(y))).fit(oof, y)
-        self._fit_reference_values(X)
+        if explain:
+            self._fit_reference_values(X)
         return self
 
     def _matrix(self, X: pd.DataFrame) -> np.ndarray:
@@ -408,7 +411,10 @@ class ScorecardModel:
             scaling=c.scaling,
         )
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, plan: ColumnPlan) -> ScorecardModel:
+    def fit(
+        self, X: pd.DataFrame, y: np.ndarray, plan: ColumnPlan, *, explain: bool = True
+    ) -> ScorecardModel:
+        # ``explain`` is for the common interface: the points are their own explanation.
         oof = np.zeros(len(y))
         cv = StratifiedKFold(self.config.calibration_folds, shuffle=True, random_state=self.seed)
         for tr, te in cv.split(np.zeros(len(y)), y):
@@ -459,9 +465,15 @@ class CreditModel:
         self.score_reference: Reference | None = None
         self.feature_reference: dict[str, Reference] = {}
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> CreditModel:
-        """Fit on a feature frame (see :func:`scoring.columns.feature_frame`) and 0/1 ``y``."""
-        self.estimator.fit(X, np.asarray(y, dtype="int64"), self.plan)
+    def fit(self, X: pd.DataFrame, y: np.ndarray, *, for_scoring: bool = True) -> CreditModel:
+        """Fit on a feature frame (see :func:`scoring.columns.feature_frame`) and 0/1 ``y``.
+
+        ``for_scoring=False`` (cross-validation) skips what only scoring applicants needs:
+        the boosters' reference values for reason codes and the PSI references.
+        """
+        self.estimator.fit(X, np.asarray(y, dtype="int64"), self.plan, explain=for_scoring)
+        if not for_scoring:
+            return self
         self.score_reference = Reference.fit(self.score(X))
         self.feature_reference = {
             c: Reference.fit(X[c].to_numpy(), categorical=c in self.plan.categorical)

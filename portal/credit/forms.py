@@ -60,52 +60,6 @@ class QueueFilterForm(FlaskForm):
     )
 
 
-REQUIRED = _l("This field is required.")
-
-
-class ApplicationForm(FlaskForm):
-    first_name = StringField(
-        _l("First name(s)"), validators=[DataRequired(REQUIRED), Length(max=100)]
-    )
-    last_name = StringField(_l("Last name"), validators=[DataRequired(REQUIRED), Length(max=100)])
-    second_last_name = StringField(_l("Second last name"), validators=[Optional(), Length(max=100)])
-    curp = StringField(
-        _l("CURP"),
-        validators=[
-            DataRequired(REQUIRED),
-            Length(min=18, max=18, message=_l("A CURP has 18 characters.")),
-        ],
-        render_kw={"autocapitalize": "characters", "autocomplete": "off"},
-    )
-    rfc = StringField(
-        _l("RFC"),
-        validators=[
-            Optional(),
-            Length(min=12, max=13, message=_l("An RFC has 12 or 13 characters.")),
-        ],
-        render_kw={"autocapitalize": "characters", "autocomplete": "off"},
-    )
-    phone = StringField(
-        _l("Mobile phone"), validators=[DataRequired(REQUIRED)], render_kw={"inputmode": "tel"}
-    )
-    email = StringField(
-        _l("E-mail"),
-        validators=[Optional(), Email(_l("Write a valid e-mail address.")), Length(max=254)],
-        render_kw={"inputmode": "email"},
-    )
-    licence_number = StringField(
-        _l("Driving licence number"), validators=[Optional(), Length(max=30)]
-    )
-    licence_expires_on = DateField(_l("Licence expires on"), validators=[Optional()])
-    address = StringField(_l("Address"), validators=[Optional(), Length(max=300)])
-    requested_vehicle = SelectField(
-        _l("Requested vehicle"), choices=[SelectChoice(v, v) for v in VEHICLES]
-    )
-    consent = BooleanField(
-        _l("The applicant read the privacy notice and authorizes the checks described in it.")
-    )
-
-
 class NumberField(StringField):
     """A number typed by a person: ``4.9``, ``91 %``, ``$1,200``; Spanish parse errors."""
 
@@ -146,6 +100,52 @@ class DayField(DateField):
             self.data = date.fromisoformat(text)
         except ValueError:
             raise ValueError(_l("Write a date as YYYY-MM-DD.")) from None
+
+
+REQUIRED = _l("This field is required.")
+
+
+class ApplicationForm(FlaskForm):
+    first_name = StringField(
+        _l("First name(s)"), validators=[DataRequired(REQUIRED), Length(max=100)]
+    )
+    last_name = StringField(_l("Last name"), validators=[DataRequired(REQUIRED), Length(max=100)])
+    second_last_name = StringField(_l("Second last name"), validators=[Optional(), Length(max=100)])
+    curp = StringField(
+        _l("CURP"),
+        validators=[
+            DataRequired(REQUIRED),
+            Length(min=18, max=18, message=_l("A CURP has 18 characters.")),
+        ],
+        render_kw={"autocapitalize": "characters", "autocomplete": "off"},
+    )
+    rfc = StringField(
+        _l("RFC"),
+        validators=[
+            Optional(),
+            Length(min=12, max=13, message=_l("An RFC has 12 or 13 characters.")),
+        ],
+        render_kw={"autocapitalize": "characters", "autocomplete": "off"},
+    )
+    phone = StringField(
+        _l("Mobile phone"), validators=[DataRequired(REQUIRED)], render_kw={"inputmode": "tel"}
+    )
+    email = StringField(
+        _l("E-mail"),
+        validators=[Optional(), Email(_l("Write a valid e-mail address.")), Length(max=254)],
+        render_kw={"inputmode": "email"},
+    )
+    licence_number = StringField(
+        _l("Driving licence number"), validators=[Optional(), Length(max=30)]
+    )
+    licence_expires_on = DayField(_l("Licence expires on"), validators=[Optional()])
+    address = StringField(_l("Address"), validators=[Optional(), Length(max=300)])
+    requested_vehicle = SelectField(
+        _l("Requested vehicle"), choices=[SelectChoice(v, v) for v in VEHICLES]
+    )
+    consent = BooleanField(
+        _l("The applicant read the privacy notice and authorizes the checks described in it.")
+    )
 
 
 class _ProfileFields:

@@ -136,6 +136,7 @@ def test_an_uploaded_export_is_imported(client, db):
         ({"profiles-0-acceptance_pct": "muy alta"}, "Escribe un número."),
         ({"profiles-0-first_trip_on": "2099-01-01"}, "no puede ser en el futuro"),
         ({"profiles-0-platform": ""}, "Sube la exportación"),
+        ({"licence_expires_on": "mañana"}, "Escribe la fecha como AAAA-MM-DD."),
     ],
 )
 def test_invalid_input_answers_422_in_spanish_and_changes_nothing(client, db, overrides, message):
