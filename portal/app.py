@@ -44,6 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from portal.admin.views import bp as admin_bp
     from portal.auth.views import bp as auth_bp
+    from portal.credit.apply import bp as credit_apply_bp
     from portal.credit.views import bp as credit_bp
     from portal.credit.views import models_bp as credit_models_bp
     from portal.credit.views import policy_bp as credit_policy_bp
@@ -62,6 +63,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(credit_bp, url_prefix="/operacion/credito")
     app.register_blueprint(credit_policy_bp, url_prefix="/gerencia/credito")
     app.register_blueprint(credit_models_bp, url_prefix="/admin/modelos")
+    app.register_blueprint(credit_apply_bp, url_prefix="/solicitud")
     security.csrf.exempt(webhooks_bp)  # signed by the provider instead; nothing else is exempt
     app.register_blueprint(incidents.driver_bp, url_prefix="/conductor/incidentes")
     app.register_blueprint(incidents.staff_bp, url_prefix="/operacion/incidentes")

@@ -27,7 +27,9 @@ from scoring.errors import ArtifactError
 from scoring.model import CreditModel
 
 FORMAT = "lafa-scoring-model"
-FORMAT_VERSION = 1
+#: 2: boosting became a cross-fitted bag with sequence summaries; a format 1 directory
+#: still loads if it holds no boosting model (scorecards did not change).
+FORMAT_VERSION = 2
 MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "manifest.json"
 
@@ -141,8 +143,11 @@ def load_model(directory: str | os.PathLike[str]) -> SavedModel:
         manifest = json.loads(manifest_path.read_text())
     except json.JSONDecodeError as exc:
         raise ArtifactError(f"{manifest_path} is not valid JSON: {exc}") from exc
-    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
+    version = manifest.get("format_version")
+    if manifest.get("format") != FORMAT or version not in (1, FORMAT_VERSION):
         raise ArtifactError(f"{src} has an unknown model format")
+    if version == 1 and "boosting" in manifest.get("models", []):
+        raise ArtifactError(f"{src} holds a boosting model of format 1; retrain it")
     if _sha256_file(model_path) != manifest.get("model_sha256"):
         raise ArtifactError(f"{model_path} does not match the hash in its manifest")
     payload = joblib.load(model_path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--model", choices=["scorecard", "boosting", "both"], default="both")
         sp.add_argument("--folds", type=int, default=5)
         sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument(
+            "--jobs",
+            type=int,
+            default=min(2, os.cpu_count() or 1),
+            help="folds fitted at once, in separate processes (default: 2 or the CPUs)",
+        )
         sp.add_argument("--numeric", type=_columns, default=None, help="COL,... as numbers")
         sp.add_argument("--categorical", type=_columns, default=None, help="COL,... as text")
         sp.add_argument("--ignore", type=_columns, default=None, help="COL,... not inputs")
@@ -110,6 +117,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         "models": _kinds(args.model),
         "folds": args.folds,
         "seed": args.seed,
+        "jobs": max(1, args.jobs),
         "config": ModelConfig(risk_direction=args.monotone),
         "plan": plan,
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.isotonic import IsotonicRegression
@@ -36,9 +36,10 @@ log = logging.getLogger("scoring")
 ModelKind = Literal["scorecard", "boosting"]
 CalibrationMethod = Literal["isotonic", "sigmoid", "auto"]
 
-#: Tuned on the Taiwan data (5-fold CV); ``min_samples_leaf`` shrinks on small data.
+#: Chosen on the Taiwan data with 5-fold splits of seeds 1 and 2 (seed 0, the reported
+#: split, was not used to choose); ``min_samples_leaf`` shrinks on small data.
 DEFAULT_HGB_PARAMS: dict[str, Any] = {
-    "learning_rate": 0.03,
+    "learning_rate": 0.05,
     "max_leaf_nodes": 31,
     "min_samples_leaf": 100,
     "l2_regularization": 10.0,
@@ -82,6 +83,7 @@ class ModelConfig:
     min_iv: float = 0.02
     scorecard_C: float = 1.0
     hgb_params: dict[str, Any] = field(default_factory=dict)
+    sequence_summaries: bool = True  # boosting: see SequenceSummaries
     calibration: CalibrationMethod = "auto"
     calibration_folds: int = 3
     threads: int = 1  # OpenMP threads of boosting; more than 1 stalls on a busy machine
@@ -150,12 +152,101 @@ class _CategoryCodes:
         return np.hstack(parts) if parts else np.zeros((len(X), 0))
 
 
-class BoostingModel:
-    """Gradient boosting with monotone constraints and a cross-fitted calibrator.
+#: Summaries of a column family; True if each grows (weakly) with every member.
+_SUMMARIES: tuple[tuple[str, bool], ...] = (
+    ("mean", True),
+    ("max", True),
+    ("min", True),
+    ("npos", True),
+    ("std", False),
+    ("first_minus_mean", False),
+)
 
-    One booster is fitted on all rows (it ranks applicants and explains them); the
-    calibrator maps its output to a PD and is fitted on out-of-fold predictions of
-    ``calibration_folds`` boosters (``CalibratedClassifierCV(ensemble=False)``).
+
+class SequenceSummaries:
+    """Summaries of column families such as ``PAY_AMT1 .. PAY_AMT6`` (months of a history).
+
+    A family is three or more numeric columns whose names differ only in a trailing
+    number; it is found from the names alone, on any data. For each family the booster
+    also sees the mean, maximum, minimum, count of positive values, standard deviation
+    and the lowest-numbered member minus the mean (usually the latest month against the
+    average). Trees split one column at a time, so "the worst month" or "months in
+    arrears" are otherwise hard for them to assemble. Missing members are ignored.
+
+    Monotone constraints stay true: a family whose members all share a direction gets
+    only the summaries that move with every member (mean, max, min, positives), under
+    the same constraint; a family with mixed directions gets none.
+    """
+
+    def __init__(self, numeric: Sequence[str], signs: Sequence[int] | None = None) -> None:
+        signs = list(signs) if signs is not None else [0] * len(numeric)
+        groups: dict[str, list[tuple[int, int]]] = {}
+        for j, name in enumerate(numeric):
+            match = re.fullmatch(r"(.*?\D)(\d+)", name)
+            if match:
+                groups.setdefault(match.group(1), []).append((int(match.group(2)), j))
+        #: prefix -> (member column indices, summaries as (name, monotone sign))
+        self.families: dict[str, tuple[list[int], list[tuple[str, int]]]] = {}
+        for prefix, members in groups.items():
+            if len(members) < 3:
+                continue
+            cols = [j for _, j in sorted(members)]
+            shared = {signs[j] for j in cols}
+            if shared == {0}:
+                kinds = [(k, 0) for k, _ in _SUMMARIES]
+            elif len(shared) == 1:
+                sign = shared.pop()
+                kinds = [(k, sign) for k, moves in _SUMMARIES if moves]
+            else:
+                continue
+            self.families[prefix] = (cols, kinds)
+
+    @property
+    def names(self) -> list[str]:
+        return [
+            f"{p.rstrip('_- .')}_{k}" for p, (_, kinds) in self.families.items() for k, _ in kinds
+        ]
+
+    @property
+    def monotone(self) -> list[int]:
+        return [sign for _, kinds in self.families.values() for _, sign in kinds]
+
+    def append(self, M: np.ndarray) -> np.ndarray:
+        """``M`` (numeric columns first, in plan order) with the summaries appended."""
+        if not self.families:
+            return M
+        parts = [M]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-missing rows give NaN
+            for cols, kinds in self.families.values():
+                a = M[:, cols]
+                mean = np.nanmean(a, axis=1)
+                for kind, _ in kinds:
+                    if kind == "mean":
+                        parts.append(mean[:, None])
+                    elif kind == "max":
+                        parts.append(np.nanmax(a, axis=1)[:, None])
+                    elif kind == "min":
+                        parts.append(np.nanmin(a, axis=1)[:, None])
+                    elif kind == "npos":
+                        npos = np.sum(a > 0, axis=1).astype("float64")
+                        npos[np.all(np.isnan(a), axis=1)] = np.nan
+                        parts.append(npos[:, None])
+                    elif kind == "std":
+                        parts.append(np.nanstd(a, axis=1)[:, None])
+                    else:
+                        parts.append((a[:, 0] - mean)[:, None])
+        return np.hstack(parts)
+
+
+class BoostingModel:
+    """A cross-fitted bag of gradient boosters with monotone constraints, and a calibrator.
+
+    The rows are split in ``calibration_folds`` stratified folds; one booster is fitted
+    without each fold. Their average log-odds rank applicants and explain them; the
+    calibrator maps log-odds to a PD and is fitted on each booster's log-odds for the
+    fold it did not see (out of fold). Three boosters on two thirds of the rows cost less
+    than one on all rows plus three for calibration, and their average ranks better.
     """
 
     def __init__(self, config: ModelConfig, seed: int) -> None:
@@ -164,7 +255,9 @@ class BoostingModel:
         self.numeric: list[str] = []
         self.categorical: list[str] = []
         self.codes = _CategoryCodes([])
-        self.model: CalibratedClassifierCV | None = None
+        self.summaries = SequenceSummaries([])
+        self.boosters: list[HistGradientBoostingClassifier] = []
+        self.calibrator: Calibrator | None = None
         self.reference_values: dict[str, Any] = {}
 
     def _params(self, n_rows: int) -> dict[str, Any]:
@@ -175,55 +268,63 @@ class BoostingModel:
         params.update(self.config.hgb_params)
         return params
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, plan: ColumnPlan) -> BoostingModel:
+    def fit(
+        self, X: pd.DataFrame, y: np.ndarray, plan: ColumnPlan, *, explain: bool = True
+    ) -> BoostingModel:
         self.numeric, self.categorical = list(plan.numeric), list(plan.categorical)
         self.codes = _CategoryCodes(self.categorical).fit(X)
-        M = self.codes.matrix(X, self.numeric)
-        mono = [int(np.sign(self.config.risk_direction.get(c, 0))) for c in self.numeric]
-        mono += [0] * len(self.categorical)
-        hgb = HistGradientBoostingClassifier(
-            monotonic_cst=mono,
-            categorical_features=[False] * len(self.numeric) + [True] * len(self.categorical),
-            random_state=self.seed,
-            **self._params(len(y)),
+        signs = [int(np.sign(self.config.risk_direction.get(c, 0))) for c in self.numeric]
+        self.summaries = SequenceSummaries(
+            self.numeric if self.config.sequence_summaries else [], signs
         )
+        M = self._matrix(X)
+        mono = [*signs, *[0] * len(self.categorical), *self.summaries.monotone]
+        categorical = [False] * len(self.numeric) + [True] * len(self.categorical)
+        categorical += [False] * len(self.summaries.names)
+        params = self._params(len(y))
+        oof = np.zeros(len(y))
         cv = StratifiedKFold(self.config.calibration_folds, shuffle=True, random_state=self.seed)
+        self.boosters = []
         with threadpool_limits(self.config.threads, user_api="openmp"):
-            self.model = CalibratedClassifierCV(
-                hgb, method=self.config.calibration_method(len(y)), cv=cv, ensemble=False
-            ).fit(M, y)
-        self._fit_reference_values(X)
+            for train, held_out in cv.split(M, y):
+                booster = HistGradientBoostingClassifier(
+                    monotonic_cst=mono,
+                    categorical_features=categorical,
+                    random_state=self.seed,
+                    **params,
+                ).fit(M[train], y[train])
+                oof[held_out] = booster.decision_function(M[held_out])
+                self.boosters.append(booster)
+        self.calibrator = Calibrator(self.config.calibration_method(len(y))).fit(oof, y)
+        if explain:
+            self._fit_reference_values(X)
         return self
 
-    def _fitted(self) -> CalibratedClassifierCV:
-        if self.model is None:
-            raise ScoringError("the model is not fitted")
-        return self.model
+    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+        return self.summaries.append(self.codes.matrix(X, self.numeric))
 
-    @property
-    def booster(self) -> HistGradientBoostingClassifier:
-        """The booster fitted on all rows (before calibration)."""
-        booster: HistGradientBoostingClassifier = (
-            self._fitted().calibrated_classifiers_[0].estimator
-        )
-        return booster
+    def _decision(self, M: np.ndarray) -> np.ndarray:
+        """The boosters' mean log-odds of default for the rows of a model matrix."""
+        if not self.boosters:
+            raise ScoringError("the model is not fitted")
+        with threadpool_limits(self.config.threads, user_api="openmp"):
+            raw = [np.asarray(b.decision_function(M)) for b in self.boosters]
+        return np.mean(raw, axis=0)
 
     def predict_pd(self, X: pd.DataFrame) -> np.ndarray:
-        M = self.codes.matrix(X, self.numeric)
-        with threadpool_limits(self.config.threads, user_api="openmp"):
-            return np.asarray(self._fitted().predict_proba(M)[:, 1])
+        if self.calibrator is None:
+            raise ScoringError("the model is not fitted")
+        return self.calibrator.predict(self.log_odds(X))
 
     def log_odds(self, X: pd.DataFrame) -> np.ndarray:
-        """Raw (uncalibrated) log-odds of default from the booster."""
-        M = self.codes.matrix(X, self.numeric)
-        with threadpool_limits(self.config.threads, user_api="openmp"):
-            return np.asarray(self.booster.decision_function(M))
+        """Raw (uncalibrated) log-odds of default: the mean of the boosters'."""
+        return self._decision(self._matrix(X))
 
     def predict_raw_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """The booster's own ``predict_proba`` (the benchmark's baseline)."""
-        M = self.codes.matrix(X, self.numeric)
+        """The boosters' own mean ``predict_proba`` (the benchmark's baseline)."""
+        M = self._matrix(X)
         with threadpool_limits(self.config.threads, user_api="openmp"):
-            return np.asarray(self.booster.predict_proba(M)[:, 1])
+            return np.mean([b.predict_proba(M)[:, 1] for b in self.boosters], axis=0)
 
     @property
     def features(self) -> list[str]:
@@ -278,8 +379,8 @@ class BoostingModel:
         stacked = np.tile(M, (len(movable) + 1, 1))
         for k, j in enumerate(movable, start=1):
             stacked[k * n : (k + 1) * n, j] = ref_row[j]
-        with threadpool_limits(self.config.threads, user_api="openmp"):
-            raw = np.asarray(self.booster.decision_function(stacked)).reshape(-1, n)
+        stacked = self.summaries.append(stacked)  # summaries follow the changed column
+        raw = self._decision(stacked).reshape(-1, n)
         for k, j in enumerate(movable, start=1):
             lost[:, j] = factor * (raw[0] - raw[k])
         return lost
@@ -310,7 +411,10 @@ class ScorecardModel:
             scaling=c.scaling,
         )
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, plan: ColumnPlan) -> ScorecardModel:
+    def fit(
+        self, X: pd.DataFrame, y: np.ndarray, plan: ColumnPlan, *, explain: bool = True
+    ) -> ScorecardModel:
+        # ``explain`` is for the common interface: the points are their own explanation.
         oof = np.zeros(len(y))
         cv = StratifiedKFold(self.config.calibration_folds, shuffle=True, random_state=self.seed)
         for tr, te in cv.split(np.zeros(len(y)), y):
@@ -361,9 +465,15 @@ class CreditModel:
         self.score_reference: Reference | None = None
         self.feature_reference: dict[str, Reference] = {}
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> CreditModel:
-        """Fit on a feature frame (see :func:`scoring.columns.feature_frame`) and 0/1 ``y``."""
-        self.estimator.fit(X, np.asarray(y, dtype="int64"), self.plan)
+    def fit(self, X: pd.DataFrame, y: np.ndarray, *, for_scoring: bool = True) -> CreditModel:
+        """Fit on a feature frame (see :func:`scoring.columns.feature_frame`) and 0/1 ``y``.
+
+        ``for_scoring=False`` (cross-validation) skips what only scoring applicants needs:
+        the boosters' reference values for reason codes and the PSI references.
+        """
+        self.estimator.fit(X, np.asarray(y, dtype="int64"), self.plan, explain=for_scoring)
+        if not for_scoring:
+            return self
         self.score_reference = Reference.fit(self.score(X))
         self.feature_reference = {
             c: Reference.fit(X[c].to_numpy(), categorical=c in self.plan.categorical)

@@ -26,6 +26,7 @@ def train(
     ignore: Sequence[str] | None = None,
     config: ModelConfig | None = None,
     plan: ColumnPlan | None = None,
+    jobs: int = 1,
 ) -> tuple[dict[str, CreditModel], ModelKind, dict[str, Any]]:
     """Cross-validate, then fit each model on all rows.
 
@@ -44,6 +45,7 @@ def train(
         seed=seed,
         config=config,
         plan=plan,
+        jobs=jobs,
     )
     X = feature_frame(df, plan)
     fitted: dict[str, CreditModel] = {

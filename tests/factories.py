@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -522,3 +523,42 @@ def staff_driver_url(make_contract: Callable[..., Contract]) -> Callable[[User, 
         return rule.replace("<int:driver_id>", str(driver.id))
 
     return build
+
+
+TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_queues(app: Any, jobs_to_redis: None) -> Iterator[Any]:
+    """Jobs go to a real Redis instead of a background thread; the test runs them with
+    an RQ worker (inside the app context this yields)."""
+    from redis import Redis
+
+    with app.app_context():
+        yield Redis.from_url(TEST_REDIS)
+
+
+@pytest.fixture
+def credit_url(make_application: Callable[..., Any]) -> Callable[[User, str], str]:
+    """A concrete path for a credit application URL rule (staff see every application)."""
+
+    def build(user: User, rule: str) -> str:
+        return rule.replace("<int:application_id>", str(make_application().id))
+
+    return build
+
+
+@pytest.fixture
+def jobs_to_redis() -> Iterator[None]:
+    """Queued jobs wait in Redis (emptied before and after) instead of running in a
+    thread beside the test, which would share the test's connection."""
+    from redis import Redis
+
+    from workers import queues
+
+    connection = Redis.from_url(TEST_REDIS)
+    connection.flushdb()
+    queues.configure(TEST_REDIS)
+    yield
+    connection.flushdb()
+    queues.configure("")

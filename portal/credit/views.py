@@ -30,6 +30,7 @@ from .forms import (
     CutoffsForm,
     DecisionForm,
     EarningsImportForm,
+    ProfileForm,
     QueueFilterForm,
 )
 
@@ -114,11 +115,24 @@ def _edit_page(
         application=application,
         form=form,
         import_form=ctx.pop("import_form", EarningsImportForm()),
+        profile_form=ctx.pop("profile_form", None) or ProfileForm(formdata=None),
         rfc_warning=application is not None and credit.rfc_warning(application),
         privacy_version=credit.PRIVACY_NOTICE_VERSION,
         **ctx,
         **LABELS,
     )
+
+
+def _saved(
+    session: OrmSession, application: CreditApplication, rescore: bool, message: str
+) -> WerkzeugResponse:
+    """Commit a change to an application, queue its scoring if its data changed, and
+    go back to the form with ``message``."""
+    session.commit()
+    if rescore:
+        _queue_scoring(application)
+    flash(message, "success")
+    return redirect(url_for("credit.edit", application_id=application.id), 303)
 
 
 @bp.route("/nueva", methods=["GET", "POST"])
@@ -179,11 +193,7 @@ def edit(application_id: int) -> Response | WerkzeugResponse:
         session.rollback()
         _field_error(form, error)
         return _edit_page(_get(session, application_id), form, status=422)
-    session.commit()
-    if rescore:
-        _queue_scoring(application)
-    flash(_("Application saved."), "success")
-    return redirect(url_for("credit.edit", application_id=application.id), 303)
+    return _saved(session, application, rescore, _("Application saved."))
 
 
 @bp.post("/<int:application_id>/ganancias")
@@ -212,18 +222,54 @@ def import_earnings(application_id: int) -> Response | WerkzeugResponse:
         import_form.file.errors = [_(error.message, **error.params)]
         application = _get(session, application_id)
         return _edit_page(application, form, status=422, import_form=import_form)
-    session.commit()
-    if rescore:
-        _queue_scoring(application)
-    flash(
-        _(
-            "%(rows)d days of earnings imported (%(platforms)s).",
-            rows=result.rows,
-            platforms=", ".join(PLATFORM_LABELS[p] for p in result.platforms),
-        ),
-        "success",
+    message = _(
+        "%(rows)d days of earnings imported (%(platforms)s).",
+        rows=result.rows,
+        platforms=", ".join(PLATFORM_LABELS[p] for p in result.platforms),
     )
-    return redirect(url_for("credit.edit", application_id=application.id), 303)
+    return _saved(session, application, rescore, message)
+
+
+def profile_data(form: ProfileForm) -> credit.ProfileData:
+    return credit.ProfileData(
+        platform=form.platform.data or "",
+        rating=form.rating.data,
+        acceptance_pct=form.acceptance_pct.data,
+        cancellation_pct=form.cancellation_pct.data,
+        lifetime_trips=form.lifetime_trips.data,
+        first_trip_on=form.first_trip_on.data,
+        debt_pending=form.debt_pending.data,
+    )
+
+
+@bp.post("/<int:application_id>/perfil")
+def enter_profile(application_id: int) -> Response | WerkzeugResponse:
+    """A platform profile typed by hand (no aggregator export)."""
+    session = Session()
+    application = _get(session, application_id)
+    profile_form = ProfileForm()
+    form = ApplicationForm(obj=application, formdata=None)
+    form.consent.data = application.has_consent
+    if not profile_form.validate():
+        return _edit_page(application, form, status=422, profile_form=profile_form)
+    try:
+        rescore = credit.record_platform_profile(
+            session,
+            application,
+            profile_data(profile_form),
+            actor_id=current_user.id,
+            today=local_today(),
+            ip=client_ip(),
+        )
+    except DomainError as error:
+        session.rollback()
+        _field_error(profile_form, error)
+        application = _get(session, application_id)
+        return _edit_page(application, form, status=422, profile_form=profile_form)
+    platform = PLATFORM_LABELS[profile_form.platform.data or ""]
+    return _saved(
+        session, application, rescore, _("Profile on %(platform)s saved.", platform=platform)
+    )
 
 
 @bp.post("/<int:application_id>/enviar")

@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -101,6 +102,8 @@ class CreditApplication(Base):
     # Bumped whenever data the score depends on changes; a score records the one it saw.
     revision: Mapped[int] = mapped_column(default=0)
     scoring_error: Mapped[str | None] = mapped_column(String(300))
+    # Sent by the applicant from /solicitud (no member of staff entered it).
+    self_service: Mapped[bool] = mapped_column(default=False, server_default=false())
     submitted_at: Mapped[Timestamp | None]
     created_at: Mapped[Created]
     updated_at: Mapped[Created] = mapped_column(onupdate=utcnow)
@@ -157,6 +160,8 @@ class PlatformAccount(Base):
     first_trip_on: Mapped[date | None] = mapped_column(Date)
     debt_pending_cents: Mapped[Cents] = mapped_column(default=0)
     debt_paid_cents: Mapped[Cents] = mapped_column(default=0)
+    # Typed by staff or the applicant rather than read from the aggregator's export.
+    hand_entered: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[Created]
 
     application: Mapped[CreditApplication] = relationship(back_populates="accounts")

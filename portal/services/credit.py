@@ -67,6 +67,8 @@ if TYPE_CHECKING:
 CONSENT_TEXT_VERSION = "2025-01"
 PRIVACY_NOTICE_VERSION = "2025-01"
 VEHICLES = ("BYD Dolphin Mini", "JAC E10X")
+PLATFORMS_SINCE = 2013  # Uber's first trips in Mexico City
+MAX_PLATFORM_DEBT_MXN = 1_000_000
 #: Cut-offs used until a manager sets some: approve at 560 points or more (a PD of about
 #: 7 %), decline below 525 (about 19 %), refer in between.
 DEFAULT_APPROVE_AT = 560
@@ -265,14 +267,138 @@ def submit_application(
     has_earnings = session.scalar(
         select(func.count(EarningsDay.id)).where(EarningsDay.application_id == application.id)
     )
-    if not has_earnings:
-        raise DomainError(N_("Import the applicant's platform earnings before submitting."))
+    has_profile = session.scalar(
+        select(func.count(PlatformAccount.id)).where(
+            PlatformAccount.application_id == application.id
+        )
+    )
+    if not has_earnings and not has_profile:
+        raise DomainError(
+            N_("Import the applicant's platform earnings or type a profile before submitting.")
+        )
     application.status = ApplicationStatus.SCORING
     application.submitted_at = datetime.now(UTC)
     application.scoring_error = None
     application.revision += 1
     session.flush()
     audit.record(session, actor_id, "credit.application_submitted", application, ip=ip)
+
+
+OPEN = frozenset(
+    {
+        ApplicationStatus.DRAFT,
+        ApplicationStatus.SUBMITTED,
+        ApplicationStatus.SCORING,
+        ApplicationStatus.SCORED,
+        ApplicationStatus.REFERRED,
+    }
+)
+#: Abuse limits of the public form: applications sent from one address in a day, and
+#: with one CURP in 30 days (whatever became of them).
+SELF_SERVICE_PER_IP_PER_DAY = 5
+SELF_SERVICE_PER_CURP_PER_30_DAYS = 3
+
+
+class TooManyApplications(DomainError):
+    """The public form's limit per address or per CURP was reached (the web layer: 429)."""
+
+
+def check_self_service_limits(
+    session: Session, *, curp: str, ip: str | None, now: datetime
+) -> None:
+    """Refuse when this address or this CURP sent too many applications lately, or when
+    the CURP already has an open application (any channel)."""
+    curp = curp.strip().upper()
+    sent = select(func.count(CreditApplication.id)).where(CreditApplication.self_service)
+    if ip is not None:
+        from_ip = session.scalar(
+            sent.where(
+                CreditApplication.consent_ip == ip,
+                CreditApplication.created_at >= now - timedelta(days=1),
+            )
+        )
+        if (from_ip or 0) >= SELF_SERVICE_PER_IP_PER_DAY:
+            raise TooManyApplications(
+                N_(
+                    "Too many applications were sent from this connection today. "
+                    "Try again tomorrow or call us."
+                )
+            )
+    with_curp = session.scalar(
+        sent.where(
+            CreditApplication.curp == curp,
+            CreditApplication.created_at >= now - timedelta(days=30),
+        )
+    )
+    if (with_curp or 0) >= SELF_SERVICE_PER_CURP_PER_30_DAYS:
+        raise TooManyApplications(
+            N_("This CURP has sent several applications this month. Call us to continue.")
+        )
+    open_one = session.scalar(
+        select(CreditApplication.id).where(
+            CreditApplication.curp == curp, CreditApplication.status.in_(OPEN)
+        )
+    )
+    if open_one is not None:
+        raise FieldError(
+            "curp",
+            N_(
+                "We already have an open application with this CURP; we will contact you "
+                "about it. You do not need to send another one."
+            ),
+        )
+
+
+@dataclass
+class EarningsFile:
+    content: bytes
+    filename: str
+
+
+def apply_as_applicant(
+    session: Session,
+    data: ApplicantData,
+    *,
+    profiles: Sequence[ProfileData],
+    earnings: EarningsFile | None,
+    ip: str | None,
+    today: date,
+    now: datetime | None = None,
+) -> CreditApplication:
+    """An application sent by the applicant from the public form: created, consent
+    recorded (no member of staff), earnings imported and profiles stored, and submitted
+    for scoring (the caller queues the job after the commit). All or nothing: a
+    refusal raises before anything the caller commits."""
+    now = now or datetime.now(UTC)
+    _clean(data, today)  # field errors first, before any lookup
+    check_self_service_limits(session, curp=data.curp, ip=ip, now=now)
+    if earnings is None and not profiles:
+        raise FieldError(
+            "file",
+            N_("Upload the export of your platforms or type the profile of at least one."),
+        )
+    if earnings is not None:
+        try:  # checked first so that its error lands on the form's file field
+            parse_earnings(earnings.content, earnings.filename, today)
+        except DomainError as error:
+            raise FieldError("file", error.message, **error.params) from None
+    application = create_application(session, data, actor_id=None, today=today, ip=ip)
+    application.self_service = True
+    record_consent(session, application, recorded_by_id=None, ip=ip, now=now)
+    if earnings is not None:
+        import_earnings(
+            session,
+            application,
+            earnings.content,
+            earnings.filename,
+            actor_id=None,
+            today=today,
+            ip=ip,
+        )
+    for profile in profiles:
+        record_platform_profile(session, application, profile, actor_id=None, today=today, ip=ip)
+    submit_application(session, application, actor_id=None, ip=ip)
+    return application
 
 
 def withdraw_application(
@@ -518,6 +644,8 @@ def import_earnings(
     platforms = sorted({p for p, _ in seen} | set(profiles))
     for platform in platforms:
         account = _account(session, application, platform)
+        if platform in profiles:
+            account.hand_entered = False
         for key, value in profiles.get(platform, {}).items():
             setattr(account, key, value)
     if seen:
@@ -558,6 +686,96 @@ def import_earnings(
         platforms=result.platforms,
     )
     return result, _data_changed(application)
+
+
+@dataclass
+class ProfileData:
+    """A platform profile typed by hand: rates in percent, debt in pesos (as text)."""
+
+    platform: str
+    rating: Decimal | None = None
+    acceptance_pct: Decimal | None = None
+    cancellation_pct: Decimal | None = None
+    lifetime_trips: int | None = None
+    first_trip_on: date | None = None
+    debt_pending: Decimal | None = None
+
+
+def clean_profile(data: ProfileData, today: date) -> tuple[Platform, dict[str, Any]]:
+    try:
+        platform = Platform(data.platform)
+    except ValueError:
+        raise FieldError("platform", N_("Choose one of the platforms.")) from None
+
+    def within(name: str, value: Decimal | None, low: int, high: int) -> None:
+        if value is not None and not (value.is_finite() and low <= value <= high):
+            raise FieldError(
+                name, N_("Write a number from %(low)s to %(high)s."), low=low, high=high
+            )
+
+    within("rating", data.rating, 1, 5)
+    within("acceptance_pct", data.acceptance_pct, 0, 100)
+    within("cancellation_pct", data.cancellation_pct, 0, 100)
+    if data.lifetime_trips is not None and not 0 <= data.lifetime_trips <= 1_000_000:
+        raise FieldError(
+            "lifetime_trips", N_("Write a number from %(low)s to %(high)s."), low=0, high=1_000_000
+        )
+    if data.first_trip_on is not None and data.first_trip_on > today:
+        raise FieldError("first_trip_on", N_("The first trip cannot be in the future."))
+    if data.first_trip_on is not None and data.first_trip_on.year < PLATFORMS_SINCE:
+        raise FieldError(
+            "first_trip_on",
+            N_("The platforms operate in Mexico since %(year)d."),
+            year=PLATFORMS_SINCE,
+        )
+    debt = data.debt_pending if data.debt_pending is not None else Decimal(0)
+    if not (debt.is_finite() and 0 <= debt <= MAX_PLATFORM_DEBT_MXN):
+        raise FieldError(
+            "debt_pending",
+            N_("Write an amount from 0 to %(high)s pesos."),
+            high=f"{MAX_PLATFORM_DEBT_MXN:,}",
+        )
+    hundred = Decimal(100)
+    return platform, {
+        "rating": data.rating,
+        "acceptance_rate": None if data.acceptance_pct is None else data.acceptance_pct / hundred,
+        "cancellation_rate": (
+            None if data.cancellation_pct is None else data.cancellation_pct / hundred
+        ),
+        "lifetime_trips": data.lifetime_trips,
+        "first_trip_on": data.first_trip_on,
+        "debt_pending_cents": int((debt * 100).to_integral_value()),
+    }
+
+
+def record_platform_profile(
+    session: Session,
+    application: CreditApplication,
+    data: ProfileData,
+    *,
+    actor_id: int | None,
+    today: date,
+    ip: str | None = None,
+) -> bool:
+    """Store a platform profile typed by hand (replacing that platform's profile; its
+    earnings days stay). It feeds the same features as an imported profile. Returns
+    whether the application must be scored again."""
+    _check_editable(application)
+    platform, values = clean_profile(data, today)
+    account = _account(session, application, platform)
+    for key, value in values.items():
+        setattr(account, key, value)
+    account.hand_entered = True
+    session.flush()
+    audit.record(
+        session,
+        actor_id,
+        "credit.profile_entered",
+        application,
+        ip=ip,
+        platform=platform.value,
+    )
+    return _data_changed(application)
 
 
 def _account(
@@ -712,12 +930,19 @@ _cache: dict[tuple[str, str], SavedModel] = {}
 def load_version(version: ModelVersion) -> SavedModel:
     """The saved model of a version (loaded once per process; its hash is checked)."""
     from scoring import load_model
+    from scoring.errors import ArtifactError
 
     key = (version.path, version.model_sha256)
     with _cache_lock:
         saved = _cache.get(key)
         if saved is None:
-            saved = load_model(version.path)
+            try:
+                saved = load_model(version.path)
+            except ArtifactError as error:  # e.g. saved by an older engine: retrain
+                message = N_(
+                    "The model %(name)s cannot be loaded (%(error)s); retrain or activate another."
+                )
+                raise DomainError(message, name=version.name, error=str(error)) from None
             if saved.manifest.get("model_sha256") != version.model_sha256:
                 raise DomainError(N_("The model file changed since it was registered."))
             _cache[key] = saved

@@ -97,7 +97,11 @@ ACCESS: dict[str, object] = {
     "/operacion/credito/<int:application_id>/ganancias": "staff, POST only",
     "/operacion/credito/<int:application_id>/enviar": "staff, POST only",
     "/operacion/credito/<int:application_id>/decision": "staff; overrides by managers",
+    "/operacion/credito/<int:application_id>/perfil": Record(STAFF, "credit_url", "POST"),
     "/gerencia/credito/politica": frozenset({Role.MANAGER, Role.ADMIN}),
+    # The applicant's own application: public (tests/portal/test_credit_apply.py)
+    "/solicitud": PUBLIC,
+    "/solicitud/enviada": PUBLIC,
     "/admin/modelos/": frozenset({Role.ADMIN}),
     "/admin/modelos/<int:version_id>/activar": "admin, POST only",
     "/admin/": frozenset({Role.ADMIN}),
@@ -198,6 +202,13 @@ def test_record_urls_let_in_their_roles_only(
         assert response.status_code == 200
     else:  # an empty POST: refused as invalid, never as forbidden
         assert response.status_code in {303, 422}
+
+
+def test_public_application_pages_need_no_log_in(client):
+    assert client.get("/solicitud").status_code == 200
+    sent = client.get("/solicitud/enviada")  # nothing sent in this session: back to the form
+    assert sent.status_code == 303
+    assert sent.headers["Location"].endswith("/solicitud")
 
 
 def test_any_user_pages_need_a_log_in(client):

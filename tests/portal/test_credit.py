@@ -485,3 +485,22 @@ def test_export_outcomes_rows_have_the_features_and_the_label(
     assert rows[0][credit.TARGET] == 1
     assert rows[0]["weekly_earnings_mxn"] == 8580
     assert json.dumps(rows[0])  # plain values only
+
+
+def test_a_model_saved_by_an_older_engine_is_a_recorded_refusal(
+    db, make_application, synthetic_model_dir, tmp_path
+):
+    import shutil
+
+    old = tmp_path / "antiguo"
+    shutil.copytree(synthetic_model_dir, old)
+    version = credit.register_model(db, old, name="antiguo")
+    manifest = json.loads((old / "manifest.json").read_text())
+    older = {"format_version": 1, "models": ["boosting", "scorecard"]}
+    (old / "manifest.json").write_text(json.dumps(manifest | older))
+    credit._cache.clear()
+    application = make_application()
+    credit.submit_application(db, application, actor_id=None, ip=None)
+    with pytest.raises(DomainError, match="antiguo cannot be loaded"):
+        credit.score_application(db, application.id, today=date.today())
+    assert version.active

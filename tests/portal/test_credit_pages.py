@@ -2,12 +2,13 @@
 models; htmx fragments, 422s and who may do what."""
 
 import io
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
-from portal.models import ApplicationStatus, AuditEvent, CreditApplication, Role
+from portal.models import ApplicationStatus, AuditEvent, CreditApplication, PlatformAccount, Role
 from portal.services import credit
 from tests.factories import earnings_json
 
@@ -263,3 +264,87 @@ def test_opening_a_waiting_application_queues_its_scoring_once(staff_client, db,
     finally:
         queues.configure("")
         connection.flushdb()
+
+
+# ---------------------------------------------------------- platform profiles typed by hand
+
+
+def test_staff_type_a_profile_that_feeds_the_features(
+    staff_client, db, make_application, jobs_to_redis
+):
+    application = make_application(earnings=False)
+    page = staff_client.get(f"/operacion/credito/{application.id}/editar")
+    assert "Perfil de plataforma capturado a mano" in page.text
+    response = staff_client.post(
+        f"/operacion/credito/{application.id}/perfil",
+        data={
+            "platform": "indrive",
+            "rating": "4.7",
+            "acceptance_pct": "95 %",
+            "cancellation_pct": "2",
+            "lifetime_trips": "1200",
+            "first_trip_on": (date.today() - timedelta(days=365)).isoformat(),
+            "debt_pending": "$1,000",
+        },
+    )
+    assert response.status_code == 303
+    account = db.scalar(
+        select(PlatformAccount).where(PlatformAccount.application_id == application.id)
+    )
+    assert account.hand_entered
+    assert account.debt_pending_cents == 100_000
+    features = credit.application_features(db, application, date.today())
+    assert features["acceptance_rate"] == pytest.approx(0.95)
+    assert features["tenure_months"] == 12
+    assert features["platform_debt_mxn"] == 1000
+    page = staff_client.get(f"/operacion/credito/{application.id}/editar")
+    assert "capturado a mano" in page.text
+    # A profile alone is enough to submit (the earnings stay missing for the model).
+    assert staff_client.post(f"/operacion/credito/{application.id}/enviar").status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("rating", "0.5", "Escribe un número de 1 a 5."),
+        ("cancellation_pct", "120", "Escribe un número de 0 a 100."),
+        ("lifetime_trips", "12.5", "Escribe un número entero."),
+        ("first_trip_on", "2001-01-01", "desde 2013"),
+        ("first_trip_on", "ayer", "AAAA-MM-DD"),
+        ("debt_pending", "-5", "Escribe un monto de 0 a"),
+        ("platform", "bolt", "Not a valid choice"),
+    ],
+)
+def test_a_bad_typed_profile_answers_422_and_changes_nothing(
+    staff_client, db, make_application, field, value, message
+):
+    application = make_application(earnings=False)
+    revision = application.revision
+    response = staff_client.post(
+        f"/operacion/credito/{application.id}/perfil",
+        data={"platform": "uber", "rating": "4.9"} | {field: value},
+    )
+    assert response.status_code == 422
+    if message != "Not a valid choice":
+        assert message in response.text
+    assert not db.scalars(
+        select(PlatformAccount).where(PlatformAccount.application_id == application.id)
+    ).all()
+    assert db.get(CreditApplication, application.id).revision == revision
+
+
+def test_an_import_replaces_a_typed_profile(db, make_application):
+    application = make_application(earnings=False)
+    credit.record_platform_profile(
+        db,
+        application,
+        credit.ProfileData(platform="uber", rating=Decimal("4.1")),
+        actor_id=None,
+        today=date.today(),
+    )
+    credit.import_earnings(
+        db, application, earnings_json(), "uber.json", actor_id=None, today=date.today()
+    )
+    (account,) = application.accounts
+    assert not account.hand_entered
+    assert float(account.rating) == pytest.approx(4.93)

@@ -93,3 +93,22 @@ def test_a_failed_save_leaves_nothing_behind(tmp_path, drivers, trained, monkeyp
     with pytest.raises(OSError, match="disk full"):
         _save(tmp_path / "v1", drivers, trained)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_format_1_loads_a_scorecard_but_not_a_boosting_model(tmp_path, drivers, trained):
+    models, primary, report = trained
+    for name, kept in (("both", models), ("scorecard", {"scorecard": models["scorecard"]})):
+        save_model(
+            tmp_path / name,
+            kept,
+            primary=primary if primary in kept else "scorecard",
+            training_fingerprint=data_fingerprint(drivers),
+            training_rows=len(drivers),
+            metrics=report,
+            seed=3,
+        )
+        path = tmp_path / name / "manifest.json"
+        path.write_text(json.dumps(json.loads(path.read_text()) | {"format_version": 1}))
+    assert load_model(tmp_path / "scorecard").primary == "scorecard"
+    with pytest.raises(ArtifactError, match="boosting model of format 1"):
+        load_model(tmp_path / "both")

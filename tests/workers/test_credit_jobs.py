@@ -1,29 +1,12 @@
 """Scoring on a real Redis and RQ worker: queued after submit, idempotent, refusals kept."""
 
-import os
-
-import pytest
-from redis import Redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
-from portal.models import ApplicationStatus, CreditScore
+from portal.models import ApplicationStatus, CreditApplication, CreditScore
 from portal.services import credit
 from workers import queues
 from workers.credit import score_application_job
-
-TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-@pytest.fixture
-def redis_queues(app):
-    connection = Redis.from_url(TEST_REDIS)
-    connection.flushdb()
-    queues.configure(TEST_REDIS)
-    with app.app_context():
-        yield connection
-    connection.flushdb()
-    queues.configure("")
 
 
 def _work(connection):
@@ -61,3 +44,22 @@ def test_without_an_active_model_the_refusal_is_recorded(redis_queues, db, make_
     db.expire_all()
     assert application.status == ApplicationStatus.SUBMITTED
     assert "No credit model is active" in application.scoring_error
+
+
+def test_an_application_from_the_public_form_is_scored_like_a_staff_one(
+    redis_queues, client, db, active_model
+):
+    from tests.portal.test_credit_apply import _curp, _form
+
+    response = client.post("/solicitud", data=_form(70))
+    assert response.status_code == 303
+    _work(redis_queues)
+    application = db.scalar(select(CreditApplication).where(CreditApplication.curp == _curp(70)))
+    db.refresh(application)
+    assert application.self_service
+    assert application.status in (ApplicationStatus.SCORED, ApplicationStatus.REFERRED)
+    score = db.scalar(select(CreditScore).where(CreditScore.application_id == application.id))
+    assert score.features["rating"] == 4.8
+    page = client.get("/solicitud/enviada")
+    assert str(score.score) not in page.text
+    assert score.band not in page.text.split("<main", 1)[1].replace("LAFA", "")
