@@ -111,7 +111,8 @@ def register_commands(app: Flask) -> None:
 
     @app.cli.command("worker")
     @click.argument("queues", nargs=-1)
-    def worker(queues: tuple[str, ...]) -> None:
+    @click.option("--burst", is_flag=True, help="Run what is queued, then exit.")
+    def worker(queues: tuple[str, ...], burst: bool) -> None:
         """Run an RQ worker on QUEUES (default: all of them) with the app's settings."""
         from rq import Worker
 
@@ -119,7 +120,7 @@ def register_commands(app: Flask) -> None:
 
         names = queues or QUEUES
         w = Worker([get_queue(n) for n in names], connection=redis_connection())
-        w.work(with_scheduler=True)
+        w.work(burst=burst, with_scheduler=not burst)
 
 
 def _run_import(kind: str, path: str) -> None:

@@ -12,12 +12,14 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask
 from flask.testing import FlaskClient
+from redis import Redis
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as OrmSession
 
 from portal.app import create_app
 from portal.config import ROOT
 from portal.db import Session, make_engine, session_factory
+from workers import queues
 
 pytest_plugins = ["tests.factories"]
 
@@ -84,3 +86,17 @@ def db(engine: Engine) -> Iterator[OrmSession]:
 @pytest.fixture
 def client(app: Flask, db: OrmSession) -> FlaskClient:
     return app.test_client()
+
+
+TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_queues(app: Flask) -> Iterator[Redis]:
+    """Jobs go to a real Redis (TEST_REDIS_URL, emptied before and after the test)."""
+    connection = Redis.from_url(TEST_REDIS)
+    connection.flushdb()
+    queues.configure(TEST_REDIS)
+    yield connection
+    connection.flushdb()
+    queues.configure("")
