@@ -311,6 +311,51 @@ def count_rows() -> int:
         return int(conn.execute("SELECT count(*) FROM telemetry_readings").fetchone()[0])
 
 
+def worker_memory(rollups: int) -> dict:
+    """Run the telemetry jobs on what the backlog left (the alert check over every
+    vehicle's state, `rollups` vehicles' trips and km) in a real `flask worker --burst`,
+    sampling the resident memory of the worker and of its work horse."""
+    from redis import Redis
+
+    from workers import queues
+    from workers.telemetry import check_vehicle_alerts_job, rollup_vehicle_job
+
+    redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/10")
+    queues.configure(redis_url)
+    queue = queues.get_queue("telemetry")
+    queue.empty()
+    with psycopg.connect(URL.replace("+psycopg", "")) as conn:
+        ids = [
+            r[0] for r in conn.execute("SELECT vehicle_id FROM vehicle_states LIMIT %s", (rollups,))
+        ]
+    check_vehicle_alerts_job.delay()
+    for vehicle_id in ids:
+        rollup_vehicle_job.delay(vehicle_id)
+    started = time.time()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst", "telemetry"],
+        cwd=Path(__file__).resolve().parents[1],
+        env=os.environ | {"DATABASE_URL": URL, "REDIS_URL": redis_url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    peak_worker = peak_horse = 0.0
+    while worker.poll() is None:
+        try:
+            peak_worker = max(peak_worker, rss_mb(worker.pid))
+            with open(f"/proc/{worker.pid}/task/{worker.pid}/children") as f:
+                for child in f.read().split():
+                    peak_horse = max(peak_horse, rss_mb(int(child)))
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+        time.sleep(0.05)
+    seconds = time.time() - started
+    queue.empty()
+    Redis.from_url(redis_url).close()
+    queues.configure("")
+    return {"jobs": len(ids) + 1, "seconds": seconds, "worker": peak_worker, "horse": peak_horse}
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
@@ -375,6 +420,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30, help="live phase duration")
     parser.add_argument("--backlog", type=float, default=60, help="backlog phase, seconds")
     parser.add_argument("--backlog-rate", type=float, default=0, help="default: --rate")
+    parser.add_argument(
+        "--worker-rollups", type=int, default=200, help="vehicles rolled up by the worker"
+    )
     args = parser.parse_args()
     per_frame = args.records_per_frame
     frame_rate = args.rate / per_frame
@@ -445,6 +493,7 @@ def main() -> None:
         drain_seconds = time.time() - drain_started
         drained = n - stored_rows
         drain = stop_listeners(drainers)
+        work = worker_memory(args.worker_rollups)
 
         plain = plain_bulk_insert(frames)
         enqueue = enqueue_cost(frames)
@@ -487,6 +536,12 @@ def main() -> None:
         f"  drained {drained:,} in {drain_seconds:.1f} s = {drained / drain_seconds:,.0f} "
         f"records/s; listeners' RSS peak {peak_drain:.0f} MB (sum of {n}); at most "
         f"{drain['waiting']:,} messages waiting in one listener"
+    )
+    print(
+        f"Worker after the backlog: the alert check over every vehicle and "
+        f"{work['jobs'] - 1:,} vehicles' rollups, {work['jobs']:,} jobs in "
+        f"{work['seconds']:.1f} s; RSS peak: worker {work['worker']:.0f} MB, "
+        f"work horse {work['horse']:.0f} MB"
     )
     print(f"Baseline, same rows, same run: plain COPY {plain:,.0f} rows/s")
     print(f"  end to end sustained / plain COPY = {sustained / plain:.3f}")

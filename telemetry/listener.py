@@ -384,13 +384,21 @@ def _imei_from_topic(topic: str, prefix: str) -> str | None:
     return imei if len(imei) == 15 and imei.isdigit() else None
 
 
-def run_listener(settings: MqttSettings, engine: Engine, **kwargs: Any) -> None:
-    """Run until SIGTERM or SIGINT (the Procfile's `telemetry` process)."""
+def run_listener(
+    settings: MqttSettings, engine: Engine, instance: int | None = None, **kwargs: Any
+) -> None:
+    """Run until SIGTERM or SIGINT (the Procfile's `telemetry` processes).
+
+    Each of several listeners in a shared group needs a client id of its own that stays
+    the same across restarts (its session holds what was sent to it and not yet
+    acknowledged): TELEMETRY_CLIENT_ID, or one made from the host and `instance`.
+    """
+    role = "telemetry" if instance is None else f"telemetry-{instance}"
     listener = Listener(
         settings,
         engine,
         shared_group=os.environ.get("TELEMETRY_SHARED_GROUP") or None,
-        client_id=os.environ.get("TELEMETRY_CLIENT_ID") or None,
+        client_id=os.environ.get("TELEMETRY_CLIENT_ID") or default_client_id(role),
         **kwargs,
     )
 
