@@ -298,6 +298,10 @@ def stop_listeners(started: list[tuple]) -> dict:
     merged: dict = {"delays": [], "stored": [], "waiting": 0}
     for proc, _, result in started:
         proc.join(60)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+            raise SystemExit(f"listener {proc.pid} did not stop in 60 s")
         with open(result, "rb") as f:
             part = pickle.load(f)
         merged["delays"] += part["delays"]

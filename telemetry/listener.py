@@ -60,8 +60,8 @@ class BufferedClient(mqtt.Client):
     as its own packet with its own wake-up of the network thread. At thousands of
     messages a second that per-message overhead, not the decoding or the database, is
     what limited the listener. Here `recv()` fills a 64 KiB buffer that the packet
-    reader is served from, `loop_read` reads packets until the socket has no more
-    (so nothing is left in the buffer when paho goes back to `select()`), and
+    reader is served from, `loop_read` reads packets until the buffer is empty (so
+    nothing waits in it when paho goes back to `select()`), and
     `ack_many` queues the PUBACKs of a batch as one write. Relies on paho's private
     `_sock`, `_packet_read` and `_packet_queue` (pinned to paho-mqtt 2.1-2.2; the
     listener tests exercise them).
@@ -89,11 +89,11 @@ class BufferedClient(mqtt.Client):
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         if self._sock is None:
             return MQTTErrorCode.MQTT_ERR_NO_CONN
-        while True:  # until the socket would block: the buffer is then empty
+        while True:  # until the buffer is empty: then `select()` sees what is left
             rc = self._packet_read()
             if rc > 0:
                 return self._loop_rc_handle(rc)
-            if rc == MQTTErrorCode.MQTT_ERR_AGAIN or self._sock is None:
+            if rc == MQTTErrorCode.MQTT_ERR_AGAIN or self._sock is None or not self._rbuf:
                 return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def ack_many(self, mids: list[int]) -> None:
@@ -151,8 +151,9 @@ class Listener:
         self.imei_refresh_s = imei_refresh_s
         self.on_batch = on_batch
         # Bounded: when the writer is behind, the network thread waits here and TCP
-        # pushes back on the broker, which keeps the rest (Mosquitto 2.0 sends a resumed
-        # session's whole queue at once, whatever the Receive Maximum).
+        # pushes back on the broker, which keeps the rest. (Mosquitto 2.0.11 with
+        # max_inflight_messages 0 was seen sending a resumed session's queue far past
+        # the Receive Maximum: 98,000 messages waited in one listener.)
         self.inbox: queue.Queue[Inbound] = queue.Queue(maxsize=max_waiting)
         self.stats = Stats()
         self.connected = threading.Event()
@@ -224,13 +225,12 @@ class Listener:
             bytes(message.payload),
             time.time(),
         )
-        while True:
+        while not self.stopping.is_set():  # stopping: never acknowledged, sent again
             try:
                 self.inbox.put(inbound, timeout=0.5)
                 return
             except queue.Full:
-                if self.stopping.is_set():
-                    return  # never acknowledged: the broker delivers it again
+                pass
 
     # --- The writer (main thread) --------------------------------------------------------
 
