@@ -135,7 +135,8 @@ def register_commands(app: Flask) -> None:
 
     @app.cli.command("worker")
     @click.argument("queues", nargs=-1)
-    def worker(queues: tuple[str, ...]) -> None:
+    @click.option("--burst", is_flag=True, help="Run what is queued, then exit.")
+    def worker(queues: tuple[str, ...], burst: bool) -> None:
         """Run an RQ worker on QUEUES (default: all of them) with the app's settings."""
         from workers.queues import QUEUES, get_queue, redis_connection, worker_class
 
@@ -145,7 +146,7 @@ def register_commands(app: Flask) -> None:
         # the collector's generations, so a collection during a job scans that job's
         # objects only (~8% of a statement PDF's CPU time, docs/benchmarks.md).
         gc.freeze()
-        w.work(with_scheduler=True)
+        w.work(burst=burst, with_scheduler=not burst)
 
 
 def _run_import(kind: str, path: str) -> None:

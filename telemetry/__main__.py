@@ -176,6 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument(
         "--batch-wait", type=float, default=0.2, help="seconds to wait for a batch to fill"
     )
+    listen.add_argument(
+        "--instance",
+        type=int,
+        default=None,
+        help="this listener's number among several in TELEMETRY_SHARED_GROUP: its client id "
+        "(and so its broker session) is lafa-telemetry-N-<host>",
+    )
     listen.set_defaults(handler=listen_command)
 
     gateway = commands.add_parser(
@@ -216,6 +223,7 @@ def listen_command(args: argparse.Namespace) -> int:
     run_listener(
         mqtt_settings(),
         _database_engine(),
+        instance=args.instance,
         batch_size=args.batch_size,
         batch_wait=args.batch_wait,
     )

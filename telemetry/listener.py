@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
@@ -50,6 +50,60 @@ log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 7 * 24 * 3600
 """How long the broker keeps the listener's session (and queues its messages) offline."""
+
+
+class BufferedClient(mqtt.Client):
+    """paho's client with buffered socket reads and one write for a batch of PUBACKs.
+
+    paho 2.x reads one packet per `select()` and each packet with three or more
+    `recv()` calls (the command byte, each length byte, the rest), and queues each PUBACK
+    as its own packet with its own wake-up of the network thread. At thousands of
+    messages a second that per-message overhead, not the decoding or the database, is
+    what limited the listener. Here `recv()` fills a 64 KiB buffer that the packet
+    reader is served from, `loop_read` reads packets until the buffer is empty (so
+    nothing waits in it when paho goes back to `select()`), and
+    `ack_many` queues the PUBACKs of a batch as one write. Relies on paho's private
+    `_sock`, `_packet_read` and `_packet_queue` (pinned to paho-mqtt 2.1-2.2; the
+    listener tests exercise them).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rbuf = bytearray()
+        self._rbuf_sock: Any = None
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        sock = self._sock
+        if sock is not self._rbuf_sock:  # a new connection: forget the old bytes
+            self._rbuf = bytearray()
+            self._rbuf_sock = sock
+        if not self._rbuf:
+            data = super()._sock_recv(65536)  # raises BlockingIOError when there is none
+            if len(data) <= bufsize:
+                return data
+            self._rbuf += data
+        chunk = bytes(self._rbuf[:bufsize])
+        del self._rbuf[:bufsize]
+        return chunk
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        if self._sock is None:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
+        while True:  # until the buffer is empty: then `select()` sees what is left
+            rc = self._packet_read()
+            if rc > 0:
+                return self._loop_rc_handle(rc)
+            if rc == MQTTErrorCode.MQTT_ERR_AGAIN or self._sock is None or not self._rbuf:
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def ack_many(self, mids: list[int]) -> None:
+        """PUBACK (success) for QoS 1 messages, in one write."""
+        if mids:
+            packet = b"".join(_PUBACK_HEAD + mid.to_bytes(2, "big") for mid in mids)
+            self._packet_queue(mqtt.PUBACK, packet, 0, 0)
+
+
+_PUBACK_HEAD = bytes((mqtt.PUBACK, 2))  # fixed header; no reason code means success
 
 
 @dataclass(slots=True)
@@ -84,6 +138,7 @@ class Listener:
         batch_size: int = 2000,
         batch_wait: float = 0.2,
         receive_maximum: int = 10_000,
+        max_waiting: int = 10_000,
         imei_refresh_s: float = 60.0,
         on_batch: Callable[[list[Inbound]], None] | None = None,
     ) -> None:
@@ -95,7 +150,11 @@ class Listener:
         self.batch_wait = batch_wait
         self.imei_refresh_s = imei_refresh_s
         self.on_batch = on_batch
-        self.inbox: queue.Queue[Inbound] = queue.Queue()
+        # Bounded: when the writer is behind, the network thread waits here and TCP
+        # pushes back on the broker, which keeps the rest. (Mosquitto 2.0.11 with
+        # max_inflight_messages 0 was seen sending a resumed session's queue far past
+        # the Receive Maximum: 98,000 messages waited in one listener.)
+        self.inbox: queue.Queue[Inbound] = queue.Queue(maxsize=max_waiting)
         self.stats = Stats()
         self.connected = threading.Event()
         self.subscribed = threading.Event()  # the broker has granted the subscription
@@ -104,7 +163,7 @@ class Listener:
         self._imeis: dict[str, int] = {}
         self._imeis_loaded = 0.0
 
-        self.client = mqtt.Client(
+        self.client = BufferedClient(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             protocol=mqtt.MQTTv5,
@@ -158,16 +217,20 @@ class Listener:
             log.warning("MQTT disconnected (%s); paho reconnects", reason)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        self.inbox.put(
-            Inbound(
-                self._generation,
-                message.mid,
-                message.qos,
-                message.topic,
-                bytes(message.payload),
-                time.time(),
-            )
+        inbound = Inbound(
+            self._generation,
+            message.mid,
+            message.qos,
+            message.topic,
+            bytes(message.payload),
+            time.time(),
         )
+        while not self.stopping.is_set():  # stopping: never acknowledged, sent again
+            try:
+                self.inbox.put(inbound, timeout=0.5)
+                return
+            except queue.Full:
+                pass
 
     # --- The writer (main thread) --------------------------------------------------------
 
@@ -253,9 +316,7 @@ class Listener:
                 time.sleep(delay)
                 delay = min(delay * 2, 10)
         generation = self._generation
-        for message in batch:
-            if message.qos and message.generation == generation:
-                self.client.ack(message.mid, message.qos)
+        self.client.ack_many([m.mid for m in batch if m.qos == 1 and m.generation == generation])
         if self.on_batch is not None:
             self.on_batch(batch)
 
@@ -323,13 +384,21 @@ def _imei_from_topic(topic: str, prefix: str) -> str | None:
     return imei if len(imei) == 15 and imei.isdigit() else None
 
 
-def run_listener(settings: MqttSettings, engine: Engine, **kwargs: Any) -> None:
-    """Run until SIGTERM or SIGINT (the Procfile's `telemetry` process)."""
+def run_listener(
+    settings: MqttSettings, engine: Engine, instance: int | None = None, **kwargs: Any
+) -> None:
+    """Run until SIGTERM or SIGINT (the Procfile's `telemetry` processes).
+
+    Each of several listeners in a shared group needs a client id of its own that stays
+    the same across restarts (its session holds what was sent to it and not yet
+    acknowledged): TELEMETRY_CLIENT_ID, or one made from the host and `instance`.
+    """
+    role = "telemetry" if instance is None else f"telemetry-{instance}"
     listener = Listener(
         settings,
         engine,
         shared_group=os.environ.get("TELEMETRY_SHARED_GROUP") or None,
-        client_id=os.environ.get("TELEMETRY_CLIENT_ID") or None,
+        client_id=os.environ.get("TELEMETRY_CLIENT_ID") or default_client_id(role),
         **kwargs,
     )
 

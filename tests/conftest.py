@@ -12,6 +12,7 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask
 from flask.testing import FlaskClient
+from redis import Redis
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as OrmSession
 
@@ -84,3 +85,14 @@ def db(engine: Engine) -> Iterator[OrmSession]:
 @pytest.fixture
 def client(app: Flask, db: OrmSession) -> FlaskClient:
     return app.test_client()
+
+
+TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_queues(app: Flask, jobs_to_redis: None) -> Iterator[Redis]:
+    """Jobs go to a real Redis (TEST_REDIS_URL, emptied before and after the test); the
+    test runs them with an RQ worker inside the app context this yields in."""
+    with app.app_context():
+        yield Redis.from_url(TEST_REDIS)

@@ -529,16 +529,6 @@ TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture
-def redis_queues(app: Any, jobs_to_redis: None) -> Iterator[Any]:
-    """Jobs go to a real Redis instead of a background thread; the test runs them with
-    an RQ worker (inside the app context this yields)."""
-    from redis import Redis
-
-    with app.app_context():
-        yield Redis.from_url(TEST_REDIS)
-
-
-@pytest.fixture
 def credit_url(make_application: Callable[..., Any]) -> Callable[[User, str], str]:
     """A concrete path for a credit application URL rule (staff see every application)."""
 

@@ -46,8 +46,9 @@ def wait_until(predicate, timeout: float = 60.0, what: str = "condition") -> Non
 class Running:
     """A listener in a thread of the test process."""
 
-    def __init__(self, mqtt, engine, client_id: str) -> None:
-        self.listener = Listener(mqtt, engine, client_id=client_id, batch_wait=0.05)
+    def __init__(self, mqtt, engine, client_id: str, **options) -> None:
+        options.setdefault("batch_wait", 0.05)
+        self.listener = Listener(mqtt, engine, client_id=client_id, **options)
         self.thread = threading.Thread(target=self.listener.run, daemon=True)
 
     def __enter__(self) -> Listener:
@@ -117,7 +118,19 @@ def test_stores_known_trackers_and_quarantines_the_rest_then_acknowledges_it(
     pub.close()
 
 
-def _listener_process(engine, mqtt, client_id: str) -> subprocess.Popen[bytes]:
+def readings_per_vehicle(engine, imeis: list[str]) -> list[int]:
+    with Session(engine) as session:
+        rows = session.execute(
+            select(TelemetryReading.imei, func.count())
+            .where(TelemetryReading.imei.in_(imeis))
+            .group_by(TelemetryReading.imei)
+        ).all()
+    return sorted(count for _, count in rows)
+
+
+def _listener_process(
+    engine, mqtt, client_id: str, group: str | None = None
+) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "MQTT_URL": f"mqtt://{mqtt.host}:{mqtt.port}",
@@ -125,6 +138,8 @@ def _listener_process(engine, mqtt, client_id: str) -> subprocess.Popen[bytes]:
         "TELEMETRY_CLIENT_ID": client_id,
     }
     env.pop("TELEMETRY_SHARED_GROUP", None)
+    if group:
+        env["TELEMETRY_SHARED_GROUP"] = group
     return subprocess.Popen(
         [sys.executable, "-m", "telemetry", "listen", "--batch-wait", "0.05"],
         cwd=ROOT,
@@ -178,13 +193,7 @@ def test_killing_the_listener_mid_stream_loses_nothing(engine, mqtt, committed_f
         restarted.terminate()
         restarted.wait(timeout=20)
     assert stored_at_kill < total
-    with Session(engine) as session:
-        rows = session.execute(
-            select(TelemetryReading.imei, func.count())
-            .where(TelemetryReading.imei.in_(imeis))
-            .group_by(TelemetryReading.imei)
-        ).all()
-    assert sorted(count for _, count in rows) == [per_vehicle] * len(imeis)
+    assert readings_per_vehicle(engine, imeis) == [per_vehicle] * len(imeis)
     pub.close()
 
 
@@ -204,4 +213,73 @@ def test_restarting_the_broker_mid_stream_loses_nothing(engine, mqtt, broker, co
             pub.send(imei, data)
         wait_until(lambda: listener.subscribed.is_set(), what="the listener to reconnect")
         wait_until(lambda: count_readings(engine, imeis) == len(frames), what="every record")
+    pub.close()
+
+
+def test_a_full_listener_holds_back_the_broker_and_loses_nothing(engine, mqtt, committed_fleet):
+    """At most `max_waiting` messages wait in the listener; the broker keeps the rest."""
+    fleet = committed_fleet(5)
+    imeis = list(fleet.vehicles)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    frames = [(imei, frame(start + timedelta(seconds=i))) for i in range(100) for imei in imeis]
+    pub = publisher(mqtt)
+    client_id = f"test-listener-{uuid.uuid4().hex[:8]}"
+    waiting: list[int] = []
+    running = Running(
+        mqtt,
+        engine,
+        client_id,
+        max_waiting=3,
+        batch_size=2,
+        on_batch=lambda _b: waiting.append(running.listener.inbox.qsize()),
+    )
+    with running as listener:
+        for imei, data in frames:
+            pub.send(imei, data)
+        wait_until(lambda: count_readings(engine, imeis) == len(frames), what="every record")
+        assert listener.stats.messages == len(frames)
+    assert max(waiting) <= 3
+    pub.close()
+
+
+def test_killing_one_of_two_shared_listeners_loses_nothing(engine, mqtt, committed_fleet):
+    """Two listeners split the stream (a shared subscription, persistent sessions); one
+    is killed and restarted under its own client id: every record is stored once."""
+    fleet = committed_fleet(10)
+    imeis = list(fleet.vehicles)
+    group = f"g{uuid.uuid4().hex[:8]}"
+    ids = [f"test-shared-{group}-{n}" for n in (1, 2)]
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=4)
+    per_vehicle = 200
+    frames = [
+        (imei, frame(start + timedelta(seconds=10 * i)))
+        for i in range(per_vehicle)
+        for imei in imeis
+    ]
+    listeners = [_listener_process(engine, mqtt, client_id, group) for client_id in ids]
+    pub = publisher(mqtt)
+
+    # Until the group has a member the broker drops what is published: the first frame
+    # is sent until it is stored (once the group exists, nothing is dropped).
+    def first_stored() -> bool:
+        pub.send(*frames[0])
+        return count_readings(engine, imeis) == 1
+
+    wait_until(first_stored, what="the listeners to subscribe")
+    for imei, data in frames[1 : len(frames) // 2]:
+        pub.send(imei, data)
+    wait_until(lambda: count_readings(engine, imeis) > len(frames) // 8, what="some stored")
+    listeners[0].kill()  # SIGKILL, with messages received and not acknowledged
+    listeners[0].wait()
+    for imei, data in frames[len(frames) // 2 :]:
+        pub.send(imei, data)
+    wait_until(lambda: pub.pending() == 0, what="the broker to accept every frame")
+    listeners[0] = _listener_process(engine, mqtt, ids[0], group)
+    try:
+        wait_until(lambda: count_readings(engine, imeis) == len(frames), what="every record")
+    finally:
+        for process in listeners:
+            process.terminate()
+            process.wait(timeout=20)
+    assert readings_per_vehicle(engine, imeis) == [per_vehicle] * len(imeis)
     pub.close()

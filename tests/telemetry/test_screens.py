@@ -38,8 +38,12 @@ def driver_with_car(make_contract, make_user, make_driver):
 
 def test_driver_sees_their_car_charge_range_and_km(db, client, login, driver_with_car):
     user, car = driver_with_car
-    # Both readings fall on today in Mexico City unless the test runs in 00:00-00:03.
-    report(db, car, 64, minutes_ago=3, odometer=25_000_000)
+    # Both readings on today's local date (just after midnight, 30 minutes ago is not).
+    local_now = datetime.now(rollups.LOCAL)
+    since_midnight = (local_now - local_now.replace(hour=0, minute=0, second=0)).seconds // 60
+    if since_midnight < 4:
+        pytest.skip("less than 4 minutes into the local day: no two readings today yet")
+    report(db, car, 64, minutes_ago=min(30, since_midnight - 1), odometer=25_000_000)
     report(db, car, 61, minutes_ago=2, odometer=25_012_300)
     login(user)
     page = client.get("/conductor/")

@@ -26,16 +26,6 @@ from workers.bookings import release_no_shows_job, reserve_opening_windows_job
 TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-@pytest.fixture
-def redis_queues(app):
-    connection = Redis.from_url(TEST_REDIS)
-    connection.flushdb()
-    queues.configure(TEST_REDIS)
-    yield connection
-    connection.flushdb()
-    queues.configure("")
-
-
 def _work(connection):
     SimpleWorker(
         [Queue(n, connection=connection) for n in queues.QUEUES], connection=connection

@@ -4,28 +4,13 @@ import io
 import os
 import subprocess
 
-import pytest
-from redis import Redis
 from rq import Queue, SimpleWorker
 
 from portal.models import EventKind, Role
 from portal.services import incidents, storage
 from portal.services.uploads import clean_upload
 from tests import images
-from workers import queues
 from workers.incidents import render_incident_pdf_job
-
-TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-@pytest.fixture
-def redis_queues(app):
-    connection = Redis.from_url(TEST_REDIS)
-    connection.flushdb()
-    queues.configure(TEST_REDIS)
-    yield connection
-    connection.flushdb()
-    queues.configure("")
 
 
 def _work(app, connection):

@@ -1,9 +1,6 @@
 """Jobs on a real Redis with a real RQ worker (burst mode, in this process)."""
 
-import os
-
 import pytest
-from redis import Redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
@@ -11,8 +8,6 @@ from portal.db import Session
 from portal.models import Depot
 from workers import queues
 from workers.jobs import job
-
-TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @job("default")
@@ -26,16 +21,6 @@ def rename_depot_job(depot_id: int, name: str) -> str:
 def failing_job(depot_id: int) -> None:
     Session.get(Depot, depot_id).name = "half-written"
     raise RuntimeError("the outside world said no")
-
-
-@pytest.fixture
-def redis_queues(app):
-    connection = Redis.from_url(TEST_REDIS)
-    connection.flushdb()
-    queues.configure(TEST_REDIS)
-    yield connection
-    connection.flushdb()
-    queues.configure("")
 
 
 def _work(connection):

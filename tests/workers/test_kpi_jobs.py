@@ -4,28 +4,15 @@ import os
 from datetime import timedelta
 from decimal import Decimal
 
-import pytest
 from redis import Redis
 from rq import Queue, SimpleWorker, cron
 
 from portal.models import VehicleDailyKm
 from portal.services import kpis
 from portal.timeutil import local_today
-from workers import queues
 from workers.kpis import refresh_kpis_job
 
 TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-@pytest.fixture
-def redis_queues(app):
-    connection = Redis.from_url(TEST_REDIS)
-    connection.flushdb()
-    queues.configure(TEST_REDIS)
-    with app.app_context():
-        yield connection
-    connection.flushdb()
-    queues.configure("")
 
 
 def test_the_rollup_job_rolls_up_the_closed_days_and_is_idempotent(
