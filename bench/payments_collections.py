@@ -180,6 +180,13 @@ def main() -> None:
                         rows.append((days_past_due(s, d, today, grace), balance, d))
                 rows.sort(reverse=True)
 
+            owing = [r.driver_id for r in page.items]
+
+            def refresh_one() -> None:  # what each posting adds (a driver 12 weeks late)
+                balances.refresh(s, owing[:1])
+                s.rollback()
+
+            refresh = timed(refresh_one, repeat=21)
             fast = timed(one_statement)
             live = timed(live_statement)
             slow = timed(per_driver, repeat=2)
@@ -190,6 +197,7 @@ def main() -> None:
         print(f"list_collections from the account summary, page of 25: {fast * 1000:.1f} ms")
         print(f"the same, live statement over the ledger: {live * 1000:.1f} ms")
         print(f"baseline (balance + days_past_due per driver): {slow * 1000:.1f} ms")
+        print(f"per posting: refreshing one owing driver's summary: {refresh * 1000:.2f} ms")
         print(f"ratio live / summary: {live / fast:.1f}x, baseline / summary: {slow / fast:.1f}x")
     finally:
         with psycopg.connect(ADMIN, autocommit=True) as conn:

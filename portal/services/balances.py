@@ -108,7 +108,7 @@ def _refresh(session: Session, ids: list[int]) -> None:
     live = live_accounts(ids).subquery("live")
     session.execute(
         update(db)
-        .where(db.driver_id == live.c.driver_id)
+        .where(db.driver_id.in_(ids), db.driver_id == live.c.driver_id)
         .values(
             balance_cents=live.c.balance,
             oldest_unpaid_at=live.c.oldest,
