@@ -16,7 +16,8 @@ list does; on SQLite (the development fallback) there is nothing to keep.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 from sqlalchemy import Select, case, func, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 from portal.models import DriverBalance, EntryKind, LedgerEntry
 
 BATCH = 1000
+_PENDING = "balances.pending"  # key in `session.info`: drivers to refresh at the end
 
 
 def live_accounts(driver_ids: Sequence[int] | None = None) -> Select:
@@ -83,8 +85,28 @@ def stored_accounts() -> Select:
     )
 
 
+@contextmanager
+def batched(session: Session) -> Iterator[None]:
+    """Refresh every driver posted to inside the block once, at its end (still in the
+    transaction), instead of after each posting: for bulk work such as the demo seed,
+    which posts thousands of entries. The summary rows are locked only at the end."""
+    if _PENDING in session.info:  # already batching: the outer block refreshes
+        yield
+        return
+    session.info[_PENDING] = set()
+    try:
+        yield
+    finally:
+        pending: set[int] = session.info.pop(_PENDING)
+    refresh(session, pending)
+
+
 def refresh(session: Session, driver_ids: Iterable[int]) -> None:
     """Bring these drivers' summaries up to date with the ledger (call after posting)."""
+    pending = session.info.get(_PENDING)
+    if pending is not None:
+        pending.update(driver_ids)
+        return
     ids = sorted(set(driver_ids))
     if not ids or session.get_bind().dialect.name != "postgresql":
         return
