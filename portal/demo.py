@@ -32,6 +32,7 @@ from portal.models import (
     VehicleStatus,
 )
 from portal.passwords import hash_password
+from portal.services import balances
 from portal.services.identifiers import curp_check_digit, rfc_check_digit
 from portal.timeutil import local_today
 
@@ -276,8 +277,18 @@ def seed_demo(
     """Create what is missing of the demo data set for `vehicles` cars. Flushes, never commits.
 
     `incident_storage` is where the demo incidents' photos go (default: the configured
-    INCIDENT_STORAGE).
+    INCIDENT_STORAGE). The drivers' account summaries are refreshed once, at the end.
     """
+    with balances.batched(session):
+        return _seed_demo(session, vehicles, today, incident_storage)
+
+
+def _seed_demo(
+    session: Session,
+    vehicles: int,
+    today: date | None,
+    incident_storage: str | Path | None,
+) -> SeedSummary:
     rng = random.Random(2026)
     today = today or local_today()
     password_hash = hash_password(DEMO_PASSWORD)

@@ -57,6 +57,7 @@ from .incidents import (
 )
 from .kpis import KpiContractOutcome, KpiDay
 from .ledger import (
+    DriverBalance,
     EntryKind,
     LedgerEntry,
 )
@@ -116,6 +117,7 @@ __all__ = [
     "Depot",
     "DepotEnergyPrice",
     "Driver",
+    "DriverBalance",
     "DriverStatus",
     "EarningsDay",
     "EntryKind",

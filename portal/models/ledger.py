@@ -1,7 +1,8 @@
 """The ledger: one signed entry per money event, never edited, never deleted.
 
 A positive amount is a charge (the driver owes more), a negative one a credit
-(payments, deposits applied). Balances are sums over entries, never stored.
+(payments, deposits applied). Balances are sums over entries; `driver_balances`
+holds a per-driver summary of them for the lists, recomputed on every posting.
 """
 
 from __future__ import annotations
@@ -99,3 +100,24 @@ class LedgerEntry(Base):
 
     def __repr__(self) -> str:
         return f"<LedgerEntry {self.id} {self.kind} {self.amount_cents}>"
+
+
+class DriverBalance(Base):
+    """Each driver's account as the ledger stands: a summary, never the truth.
+
+    Kept current by `services.balances.refresh`, which every ledger posting calls in
+    its own transaction (under a row lock on this row), so the collections list and
+    the dashboard's overdue figures read one row per driver instead of the ledger.
+    `oldest_unpaid_at` is when the oldest charge not yet covered by credits was posted
+    (credits pay charges oldest first), NULL when nothing is owed.
+    """
+
+    __tablename__ = "driver_balances"
+
+    driver_id: Mapped[int] = mapped_column(
+        ForeignKey("drivers.id", ondelete="CASCADE"), primary_key=True
+    )
+    balance_cents: Mapped[Cents] = mapped_column(default=0)
+    oldest_unpaid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_payment_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

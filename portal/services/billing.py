@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from portal.models import Contract, ContractStatus, EntryKind, LedgerEntry, Statement
 from portal.timeutil import local_date, local_midnight, monday_of
 
-from . import N_, DomainError
+from . import N_, DomainError, balances
 
 BATCH = 1000
 
@@ -63,6 +63,7 @@ def insert_entries(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     statement = insert(LedgerEntry).on_conflict_do_nothing(index_elements=["idempotency_key"])
     for i in range(0, len(fresh), BATCH):
         session.execute(statement, fresh[i : i + BATCH])
+    balances.refresh(session, (r["driver_id"] for r in fresh))
     return len(fresh)
 
 

@@ -1,11 +1,13 @@
 """Collections: who owes, how much, and for how many days; a driver's ledger with
 its running balance.
 
-The list is one SQL statement whatever the fleet size: per-driver totals and the
+The list is one SQL statement whatever the fleet size: per-driver balances and the
 oldest unpaid charge (credits pay charges oldest first, as
-`ledger.oldest_unpaid_charge_at` does) come from an aggregate and a window over
-`ledger_entries`, joined to each driver's active contract for the grace days and the
-depot. Requires PostgreSQL (time-zone conversion and date arithmetic in SQL).
+`ledger.oldest_unpaid_charge_at` does) come from the account summary every posting
+keeps current (`driver_balances`, see `services.balances`), joined to each driver's
+active contract for the grace days and the depot. `live=True` computes the same
+accounts from `ledger_entries` instead (the check and the benchmark's baseline).
+Requires PostgreSQL (time-zone conversion and date arithmetic in SQL).
 """
 
 from __future__ import annotations
@@ -28,13 +30,13 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    true,
     type_coerce,
 )
 from sqlalchemy.orm import Session
 
-from portal.models import Contract, ContractStatus, Depot, Driver, EntryKind, LedgerEntry, Vehicle
+from portal.models import Contract, ContractStatus, Depot, Driver, LedgerEntry, Vehicle
 
+from . import balances
 from .fleet import Page
 
 ZONE = "America/Mexico_City"
@@ -73,49 +75,14 @@ def _query(
     search: str,
     owing_only: bool,
     sort: Sort,
+    live: bool = False,
 ) -> Select:
-    le = LedgerEntry
-    totals = (
-        select(
-            le.driver_id.label("driver_id"),
-            func.sum(le.amount_cents).label("balance"),
-            (-func.sum(case((le.amount_cents < 0, le.amount_cents), else_=0))).label("credits"),
-            func.max(case((le.kind == EntryKind.PAYMENT, le.posted_at))).label("last_payment"),
-        )
-        .group_by(le.driver_id)
-        .cte("totals")
-    )
-    # The oldest unpaid charge, walking each owing driver's charges newest first (the
-    # ledger index, backwards): it is the first one at which the charges so far reach
-    # the balance. Only the weeks a driver owes are read, not their whole history.
-    newest_first = (le.posted_at.desc(), le.id.desc())
-    walked = (
-        select(
-            le.posted_at.label("posted_at"),
-            func.sum(le.amount_cents).over(order_by=newest_first).label("reached"),
-        )
-        .where(le.driver_id == totals.c.driver_id, le.amount_cents > 0)
-        .order_by(*newest_first)
-        .correlate(totals)
-        .subquery("walked")
-    )
-    first_reaching = (
-        select(walked.c.posted_at)
-        .where(walked.c.reached >= totals.c.balance)
-        .limit(1)
-        .correlate(totals)
-        .lateral("first_reaching")
-    )
-    oldest = (
-        select(totals.c.driver_id, first_reaching.c.posted_at.label("oldest"))
-        .select_from(totals)
-        .join(first_reaching, true())
-        .where(totals.c.balance > 0)
-        .cte("oldest")
+    accounts = (balances.live_accounts() if live else balances.stored_accounts()).subquery(
+        "accounts"
     )
     # As `ledger.charge_due_on`: the first Monday 00:00 (local) at or after posting,
     # plus the contract's grace days.
-    local = func.timezone(ZONE, oldest.c.oldest)
+    local = func.timezone(ZONE, accounts.c.oldest)
     isodow = cast(func.extract("isodow", local), Integer)
     at_week_start = and_(isodow == 1, cast(local, Time) == time.min)
     days_to_monday = case((at_week_start, 0), else_=8 - isodow)
@@ -123,7 +90,7 @@ def _query(
     days_late = type_coerce(
         func.greatest(0, func.coalesce(literal(today, Date) - due_on, 0)), Integer
     ).label("days_late")
-    balance = func.coalesce(totals.c.balance, 0).label("balance")
+    balance = func.coalesce(accounts.c.balance, 0).label("balance")
     name = (Driver.first_name + " " + Driver.last_name).label("name")
     query = (
         select(
@@ -134,13 +101,12 @@ def _query(
             Contract.number,
             balance,
             days_late,
-            oldest.c.oldest,
-            totals.c.last_payment,
+            accounts.c.oldest,
+            accounts.c.last_payment,
             func.count().over().label("total"),
         )
         .select_from(Driver)
-        .outerjoin(totals, totals.c.driver_id == Driver.id)
-        .outerjoin(oldest, oldest.c.driver_id == Driver.id)
+        .outerjoin(accounts, accounts.c.driver_id == Driver.id)
         .outerjoin(
             Contract,
             and_(Contract.driver_id == Driver.id, Contract.status == ContractStatus.ACTIVE),
@@ -149,7 +115,7 @@ def _query(
         .outerjoin(Depot, Depot.id == Vehicle.depot_id)
     )
     if owing_only:
-        query = query.where(totals.c.balance > 0)
+        query = query.where(accounts.c.balance > 0)
     if depot_id:
         query = query.where(Vehicle.depot_id == depot_id)
     if min_days > 0:
@@ -199,6 +165,7 @@ def list_collections(
     sort: Sort = Sort.DAYS,
     page: int = 1,
     per_page: int = 25,
+    live: bool = False,
 ) -> Page[CollectionRow]:
     query = _query(
         today,
@@ -207,6 +174,7 @@ def list_collections(
         search=search,
         owing_only=owing_only,
         sort=sort,
+        live=live,
     )
     page = max(1, page)
     rows = session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()

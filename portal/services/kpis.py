@@ -476,7 +476,7 @@ def km_per_car(
 class CollectionsPanel:
     billed_cents: int  # charges posted in the period (net of reversals of charges)
     collected_cents: int  # payments received in the period
-    drivers_late: int  # as of the end of the period
+    drivers_late: int  # owing today, counted late as of the end of the period
     overdue: list[tuple[tuple[int, int | None], int, int]]  # bucket, cents, drivers
     weekly: list[tuple[date, int, int]]  # week's Monday (or start), billed, collected
 
@@ -490,7 +490,13 @@ class CollectionsPanel:
 
 
 def collections_summary(
-    session: Session, start: date, end: date, depot_id: int | None, days: Days | None = None
+    session: Session,
+    start: date,
+    end: date,
+    depot_id: int | None,
+    days: Days | None = None,
+    *,
+    live: bool = False,
 ) -> CollectionsPanel:
     days = _days_of(session, start, end, depot_id, "collections", days)
     _no_jit(session)
@@ -501,10 +507,12 @@ def collections_summary(
         sums[week] = (billed + cell.billed_cents, collected + cell.collected_cents)
     weeks = sorted({max(start, monday_of(d)) for d in _days(start, end)})
     weekly = [(w, *sums.get(w, (0, 0))) for w in weeks]
-    # Overdue by age: the collections list itself (one statement, FIFO in SQL) as of
-    # the end of the period, aggregated by days late.
+    # Overdue by age: the collections list itself, aggregated by days late. Its
+    # balances are today's (the account summary every posting keeps current; `live`
+    # recomputes them from the ledger, to the same figures), aged as of the end of the
+    # period: for a past period, what is still owed today and how late it was then.
     owing = _query(
-        end, depot_id=depot_id, min_days=1, search="", owing_only=True, sort=Sort.DAYS
+        end, depot_id=depot_id, min_days=1, search="", owing_only=True, sort=Sort.DAYS, live=live
     ).subquery()
     bucket_case = case(
         *[

@@ -12,7 +12,7 @@ from portal.models import Contract, LedgerEntry
 from portal.models.ledger import CHARGES, CREDITS, EntryKind
 from portal.timeutil import MEXICO_CITY
 
-from . import N_, DomainError, audit
+from . import N_, DomainError, audit, balances
 from .billing import dialect_insert
 
 MAX_ENTRY_CENTS = 100_000_000  # $1,000,000.00: anything larger is a typo
@@ -71,6 +71,8 @@ def post_entry(
     if entry is None:  # posted before (or by a concurrent poster, now committed)
         entry = get_by_key(session, idempotency_key)
         assert entry is not None  # noqa: S101 - the conflicting row is visible
+        return entry
+    balances.refresh(session, [driver_id])
     return entry
 
 
