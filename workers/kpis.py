@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from portal.db import Session
-from portal.services import kpis
+from portal.services import balances, kpis
 from portal.timeutil import local_today
 
 from .jobs import job
@@ -15,9 +15,14 @@ log = logging.getLogger(__name__)
 
 @job("default")
 def refresh_kpis_job() -> tuple[int, int]:
-    """Roll up the closed days since the last run (and recheck the last week), or the
-    whole history the first time, and every contract's early-delinquency outcome.
-    Idempotent: a day recomputed replaces its rows."""
-    days, contracts = kpis.refresh_rollups(Session(), local_today())
+    """Check the account summaries against the ledger (fixing and logging any that
+    drifted), then roll up the closed days since the last run (and recheck the last
+    week), or the whole history the first time, and every contract's early-delinquency
+    outcome. Idempotent: a day recomputed replaces its rows."""
+    session = Session()
+    repaired = balances.repair(session)
+    if repaired:
+        log.error("account summaries out of step with the ledger, fixed: %s", repaired)
+    days, contracts = kpis.refresh_rollups(session, local_today())
     log.info("kpi rollup: %d days, %d contract outcomes", days, contracts)
     return days, contracts

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import Select, case, func, select, true, update
+from sqlalchemy import Select, case, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -99,6 +99,24 @@ def batched(session: Session) -> Iterator[None]:
     finally:
         pending: set[int] = session.info.pop(_PENDING)
     refresh(session, pending)
+
+
+def repair(session: Session) -> list[int]:
+    """Drivers whose summary differs from the ledger, refreshed: the nightly check that
+    the summary is only ever a copy of the sums (a posting that bypassed `refresh`, a
+    hand-made correction in SQL). Returns the drivers it had to fix."""
+    live = live_accounts().subquery("live")
+    kept = stored_accounts().subquery("kept")
+    driver = func.coalesce(live.c.driver_id, kept.c.driver_id)
+    differs = or_(
+        func.coalesce(live.c.balance, 0) != func.coalesce(kept.c.balance, 0),
+        live.c.last_payment.is_distinct_from(kept.c.last_payment),
+        live.c.oldest.is_distinct_from(kept.c.oldest),
+    )
+    joined = live.join(kept, live.c.driver_id == kept.c.driver_id, full=True)
+    ids = list(session.scalars(select(driver).select_from(joined).where(differs)))
+    refresh(session, ids)
+    return ids
 
 
 def refresh(session: Session, driver_ids: Iterable[int]) -> None:

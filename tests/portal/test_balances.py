@@ -126,6 +126,28 @@ def test_the_demo_seed_keeps_the_summary_equal_to_the_ledger(db):
     assert_summary_matches_ledger(db)
 
 
+def test_the_nightly_repair_finds_and_fixes_a_summary_out_of_step(db, make_contract):
+    contract = make_contract(starts_on=TODAY - timedelta(weeks=3))
+    post_weekly_rent(db, monday_of(TODAY) - timedelta(weeks=1), now=NOW)
+    assert balances.repair(db) == []
+    # A charge written straight into the ledger, past `refresh` (as a hand-made SQL fix would).
+    db.add(
+        LedgerEntry(
+            driver_id=contract.driver_id,
+            contract_id=contract.id,
+            kind=EntryKind.FINE,
+            amount_cents=45_000,
+            idempotency_key="by-hand",
+            description="Multa capturada a mano",
+            posted_at=NOW,
+        )
+    )
+    db.flush()
+    assert stored(db) != live(db)
+    assert balances.repair(db) == [contract.driver_id]
+    assert_summary_matches_ledger(db)
+
+
 def test_the_migration_backfill_computes_the_same_summary(db, make_contract):
     path = ROOT / "migrations" / "versions" / "0015_driver_balances.py"
     spec = importlib.util.spec_from_file_location("migration_0015", path)
