@@ -329,7 +329,7 @@ def _week_of(
             cents,
             at,
             f"energy{n}",
-            f"Carga en depósito: {kwh:.1f} kWh".replace(".", ","),
+            f"Carga en depósito: {kwh:.1f} kWh",
         )
         other += cents
     if rng.random() < 0.25:
