@@ -466,6 +466,8 @@ def dashboard() -> Response:
             csv_args={},
         )
     start, end = period_of(form, local_today())
+    # The date fields show the period in effect, the starting point for custom dates.
+    form.start.data, form.end.data = start, end
     panels, days = build_panels(session, start, end, form.depot.data or None)
     return render(
         "manager/dashboard.html",

@@ -48,6 +48,14 @@ def test_full_page_has_every_panel_with_svg_and_table(client, login, make_user, 
     assert "style=" not in html
 
 
+def test_the_date_fields_show_the_period_in_effect(client, login, make_user, fleet):
+    login(make_user(Role.MANAGER))
+    today = local_today()
+    html = client.get(URL, query_string={"period": "month"}).text
+    assert f'value="{today.replace(day=1).isoformat()}"' in html
+    assert f'value="{today.isoformat()}"' in html
+
+
 def test_htmx_fragment_and_depot_filter(client, login, make_user, fleet, make_depot):
     other = make_depot()
     login(make_user(Role.ADMIN))
