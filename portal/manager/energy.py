@@ -76,7 +76,7 @@ def stacked_chart(report: list[DepotEnergy], width: int = 960, height: int = 300
     bars, labels = [], []
     for i, day in enumerate(days):
         x = left + i * slot + (slot - bar_w) / 2
-        y = bottom
+        y: float = bottom
         for n, depot in enumerate(report):
             kwh = depot.days[i].kwh
             if kwh <= 0:
