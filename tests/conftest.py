@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session as OrmSession
 from portal.app import create_app
 from portal.config import ROOT
 from portal.db import Session, make_engine, session_factory
+from tests.services import TEST_REDIS
 
 pytest_plugins = ["tests.factories"]
 
@@ -85,9 +86,6 @@ def db(engine: Engine) -> Iterator[OrmSession]:
 @pytest.fixture
 def client(app: Flask, db: OrmSession) -> FlaskClient:
     return app.test_client()
-
-
-TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture

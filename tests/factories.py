@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from decimal import Decimal
@@ -39,6 +38,7 @@ from portal.models import (
     VehicleStatus,
 )
 from portal.passwords import hash_password
+from tests.services import TEST_REDIS
 
 PASSWORD = "correcto-caballo-bateria"
 _counter = itertools.count(1)
@@ -523,9 +523,6 @@ def staff_driver_url(make_contract: Callable[..., Contract]) -> Callable[[User, 
         return rule.replace("<int:driver_id>", str(driver.id))
 
     return build
-
-
-TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,9 +23,9 @@ from charging.csms import CSMS, Settings
 from portal.db import Session, session_factory
 from portal.models import Base, Charger, ChargerConnector, ConnectorType, IdTag
 from portal.services.charging import set_energy_price
+from tests.services import TEST_REDIS
 from workers import queues
 
-TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CHARGER_PASSWORD = "charger-secret-0123456789"
 _numbers = itertools.count(1)
 

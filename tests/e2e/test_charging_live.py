@@ -38,12 +38,12 @@ from portal.models import (
     User,
     Vehicle,
 )
+from tests.services import TEST_REDIS
 
 from .conftest import ARTIFACTS, PG_ADMIN, sized
 
 pytestmark = pytest.mark.e2e
 
-TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 LONG = 40_000  # ms: a command goes through the queue, the bus and the charger
 
 

@@ -29,7 +29,7 @@ from portal.services import telemetry as ingest
 from portal.services import telemetry_rollups as rollups
 from portal.timeutil import local_today
 from telemetry.codec import make_record
-from tests.conftest import TEST_REDIS
+from tests.services import TEST_REDIS
 from workers.telemetry import rollup_vehicle_job
 
 DEPOT = (19.4895, -99.1468)

@@ -2,7 +2,6 @@
 command job after it (no CSMS holds the charger here, so it fails as offline), and the
 release of no-shows."""
 
-import os
 from datetime import timedelta
 
 import pytest
@@ -20,10 +19,9 @@ from portal.models import (
     ConnectorType,
     IdTag,
 )
+from tests.services import TEST_REDIS
 from workers import queues
 from workers.bookings import release_no_shows_job, reserve_opening_windows_job
-
-TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def _work(connection):

@@ -1,6 +1,5 @@
 """The dashboard's rollup job on a real Redis and RQ worker, and its schedule."""
 
-import os
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,9 +9,8 @@ from rq import Queue, SimpleWorker, cron
 from portal.models import VehicleDailyKm
 from portal.services import kpis
 from portal.timeutil import local_today
+from tests.services import TEST_REDIS
 from workers.kpis import refresh_kpis_job
-
-TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def test_the_rollup_job_rolls_up_the_closed_days_and_is_idempotent(

@@ -1,7 +1,6 @@
 """Ledger jobs on a real Redis and RQ worker: run twice, run late, render the PDF."""
 
 import hashlib
-import os
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +13,7 @@ from sqlalchemy import func, select
 from portal.models import EntryKind, LedgerEntry, PdfStatus, Statement
 from portal.services.ledger import post_entry
 from portal.timeutil import local_midnight, local_today, monday_of
+from tests.services import TEST_REDIS
 from workers import queues
 from workers.ledger import (
     assess_late_fees_job,
@@ -22,21 +22,15 @@ from workers.ledger import (
     render_statement_pdf_job,
 )
 
-TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 THIS_MONDAY = monday_of(local_today())
 LAST_MONDAY = THIS_MONDAY - timedelta(weeks=1)
 
 
 @pytest.fixture
-def redis_queues(app, tmp_path, monkeypatch):
-    connection = Redis.from_url(TEST_REDIS)
-    connection.flushdb()
-    queues.configure(TEST_REDIS)
+def redis_queues(redis_queues, app, tmp_path, monkeypatch):
+    """The shared real-Redis queues, with the PDFs stored under the test's own folder."""
     monkeypatch.setitem(app.config, "STATEMENTS_DIR", str(tmp_path))
-    with app.app_context():
-        yield connection
-    connection.flushdb()
-    queues.configure("")
+    return redis_queues
 
 
 def _work(connection):
