@@ -159,6 +159,7 @@ def test_staff_record_cash_audited_and_the_balance_drops(
     assert audit.details["receipt_number"] == "R-00123"
     statement = client.get(response.headers["Location"])
     assert "Pago en efectivo en depósito, recibo R-00123" in statement.text
+    assert "Ref. R-00123" not in statement.text  # the description already names it
     # The same receipt twice is refused.
     again = client.post(url, data={"amount": "2000", "receipt_number": "R-00123"})
     assert again.status_code == 422
