@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from portal import db, htmx, i18n, security
+from portal import db, htmx, i18n, security, web
 from portal.config import ROOT, check_payments, check_production, load_config
 from workers import queues
 
@@ -43,7 +43,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.lstrip_blocks = True
 
     from portal.admin.views import bp as admin_bp
-    from portal.auth.views import bp as auth_bp
     from portal.credit.apply import bp as credit_apply_bp
     from portal.credit.views import bp as credit_bp
     from portal.credit.views import models_bp as credit_models_bp
@@ -52,19 +51,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from portal.incidents import views as incidents
     from portal.manager.views import bp as manager_bp
     from portal.staff.views import bp as staff_bp
-    from portal.webhooks.views import bp as webhooks_bp
 
-    app.register_blueprint(auth_bp)
+    web.init_app(app)
     app.register_blueprint(driver_bp, url_prefix="/conductor")
     app.register_blueprint(staff_bp, url_prefix="/operacion")
     app.register_blueprint(manager_bp, url_prefix="/gerencia")
     app.register_blueprint(admin_bp, url_prefix="/admin")
-    app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
     app.register_blueprint(credit_bp, url_prefix="/operacion/credito")
     app.register_blueprint(credit_policy_bp, url_prefix="/gerencia/credito")
     app.register_blueprint(credit_models_bp, url_prefix="/admin/modelos")
     app.register_blueprint(credit_apply_bp, url_prefix="/solicitud")
-    security.csrf.exempt(webhooks_bp)  # signed by the provider instead; nothing else is exempt
     app.register_blueprint(incidents.driver_bp, url_prefix="/conductor/incidentes")
     app.register_blueprint(incidents.staff_bp, url_prefix="/operacion/incidentes")
     app.register_blueprint(incidents.manager_bp, url_prefix="/gerencia/incidentes")

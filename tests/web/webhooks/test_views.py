@@ -264,7 +264,7 @@ def test_bad_stripe_requests_are_refused_and_store_nothing(
     intent = _intent(db, make_driver())
     body = _stripe_event(intent)
     now = int(time.time())
-    with caplog.at_level(logging.WARNING, logger="portal.webhooks.views"):
+    with caplog.at_level(logging.WARNING, logger="portal.web.webhooks.views"):
         if case == "bad":
             response = _post_stripe(client, body, secret="whsec_wrong")
         elif case == "missing":
@@ -319,7 +319,7 @@ def test_bad_conekta_requests_are_refused_and_store_nothing(
         )
         .decode()
     )
-    with caplog.at_level(logging.WARNING, logger="portal.webhooks.views"):
+    with caplog.at_level(logging.WARNING, logger="portal.web.webhooks.views"):
         if case == "bad":
             response = _post_conekta(client, body, other)
         elif case == "missing":

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Response, current_app, jsonify, request
 
 from portal.db import Session
 from portal.models import PaymentProvider
@@ -25,8 +25,9 @@ from portal.payments.base import MalformedEvent, ProviderEvent
 from portal.payments.signatures import SignatureError, verify_conekta, verify_stripe
 from portal.services import payments
 
+from . import bp
+
 log = logging.getLogger(__name__)
-bp = Blueprint("webhooks", __name__)
 
 
 def _refuse(provider: str, status: int, reason: str) -> Response:

@@ -5,20 +5,21 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import refresh
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from portal.db import Session
+from portal.htmx import render
 from portal.i18n import LOCALE_COOKIE
 from portal.security import client_ip, roles_home
 from portal.services import DomainError, accounts
+from portal.web.kit import error_text, form_action, submitted_status
 
+from . import bp
 from .forms import LanguageForm, LoginForm, PasswordChangeForm
-
-bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -39,13 +40,12 @@ def index() -> Response:
 
 
 @bp.route("/entrar", methods=["GET", "POST"])
-def login() -> Response | tuple[str, int] | str:
+def login() -> Response:
     if current_user.is_authenticated:
         return redirect(url_for(roles_home(current_user)))
     form = LoginForm(next=request.args.get("next", ""))
     if not form.validate_on_submit():
-        status = 422 if form.is_submitted() else 200
-        return render_template("auth/login.html", form=form), status
+        return render("auth/login.html", status=submitted_status(form), form=form)
     try:
         user = accounts.authenticate(
             Session(),
@@ -56,8 +56,8 @@ def login() -> Response | tuple[str, int] | str:
         )
     except DomainError as error:
         Session.commit()  # keep the failure count
-        form.password.errors = [_(error.message, **error.params)]
-        return render_template("auth/login.html", form=form), 422
+        form.password.errors = [error_text(error)]
+        return render("auth/login.html", status=422, form=form)
     Session.commit()
     login_user(user)
     return redirect(_safe_next(form.next.data) or url_for(roles_home(user)), code=303)
@@ -73,25 +73,22 @@ def logout() -> Response:
 
 @bp.route("/cuenta/contrasena", methods=["GET", "POST"])
 @login_required
-def change_password() -> Response | tuple[str, int] | str:
+def change_password() -> Response:
     form = PasswordChangeForm()
-    if not form.validate_on_submit():
-        status = 422 if form.is_submitted() else 200
-        return render_template(
-            "auth/password.html", form=form, min_length=accounts.MIN_PASSWORD_LENGTH
-        ), status
-    try:
-        accounts.change_password(
-            Session(), current_user, form.current.data or "", form.new.data or "", client_ip()
-        )
-    except DomainError as error:
-        form.current.errors = [_(error.message, **error.params)]
-        return render_template(
-            "auth/password.html", form=form, min_length=accounts.MIN_PASSWORD_LENGTH
-        ), 422
-    Session.commit()
-    flash(_("Your password was changed."), "success")
-    return redirect(url_for(roles_home(current_user)), code=303)
+    if form.validate_on_submit():
+        with form_action(form, "current") as action:
+            accounts.change_password(
+                Session(), current_user, form.current.data or "", form.new.data or "", client_ip()
+            )
+        if action.ok:
+            flash(_("Your password was changed."), "success")
+            return redirect(url_for(roles_home(current_user)), code=303)
+    return render(
+        "auth/password.html",
+        status=submitted_status(form),
+        form=form,
+        min_length=accounts.MIN_PASSWORD_LENGTH,
+    )
 
 
 @bp.post("/idioma")
