@@ -85,6 +85,12 @@ def time_ago(value: datetime | None) -> str:
     return format_timedelta(delta, add_direction=True, locale=str(get_locale()))
 
 
+def grouped(value: str | None, size: int = 4) -> str:
+    """A long number in groups that are easy to read aloud: 9300 1234 5678 90."""
+    text = value or ""
+    return " ".join(text[i : i + size] for i in range(0, len(text), size))
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.filters.update(
@@ -93,5 +99,6 @@ def init_app(app: Flask) -> None:
         datetime=local_datetime,
         date=local_date,
         ago=time_ago,
+        grouped=grouped,
     )
     app.jinja_env.globals["get_locale"] = get_locale

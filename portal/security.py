@@ -118,7 +118,7 @@ def init_app(app: Flask) -> None:
 def roles_home(user: User) -> str:
     """The endpoint a user lands on after logging in."""
     return {
-        Role.DRIVER: "driver.home",
+        Role.DRIVER: "account.driver.home",
         Role.STAFF: "staff.fleet",
         Role.MANAGER: "manager.home",
         Role.ADMIN: "admin.home",

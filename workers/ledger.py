@@ -20,6 +20,7 @@ from portal.services import billing, statements
 from portal.timeutil import local_date, monday_of
 
 from .jobs import job
+from .queues import enqueue_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +65,8 @@ def close_statements_job(week_start: str | None = None) -> int:
         statement = session.get(statements.Statement, statement_id)
         if statement is not None:
             statements.request_pdf(session, statement)
-    session.commit()  # the statements exist before their PDF jobs can run
-    for statement_id in closed:
-        render_statement_pdf_job.delay(statement_id)
+        # Queued once the job commits: the statements exist before their PDF jobs run.
+        enqueue_after_commit(session, render_statement_pdf_job, statement_id)
     log.info("statements for the week of %s: %d closed", week, len(closed))
     return len(closed)
 

@@ -16,8 +16,9 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
 from portal.config import ROOT
-from portal.driver.statement_context import statement_context
 from portal.models import Statement
+from portal.services.statement_view import get_statement_view
+from portal.web.statements import statement_context
 
 STYLESHEET = ROOT / "static" / "css" / "statement-pdf.css"
 LOCALE = "es_MX"  # statements are documents in Spanish whatever the reader's setting
@@ -44,7 +45,8 @@ def _fonts_and_css() -> tuple[FontConfiguration, CSS]:
 
 def statement_html(session: Session, statement: Statement) -> str:
     with force_locale(LOCALE):
-        return render_template("pdf/statement.html", **statement_context(session, statement))
+        context = statement_context(get_statement_view(session, statement))
+        return render_template("account/statement_pdf.html", **context)
 
 
 def render_statement_pdf(session: Session, statement: Statement) -> bytes:

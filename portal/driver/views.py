@@ -11,7 +11,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -19,27 +18,16 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.db import Session
-from portal.htmx import render
 from portal.models import Driver, PaymentMethod, Role
 from portal.payments import build_client
 from portal.security import require_roles
-from portal.services import N_, DomainError, fleet, payments, statements
-from portal.services.fleet_status import get_driver_car_status
+from portal.services import N_, DomainError, payments
 from portal.services.ledger import driver_balance
-from portal.timeutil import local_today
 
 from .forms import PAYMENT_METHOD_LABELS, PAYMENT_STATUS_LABELS, PayForm
-from .statement_context import KIND_LABELS, statement_context
 
 bp = Blueprint("driver", __name__)
 require_roles(bp, [Role.DRIVER])
-
-
-@bp.app_template_filter("grouped")
-def grouped(value: str | None, size: int = 4) -> str:
-    """A long number in groups that are easy to read aloud: 9300 1234 5678 90."""
-    text = value or ""
-    return " ".join(text[i : i + size] for i in range(0, len(text), size))
 
 
 def _driver() -> Driver:
@@ -47,82 +35,6 @@ def _driver() -> Driver:
     if driver is None:
         abort(404)
     return driver
-
-
-def _driver_id() -> int:
-    return int(_driver().id)
-
-
-@bp.get("/")
-def home() -> str:
-    driver = current_user.driver
-    session = Session()
-    contract = fleet.get_active_contract(session, driver.id) if driver else None
-    today = local_today()
-    week = contract.week_number(today) if contract else None
-    account = statements.account_summary(session, driver.id, contract, today) if driver else None
-    latest = statements.list_statements(session, driver.id, limit=1) if driver else []
-    return render_template(
-        "driver/home.html",
-        driver=driver,
-        contract=contract,
-        week=week,
-        account=account,
-        latest_statement=latest[0] if latest else None,
-        car_status=get_driver_car_status(session, driver.id) if driver else None,
-    )
-
-
-@bp.get("/vehicle-status")
-def vehicle_status() -> Response:
-    """The driver's car now (charge, range, position, km): polled by htmx every 15 s."""
-    driver = current_user.driver
-    car_status = get_driver_car_status(Session(), driver.id) if driver else None
-    return render("driver/vehicle_status.html", "vehicle_status", car_status=car_status)
-
-
-@bp.get("/estados-de-cuenta")
-def statement_list() -> str:
-    items = statements.list_statements(Session(), _driver_id())
-    return render_template("driver/statements.html", statements=items)
-
-
-@bp.get("/estados-de-cuenta/<int:statement_id>")
-def statement(statement_id: int) -> Response:
-    """The statement; for htmx, only the PDF widget (it polls until the PDF is ready)."""
-    session = Session()
-    found = statements.get_statement(session, statement_id, driver_id=_driver_id())
-    if found is None:
-        abort(404)
-    if statements.request_pdf(session, found):
-        session.commit()
-        from workers.ledger import render_statement_pdf_job
-
-        render_statement_pdf_job.delay(found.id)
-    return render(
-        "driver/statement.html",
-        "pdf_widget",
-        pay_url=url_for("driver.pay"),
-        **statement_context(session, found),
-    )
-
-
-@bp.get("/estados-de-cuenta/<int:statement_id>.pdf")
-def statement_pdf(statement_id: int) -> Response:
-    found = statements.get_statement(Session(), statement_id, driver_id=_driver_id())
-    if found is None:
-        abort(404)
-    path = statements.pdf_file(found, current_app.config["STATEMENTS_DIR"])
-    if path is None:
-        abort(404)
-    name = f"estado-de-cuenta-{found.contract.number}-{found.week_start.isoformat()}.pdf"
-    return send_file(path, mimetype="application/pdf", as_attachment=True, download_name=name)
-
-
-@bp.get("/movimientos")
-def movements() -> str:
-    entries = statements.list_entries(Session(), _driver_id(), limit=100)
-    return render_template("driver/movements.html", entries=entries, kind_labels=KIND_LABELS)
 
 
 def _pesos(cents: int) -> str:

@@ -17,6 +17,8 @@ form, call one service, commit, choose the template or the redirect.
   neutralised).
 - `enqueue_after_commit`: queue a job once the session commits, never before.
 - `money` / `pesos` / `pesos_input`: the one money formatter (portal.i18n).
+- `current_driver()`, `depot_choices(session)`: the logged-in driver's record; a depot
+  filter's choices.
 """
 
 from __future__ import annotations
@@ -29,16 +31,24 @@ from typing import Any
 
 from flask import Response, abort, redirect, stream_with_context
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy.orm import Session as OrmSession
+from wtforms import SelectChoice
 
 from portal.db import Session
 from portal.htmx import wants_fragment
 from portal.i18n import money, pesos, pesos_input
+from portal.models import Driver
 from portal.services import DomainError, FieldError, NotAllowed
+from portal.services.fleet import list_depots
 from workers.queues import enqueue_after_commit
 
 __all__ = [
     "FormAction",
     "csv_response",
+    "current_driver",
+    "depot_choices",
     "done",
     "enqueue_after_commit",
     "error_text",
@@ -170,3 +180,18 @@ def csv_response(
             "Content-Type": "text/csv; charset=utf-8",
         },
     )
+
+
+def current_driver() -> Driver:
+    """The logged-in driver's record (a driver's pages; 404 for a user without one)."""
+    driver = current_user.driver
+    if driver is None:
+        abort(404)
+    return driver
+
+
+def depot_choices(session: OrmSession) -> list[SelectChoice]:
+    """A list filter's depots: "All depots" (0), then every depot by name."""
+    return [SelectChoice(0, _l("All depots"))] + [
+        SelectChoice(d.id, d.name) for d in list_depots(session)
+    ]

@@ -103,7 +103,7 @@ def test_the_pdf_widget_polls_until_ready_and_then_stops(
 ):
     login(_driver_user(statement))
     url = f"/conductor/estados-de-cuenta/{statement.id}"
-    fragment = client.get(url, headers={"HX-Request": "true"}).text
+    fragment = client.post(url, headers={"HX-Request": "true"}).text  # the widget asks
     assert fragment.lstrip().startswith('<div id="pdf-widget"')
     assert "<html" not in fragment
     assert 'hx-trigger="every 2s"' in fragment
@@ -113,7 +113,7 @@ def test_the_pdf_widget_polls_until_ready_and_then_stops(
 
     monkeypatch.setitem(app.config, "STATEMENTS_DIR", str(tmp_path))
     store_pdf(db, statement, b"%PDF-1.7 test", tmp_path)
-    fragment = client.get(url, headers={"HX-Request": "true"}).text
+    fragment = client.post(url, headers={"HX-Request": "true"}).text
     assert "hx-trigger" not in fragment  # done: polling stops
     assert f"{url}.pdf" in fragment
     download = client.get(f"{url}.pdf")
@@ -124,11 +124,22 @@ def test_the_pdf_widget_polls_until_ready_and_then_stops(
     download.close()
 
 
+def test_opening_a_statement_writes_and_queues_nothing(client, login, statement, db, queued):
+    login(_driver_user(statement))
+    page = client.get(f"/conductor/estados-de-cuenta/{statement.id}")
+    assert page.status_code == 200
+    assert f'hx-post="/conductor/estados-de-cuenta/{statement.id}"' in page.text
+    db.refresh(statement)
+    assert statement.pdf_status == PdfStatus.NONE
+    assert queued == []
+
+
 def test_another_driver_gets_404(client, login, statement, make_driver):
     other = make_driver()
     login(other.user)
     assert client.get(f"/conductor/estados-de-cuenta/{statement.id}").status_code == 404
     assert client.get(f"/conductor/estados-de-cuenta/{statement.id}.pdf").status_code == 404
+    assert client.post(f"/conductor/estados-de-cuenta/{statement.id}").status_code == 404
     assert (
         f"/estados-de-cuenta/{statement.id}" not in client.get("/conductor/estados-de-cuenta").text
     )
