@@ -85,7 +85,7 @@ def statement(statement_id: int) -> Response:
         session.commit()
     view = get_statement_view(session, found)
     context = statement_context(view)
-    pay_url = url_for("driver.pay")
+    pay_url = url_for("payments.driver.pay")
     return render("account/statement.html", "pdf_widget", pay_url=pay_url, **context)
 
 

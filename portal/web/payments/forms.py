@@ -1,23 +1,12 @@
+"""The driver's payment form."""
+
+from __future__ import annotations
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectChoice, StringField
 
-from portal.models import PaymentMethod, PaymentStatus
-
-PAYMENT_STATUS_LABELS = {
-    PaymentStatus.PENDING: _l("Pending"),
-    PaymentStatus.PAID: _l("Paid"),
-    PaymentStatus.EXPIRED: _l("Expired"),
-    PaymentStatus.CANCELED: _l("Canceled"),
-    PaymentStatus.FAILED: _l("Failed"),
-    PaymentStatus.REFUNDED: _l("Refunded"),
-}
-PAYMENT_METHOD_LABELS = {
-    PaymentMethod.OXXO: _l("Cash at OXXO"),
-    PaymentMethod.SPEI: _l("SPEI transfer"),
-    PaymentMethod.CARD: _l("Card"),
-    PaymentMethod.CASH: _l("Cash at the depot"),
-}
+from portal.models import PaymentMethod
 
 
 class PayForm(FlaskForm):
