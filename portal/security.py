@@ -119,7 +119,7 @@ def roles_home(user: User) -> str:
     """The endpoint a user lands on after logging in."""
     return {
         Role.DRIVER: "account.driver.home",
-        Role.STAFF: "staff.fleet",
+        Role.STAFF: "fleet.staff.fleet",
         Role.MANAGER: "manager.home",
         Role.ADMIN: "admin.home",
     }[user.role]

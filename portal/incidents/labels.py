@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from portal.i18n import money
 from portal.models import DeductiblePayer, IncidentStatus
 from portal.services.incidents import NEEDS_REASON
-from portal.staff.forms import STATUS_LABELS as VEHICLE_STATUS_LABELS
+from portal.web.labels import VEHICLE_STATUS_LABELS
 
 from .forms import LIABILITY_LABELS, PAYER_LABELS, STATUS_ACTIONS, STATUS_LABELS, TYPE_LABELS
 

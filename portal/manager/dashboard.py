@@ -24,8 +24,8 @@ from portal.models import IncidentStatus
 from portal.services import kpis
 from portal.services.fleet import list_depots
 from portal.timeutil import local_today, monday_of
+from portal.web.charts import Chart, build
 
-from .charts import Chart, build
 from .forms import DashboardFilterForm
 from .views import bp
 

@@ -8,7 +8,7 @@ from portal.db import Session
 from portal.models import Role
 from portal.security import require_roles
 from portal.services import fleet, reports
-from portal.staff.forms import STATUS_LABELS
+from portal.web.labels import VEHICLE_STATUS_LABELS as STATUS_LABELS
 
 bp = Blueprint("manager", __name__)
 require_roles(bp, [Role.MANAGER, Role.ADMIN])

@@ -1,9 +1,8 @@
 """What the telemetry screens read: a driver's car now, the fleet board, a vehicle's
-history (charts, trips, charging), and the map's projection. No Flask here."""
+history (charts, trips, charging). No Flask here."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -203,99 +202,6 @@ def list_charging_episodes(
             .limit(50)
         )
     )
-
-
-# --- Charts and the map: pure geometry --------------------------------------------------------
-
-
-def polyline(
-    points: list[tuple[float, float | None]],
-    x_range: tuple[float, float],
-    y_range: tuple[float, float],
-    width: float,
-    height: float,
-) -> list[str]:
-    """SVG polyline `points` strings, one per unbroken run (a None value breaks it)."""
-    x0, x1 = x_range
-    y0, y1 = y_range
-    runs: list[list[str]] = [[]]
-    for x, y in points:
-        if y is None:
-            if runs[-1]:
-                runs.append([])
-            continue
-        px = (x - x0) / (x1 - x0) * width if x1 > x0 else 0
-        py = height - (y - y0) / (y1 - y0) * height if y1 > y0 else height
-        runs[-1].append(f"{px:.1f},{py:.1f}")
-    return [" ".join(run) for run in runs if run]
-
-
-# The area the map shows: Mexico City's urban core (WGS84 degrees).
-MAP_BOUNDS = {"south": 19.20, "north": 19.58, "west": -99.32, "east": -98.96}
-
-
-def _mercator_y(latitude: float) -> float:
-    return math.log(math.tan(math.pi / 4 + math.radians(latitude) / 2))
-
-
-def project(latitude: float, longitude: float, width: float, height: float) -> tuple[float, float]:
-    """Web Mercator position of a point on a map of MAP_BOUNDS `width` x `height`."""
-    west, east = MAP_BOUNDS["west"], MAP_BOUNDS["east"]
-    top, bottom = _mercator_y(MAP_BOUNDS["north"]), _mercator_y(MAP_BOUNDS["south"])
-    x = (longitude - west) / (east - west) * width
-    y = (top - _mercator_y(latitude)) / (top - bottom) * height
-    return round(x, 1), round(y, 1)
-
-
-def on_map(latitude: float, longitude: float) -> bool:
-    return (
-        MAP_BOUNDS["south"] <= latitude <= MAP_BOUNDS["north"]
-        and MAP_BOUNDS["west"] <= longitude <= MAP_BOUNDS["east"]
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Tile:
-    href: str
-    x: float
-    y: float
-    size: float
-
-
-def map_height(width: float) -> float:
-    """The height that keeps MAP_BOUNDS undistorted at `width` (Web Mercator)."""
-    lon_span = math.radians(MAP_BOUNDS["east"] - MAP_BOUNDS["west"])
-    y_span = _mercator_y(MAP_BOUNDS["north"]) - _mercator_y(MAP_BOUNDS["south"])
-    return round(width * y_span / lon_span, 1)
-
-
-def map_tiles(template: str, width: float, height: float, zoom: int = 11) -> list[Tile]:
-    """The slippy-map tiles (`{z}/{x}/{y}` URL template) behind a MAP_BOUNDS map."""
-
-    def tile_xy(lat: float, lon: float) -> tuple[float, float]:
-        n = 2**zoom
-        x = (lon + 180) / 360 * n
-        y = (1 - _mercator_y(lat) / math.pi) / 2 * n
-        return x, y
-
-    left, top = tile_xy(MAP_BOUNDS["north"], MAP_BOUNDS["west"])
-    right, bottom = tile_xy(MAP_BOUNDS["south"], MAP_BOUNDS["east"])
-    scale_x = width / (right - left)
-    scale_y = height / (bottom - top)
-    tiles = []
-    for tx in range(math.floor(left), math.floor(right) + 1):
-        for ty in range(math.floor(top), math.floor(bottom) + 1):
-            href = template.replace("{z}", str(zoom)).replace("{x}", str(tx))
-            href = href.replace("{y}", str(ty)).replace("{s}", "a")
-            tiles.append(
-                Tile(
-                    href,
-                    round((tx - left) * scale_x, 1),
-                    round((ty - top) * scale_y, 1),
-                    round(scale_x, 1),
-                )
-            )
-    return tiles
 
 
 def list_depots_on_map(session: Session) -> list[Depot]:

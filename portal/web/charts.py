@@ -1,8 +1,12 @@
-"""Server-side SVG charts: the geometry here, the markup in `templates/macros/charts.html`.
+"""Server-side SVG charts, the one place their geometry is computed; the markup is in
+`templates/macros/charts.html`.
 
-A `Chart` holds already translated labels and plain numbers; the macro draws it as a
-bar or a line chart (SVG attributes and CSS classes only: the CSP forbids inline
-styles) and prints the same numbers in a table for screen readers and for copying.
+- `build`: a bar or line `Chart` of already translated labels and plain numbers; the
+  macro draws it (SVG attributes and CSS classes only: the CSP forbids inline styles)
+  and prints the same numbers in a table for screen readers and for copying.
+- `stacked`: bars of several series stacked per slot (energy per depot per day, an
+  applicant's earnings per platform per day).
+- `polyline`: a time series as SVG polyline runs (a vehicle's charge and speed).
 """
 
 from __future__ import annotations
@@ -118,3 +122,25 @@ def build(
         Tick(chart.bottom - plot_h * k / 4, axis_format.format(top_value * k / 4)) for k in range(5)
     ]
     return chart
+
+
+def polyline(
+    points: list[tuple[float, float | None]],
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
+    width: float,
+    height: float,
+) -> list[str]:
+    """SVG polyline `points` strings, one per unbroken run (a None value breaks it)."""
+    x0, x1 = x_range
+    y0, y1 = y_range
+    runs: list[list[str]] = [[]]
+    for x, y in points:
+        if y is None:
+            if runs[-1]:
+                runs.append([])
+            continue
+        px = (x - x0) / (x1 - x0) * width if x1 > x0 else 0
+        py = height - (y - y0) / (y1 - y0) * height if y1 > y0 else height
+        runs[-1].append(f"{px:.1f},{py:.1f}")
+    return [" ".join(run) for run in runs if run]

@@ -1,17 +1,13 @@
+"""The fleet list's and the board's filters, a vehicle page's period."""
+
+from __future__ import annotations
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
-from portal.models import VehicleStatus
-
-STATUS_LABELS = {
-    VehicleStatus.AVAILABLE: _l("Available"),
-    VehicleStatus.LEASED: _l("Leased"),
-    VehicleStatus.IN_REPAIR: _l("In repair"),
-    VehicleStatus.OUT_OF_SERVICE: _l("Out of service"),
-    VehicleStatus.RETIRED: _l("Retired"),
-}
+from portal.web.labels import VEHICLE_STATUS_LABELS
 
 
 class FleetFilterForm(FlaskForm):
@@ -24,7 +20,7 @@ class FleetFilterForm(FlaskForm):
     status = SelectField(
         _l("Status"),
         choices=[SelectChoice("", _l("All"))]
-        + [SelectChoice(s.value, label) for s, label in STATUS_LABELS.items()],
+        + [SelectChoice(s.value, label) for s, label in VEHICLE_STATUS_LABELS.items()],
         validators=[Optional()],
     )
     plate = StringField(

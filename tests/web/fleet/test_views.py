@@ -1,0 +1,134 @@
+"""The live fleet (staff, tablet): the fleet list (filters, pages, 422), the board
+(flags, filters, map), a vehicle's page (charts toggle, raw frame, 404)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from portal.models import Role
+from portal.services import telemetry_rollups as rollups
+from tests.web import HX
+
+
+def test_fleet_list_full_page_then_fragment(client, login, make_user, fleet):
+    login(make_user(Role.STAFF))
+    full = client.get("/operacion/flota")
+    assert full.status_code == 200
+    assert "<html" in full.text
+    assert 'id="results"' in full.text
+    assert "HX-Request" in full.headers["Vary"]
+
+    fragment = client.get("/operacion/flota?plate=sur", headers={"HX-Request": "true"})
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.text
+    assert "SUR-777-B" in fragment.text
+    assert "NOR-001-A" not in fragment.text
+    assert "HX-Request" in fragment.headers["Vary"]
+
+
+def test_boosted_and_history_restore_requests_get_the_full_page(client, login, make_user, fleet):
+    login(make_user(Role.STAFF))
+    for headers in (
+        {"HX-Request": "true", "HX-Boosted": "true"},
+        {"HX-Request": "true", "HX-History-Restore-Request": "true"},
+    ):
+        assert "<html" in client.get("/operacion/flota", headers=headers).text
+
+
+def test_fleet_filters_by_depot_and_status(client, login, make_user, fleet):
+    _north, south, _ = fleet
+    login(make_user(Role.STAFF))
+    by_depot = client.get(f"/operacion/flota?depot={south.id}").text
+    assert "SUR-777-B" in by_depot
+    assert "NOR-000-A" not in by_depot
+    by_status = client.get("/operacion/flota?status=leased").text
+    assert "NOR-000-A" in by_status
+    assert "NOR-002-A" not in by_status
+    assert "Hernández" in by_status  # the driver's name
+
+
+def test_fleet_is_paginated(client, login, make_user, fleet):
+    north, _, _ = fleet
+    login(make_user(Role.STAFF))
+    first = client.get(f"/operacion/flota?depot={north.id}").text
+    assert "Página 1 de 2" in first
+    assert "30 vehículos" in first
+    second = client.get(f"/operacion/flota?depot={north.id}&page=2").text
+    assert "NOR-029-A" in second
+    assert "NOR-000-A" not in second
+
+
+def test_board_lists_flags_filters_and_map(
+    db, client, login, make_user, make_vehicle, make_depot, report
+):
+    depot = make_depot()
+    low = make_vehicle(depot=depot)
+    fine = make_vehicle(depot=depot)
+    silent = make_vehicle(depot=depot)
+    report(low, 9)
+    report(fine, 80, speed=35)
+    report(silent, 70, minutes_ago=120)
+    rollups.check_alerts(db, datetime.now(UTC), silent_after=timedelta(minutes=30), low_soc_pct=20)
+    login(make_user(Role.STAFF))
+    page = client.get(f"/operacion/tablero?depot={depot.id}")
+    assert page.status_code == 200
+    for car in (low, fine, silent):
+        assert car.plate in page.text
+    assert "Batería baja" in page.text
+    assert "Sin señal" in page.text
+    assert "<svg" in page.text
+    assert "Mapa esquemático" in page.text
+    assert page.text.count('class="map-dot') == 3
+
+    only_low = client.get(f"/operacion/tablero?depot={depot.id}&flag=low_soc", headers=HX)
+    assert only_low.status_code == 200
+    assert "<html" not in only_low.text
+    assert low.plate in only_low.text
+    assert fine.plate not in only_low.text
+    assert silent.plate not in only_low.text
+
+    by_soc = client.get(f"/operacion/tablero?depot={depot.id}&sort=soc", headers=HX).text
+    assert by_soc.index(low.plate) < by_soc.index(silent.plate) < by_soc.index(fine.plate)
+
+    assert client.get("/operacion/tablero?flag=nonsense", headers=HX).status_code == 422
+
+
+def test_board_uses_map_tiles_when_configured(app, db, client, login, make_user):
+    login(make_user(Role.STAFF))
+    app.config["MAP_TILE_URL"] = "https://tiles.example.mx/{z}/{x}/{y}.png"
+    try:
+        page = client.get("/operacion/tablero")
+    finally:
+        app.config["MAP_TILE_URL"] = ""
+    assert '<image href="https://tiles.example.mx/11/' in page.text
+    assert "Mapa esquemático" not in page.text
+
+
+def test_vehicle_detail_charts_trips_and_raw_frame(
+    db, client, login, make_user, make_vehicle, report
+):
+    car = make_vehicle()
+    for minutes, soc in ((200, 80), (120, 70), (60, 65), (5, 60)):
+        report(car, soc, minutes_ago=minutes, speed=30)
+    login(make_user(Role.STAFF))
+    page = client.get(f"/operacion/vehiculos/{car.id}")
+    assert page.status_code == 200
+    assert car.plate in page.text
+    assert page.text.count("<polyline") >= 2
+    assert "&#34;152&#34;: 60" in page.text or '"152": 60' in page.text  # the raw last frame
+    week = client.get(f"/operacion/vehiculos/{car.id}?period=7d", headers=HX)
+    assert week.status_code == 200
+    assert "<html" not in week.text
+    assert "<polyline" in week.text
+    assert client.get(f"/operacion/vehiculos/{car.id}?period=1y", headers=HX).status_code == 422
+    assert client.get("/operacion/vehiculos/999999").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query", ["page=0", "page=abc", "status=flying", "depot=999999", "plate=" + "X" * 11]
+)
+def test_fleet_bad_filters_are_422_in_spanish(client, login, make_user, fleet, query):
+    login(make_user(Role.STAFF))
+    response = client.get(f"/operacion/flota?{query}", headers={"HX-Request": "true"})
+    assert response.status_code == 422
+    assert "Revisa los filtros." in response.text
