@@ -48,7 +48,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from portal.credit.views import models_bp as credit_models_bp
     from portal.credit.views import policy_bp as credit_policy_bp
     from portal.driver.views import bp as driver_bp
-    from portal.incidents import views as incidents
     from portal.manager.views import bp as manager_bp
     from portal.staff.views import bp as staff_bp
 
@@ -61,9 +60,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(credit_policy_bp, url_prefix="/gerencia/credito")
     app.register_blueprint(credit_models_bp, url_prefix="/admin/modelos")
     app.register_blueprint(credit_apply_bp, url_prefix="/solicitud")
-    app.register_blueprint(incidents.driver_bp, url_prefix="/conductor/incidentes")
-    app.register_blueprint(incidents.staff_bp, url_prefix="/operacion/incidentes")
-    app.register_blueprint(incidents.manager_bp, url_prefix="/gerencia/incidentes")
 
     _register_error_pages(app)
 

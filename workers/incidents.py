@@ -16,12 +16,12 @@ from weasyprint.urls import URLFetcher
 
 from portal.config import ROOT
 from portal.db import Session, utcnow
-from portal.incidents.labels import LABELS
 from portal.services import incidents, storage
+from portal.web.labels import INCIDENT_LABELS
 
 from .jobs import job
 
-PDF_CSS = ROOT / "templates" / "pdf" / "incident.css"
+PDF_CSS = ROOT / "templates" / "incidents" / "report_pdf.css"
 
 
 class _OnlyThesePhotos(URLFetcher):  # type: ignore[misc]
@@ -50,13 +50,13 @@ def render_incident_pdf(incident_id: int, storage_root: str, locale: str = "es_M
     documents = [a for a in incident.attachments if not a.is_image]
     with force_locale(locale):
         html = render_template(
-            "pdf/incident.html",
+            "incidents/report_pdf.html",
             incident=incident,
             photos=photos,
             documents=documents,
             liabilities=incidents.list_liabilities(session, incident.id),
             generated_at=utcnow(),
-            **LABELS,
+            **INCIDENT_LABELS,
         )
     fetcher = _OnlyThesePhotos({uri for _, uri in photos})
     document = HTML(string=html, base_url=str(ROOT), url_fetcher=fetcher)

@@ -15,7 +15,7 @@ from flask import Flask
 
 from portal.security import csrf
 
-FEATURES = ("auth", "account", "payments", "fleet", "webhooks")
+FEATURES = ("auth", "account", "payments", "fleet", "incidents", "webhooks")
 
 
 def init_app(app: Flask) -> None:

@@ -6,7 +6,7 @@ form, call one service, commit, choose the template or the redirect.
         with form_action(form, "body") as action:
             incidents.add_comment(Session(), incident_id, form.body.data, ...)
         if action.ok:
-            return done(url_for("incidents.detail", incident_id=incident_id))
+            return done(url_for("incidents.staff.detail", incident_id=incident_id))
     return page(status=422, comment=form)
 
 - `form_action`: runs the service call; commits when it returns; on a `DomainError`

@@ -1,11 +1,17 @@
 """What the pages call the business's states and kinds, in one place for every feature
-(and the PDFs): a label per enum value, translated when shown (lazy gettext)."""
+(and the PDF jobs): a label per enum value, translated when shown (lazy gettext), and
+the label bundle the incident templates are given."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from portal.i18n import money
 from portal.models import (
+    DeductiblePayer,
     EntryKind,
     IncidentStatus,
     IncidentType,
@@ -14,6 +20,7 @@ from portal.models import (
     Role,
     VehicleStatus,
 )
+from portal.services.incidents import NEEDS_REASON
 
 ROLE_LABELS = {
     Role.DRIVER: _l("Drivers"),
@@ -76,3 +83,63 @@ INCIDENT_STATUS_LABELS = {
     IncidentStatus.REJECTED: _l("Rejected"),
     IncidentStatus.CANCELLED: _l("Cancelled"),
 }
+# What the button that moves an incident to a status says.
+INCIDENT_STATUS_ACTIONS = {
+    IncidentStatus.IN_REVIEW: _l("Start review"),
+    IncidentStatus.CLAIM_FILED: _l("Claim filed"),
+    IncidentStatus.IN_REPAIR: _l("Send to repair"),
+    IncidentStatus.CLOSED: _l("Close"),
+    IncidentStatus.REJECTED: _l("Reject"),
+    IncidentStatus.CANCELLED: _l("Cancel"),
+}
+DEDUCTIBLE_PAYER_LABELS = {
+    DeductiblePayer.DRIVER: _l("The driver"),
+    DeductiblePayer.COMPANY: _l("LAFA"),
+    DeductiblePayer.THIRD_PARTY: _l("The other party"),
+}
+LIABILITY_LABELS = {
+    EntryKind.DEDUCTIBLE: _l("Deductible"),
+    EntryKind.DAMAGE: _l("Damage"),
+    EntryKind.FINE: _l("Fine"),
+}
+
+INCIDENT_FIELD_LABELS = {
+    "insurer": _l("Insurer"),
+    "insurer_report_number": _l("Insurer's report number"),
+    "claim_number": _l("Claim number"),
+    "adjuster": _l("Adjuster"),
+    "police_folio": _l("Police report or fine folio"),
+    "workshop": _l("Workshop"),
+    "deductible_cents": _l("Deductible"),
+    "deductible_payer": _l("Who pays the deductible"),
+    "repair_cost_cents": _l("Repair cost"),
+    "vehicle_recovered": _l("The car was recovered"),
+}
+
+
+def show_incident_value(name: str, value: Any) -> str:
+    """A value of the timeline's "fields updated" line, as a person reads it."""
+    if value is None or value == "":
+        return "—"
+    if name.endswith("_cents"):
+        return money(int(value))
+    if name == "deductible_payer":
+        return str(DEDUCTIBLE_PAYER_LABELS[DeductiblePayer(value)])
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    return str(value)
+
+
+# What every incident template (the pages and the PDF) is given.
+INCIDENT_LABELS: dict[str, Any] = {
+    "type_labels": INCIDENT_TYPE_LABELS,
+    "status_labels": INCIDENT_STATUS_LABELS,
+    "status_actions": INCIDENT_STATUS_ACTIONS,
+    "payer_labels": DEDUCTIBLE_PAYER_LABELS,
+    "liability_labels": LIABILITY_LABELS,
+    "vehicle_status_labels": VEHICLE_STATUS_LABELS,
+    "field_labels": INCIDENT_FIELD_LABELS,
+    "show_value": show_incident_value,
+    "workflow": [s for s in IncidentStatus if s not in NEEDS_REASON],
+}
+INCIDENT_LABELS["labels"] = INCIDENT_LABELS

@@ -25,44 +25,15 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from portal.models import DeductiblePayer, EntryKind, IncidentStatus, IncidentType, PositionSource
+from portal.i18n import pesos
+from portal.models import PositionSource
+from portal.web.labels import (
+    DEDUCTIBLE_PAYER_LABELS,
+    INCIDENT_STATUS_LABELS,
+    INCIDENT_TYPE_LABELS,
+    LIABILITY_LABELS,
+)
 
-TYPE_LABELS = {
-    IncidentType.ACCIDENT: _l("Accident"),
-    IncidentType.THEFT: _l("Theft"),
-    IncidentType.DAMAGE: _l("Damage"),
-    IncidentType.BREAKDOWN: _l("Breakdown"),
-    IncidentType.FINE: _l("Traffic fine"),
-    IncidentType.OTHER: _l("Other"),
-}
-STATUS_LABELS = {
-    IncidentStatus.REPORTED: _l("Reported"),
-    IncidentStatus.IN_REVIEW: _l("In review"),
-    IncidentStatus.CLAIM_FILED: _l("Claim filed"),
-    IncidentStatus.IN_REPAIR: _l("In repair"),
-    IncidentStatus.CLOSED: _l("Closed"),
-    IncidentStatus.REJECTED: _l("Rejected"),
-    IncidentStatus.CANCELLED: _l("Cancelled"),
-}
-# What the button that moves an incident to a status says.
-STATUS_ACTIONS = {
-    IncidentStatus.IN_REVIEW: _l("Start review"),
-    IncidentStatus.CLAIM_FILED: _l("Claim filed"),
-    IncidentStatus.IN_REPAIR: _l("Send to repair"),
-    IncidentStatus.CLOSED: _l("Close"),
-    IncidentStatus.REJECTED: _l("Reject"),
-    IncidentStatus.CANCELLED: _l("Cancel"),
-}
-PAYER_LABELS = {
-    DeductiblePayer.DRIVER: _l("The driver"),
-    DeductiblePayer.COMPANY: _l("LAFA"),
-    DeductiblePayer.THIRD_PARTY: _l("The other party"),
-}
-LIABILITY_LABELS = {
-    EntryKind.DEDUCTIBLE: _l("Deductible"),
-    EntryKind.DAMAGE: _l("Damage"),
-    EntryKind.FINE: _l("Fine"),
-}
 AGE_CHOICES = [
     SelectChoice("", _l("Any age")),
     SelectChoice("1d", _l("Reported in the last 24 hours")),
@@ -81,23 +52,23 @@ class MoneyField(StringField):
             return
         text = re.sub(r"[\s$,]", "", raw)
         try:
-            pesos = Decimal(text)
+            amount = Decimal(text)
         except InvalidOperation:
             raise ValueError(_("Write an amount in pesos, like 5,000.00.")) from None
-        if pesos < 0 or pesos != pesos.quantize(Decimal("0.01")) or pesos >= 10_000_000:
+        if amount < 0 or amount != amount.quantize(Decimal("0.01")) or amount >= 10_000_000:
             raise ValueError(_("Write an amount in pesos, like 5,000.00."))
-        self.data = int(pesos * 100)
+        self.data = int(amount * 100)
 
     def _value(self) -> str:
         if self.raw_data:
             return str(self.raw_data[0])
-        return "" if self.data is None else f"{Decimal(self.data) / 100:,.2f}"
+        return "" if self.data is None else f"{pesos(self.data):,.2f}"
 
 
 class ReportForm(FlaskForm):
     type = RadioField(
         _l("What happened?"),
-        choices=[SelectChoice(t.value, label) for t, label in TYPE_LABELS.items()],
+        choices=[SelectChoice(t.value, label) for t, label in INCIDENT_TYPE_LABELS.items()],
         validators=[InputRequired(message=_l("Choose what happened."))],
     )
     occurred_at = DateTimeLocalField(
@@ -145,13 +116,13 @@ class FilterForm(FlaskForm):
     status = SelectField(
         _l("Status"),
         choices=[SelectChoice("open", _l("Open")), SelectChoice("all", _l("All"))]
-        + [SelectChoice(s.value, label) for s, label in STATUS_LABELS.items()],
+        + [SelectChoice(s.value, label) for s, label in INCIDENT_STATUS_LABELS.items()],
         default="open",
     )
     type = SelectField(
         _l("Type"),
         choices=[SelectChoice("", _l("All types"))]
-        + [SelectChoice(t.value, label) for t, label in TYPE_LABELS.items()],
+        + [SelectChoice(t.value, label) for t, label in INCIDENT_TYPE_LABELS.items()],
         validators=[Optional()],
     )
     depot = SelectField(_l("Depot"), coerce=int, validators=[Optional()])
@@ -179,7 +150,7 @@ class InsuranceForm(FlaskForm):
     deductible_payer = SelectField(
         _l("Who pays the deductible"),
         choices=[SelectChoice("", _l("Not decided"))]
-        + [SelectChoice(p.value, label) for p, label in PAYER_LABELS.items()],
+        + [SelectChoice(p.value, label) for p, label in DEDUCTIBLE_PAYER_LABELS.items()],
         validators=[Optional()],
     )
     repair_cost = MoneyField(_l("Repair cost"), render_kw={"inputmode": "decimal"})
