@@ -42,20 +42,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
-    from portal.admin.views import bp as admin_bp
     from portal.credit.apply import bp as credit_apply_bp
     from portal.credit.views import bp as credit_bp
     from portal.credit.views import models_bp as credit_models_bp
     from portal.credit.views import policy_bp as credit_policy_bp
-    from portal.driver.views import bp as driver_bp
     from portal.manager.views import bp as manager_bp
-    from portal.staff.views import bp as staff_bp
 
     web.init_app(app)
-    app.register_blueprint(driver_bp, url_prefix="/conductor")
-    app.register_blueprint(staff_bp, url_prefix="/operacion")
     app.register_blueprint(manager_bp, url_prefix="/gerencia")
-    app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(credit_bp, url_prefix="/operacion/credito")
     app.register_blueprint(credit_policy_bp, url_prefix="/gerencia/credito")
     app.register_blueprint(credit_models_bp, url_prefix="/admin/modelos")

@@ -121,5 +121,5 @@ def roles_home(user: User) -> str:
         Role.DRIVER: "account.driver.home",
         Role.STAFF: "fleet.staff.fleet",
         Role.MANAGER: "manager.home",
-        Role.ADMIN: "admin.home",
+        Role.ADMIN: "admin.admin.home",
     }[user.role]

@@ -99,21 +99,26 @@ def _run_in_process(func: Callable[..., Any], args: tuple[Any, ...], kw: dict[st
         return func(*args, **kw)
 
 
-AFTER_COMMIT = "enqueue_after_commit"
+AFTER_COMMIT = "after_commit"
+
+
+def after_commit(session: OrmSession, func: Callable[..., Any], *args: Any) -> None:
+    """Call `func(*args)` once `session` commits; forgotten if the session rolls back."""
+    if not session.in_transaction():
+        session.begin()  # so a rollback before any statement forgets the call too
+    session.info.setdefault(AFTER_COMMIT, []).append((func, args))
 
 
 def enqueue_after_commit(session: OrmSession, job: Any, *args: Any) -> None:
     """Queue `job.delay(*args)` once `session` commits (the job then sees what it needs);
     forgotten if the session rolls back. A job is never queued for work not yet saved."""
-    if not session.in_transaction():
-        session.begin()  # so a rollback before any statement forgets the job too
-    session.info.setdefault(AFTER_COMMIT, []).append((job, args))
+    after_commit(session, job.delay, *args)
 
 
 @event.listens_for(session_factory, "after_commit")
-def _enqueue_committed(session: OrmSession) -> None:
-    for job, args in session.info.pop(AFTER_COMMIT, []):
-        job.delay(*args)
+def _call_committed(session: OrmSession) -> None:
+    for func, args in session.info.pop(AFTER_COMMIT, []):
+        func(*args)
 
 
 @event.listens_for(session_factory, "after_soft_rollback")

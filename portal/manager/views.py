@@ -26,4 +26,4 @@ def home() -> str:
     )
 
 
-from . import dashboard, energy  # noqa: E402,F401 - register the dashboard and energy pages
+from . import dashboard  # noqa: E402,F401 - registers the dashboard pages

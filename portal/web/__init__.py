@@ -15,7 +15,16 @@ from flask import Flask
 
 from portal.security import csrf
 
-FEATURES = ("auth", "account", "payments", "fleet", "incidents", "webhooks")
+FEATURES = (
+    "auth",
+    "account",
+    "payments",
+    "charging",
+    "fleet",
+    "incidents",
+    "admin",
+    "webhooks",
+)
 
 
 def init_app(app: Flask) -> None:

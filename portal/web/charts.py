@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 
@@ -121,6 +122,77 @@ def build(
     chart.ticks = [
         Tick(chart.bottom - plot_h * k / 4, axis_format.format(top_value * k / 4)) for k in range(5)
     ]
+    return chart
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    x: float
+    y: float
+    width: float
+    height: float
+    colour: str
+    title: str  # the <title> tooltip: the series and its value
+
+
+@dataclass(slots=True)
+class StackedChart:
+    """Bars of several series stacked per slot, the legend's series and their colours."""
+
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    segments: list[Segment] = field(default_factory=list)
+    ticks: list[Tick] = field(default_factory=list)
+    xlabels: list[XLabel] = field(default_factory=list)
+    legend: list[tuple[str, str]] = field(default_factory=list)  # (series, colour)
+
+
+# A palette that stays readable for the colour-blind and on a grey tablet screen.
+PALETTE = ("#0b6e4f", "#2f6fb5", "#c77c00", "#8a3ffc", "#b42318")
+
+
+def stacked(
+    slot_labels: list[str],
+    series: list[tuple[str, list[float], list[str]]],
+    *,
+    axis_text: Callable[[float], str],
+    colours: Sequence[str] = PALETTE,
+    width: int = 960,
+    height: int = 300,
+    left: int = 64,
+    bar_share: float = 0.62,
+    floor: float = 4.0,
+) -> StackedChart:
+    """`series` are (name, a value per slot, a tooltip text per slot); a slot label of ""
+    is left off the axis. The axis top is round, at least `floor`, with four ticks."""
+    chart = StackedChart(width, height, left, width - 8, 12, height - 36)
+    plot_w, plot_h = chart.right - chart.left, chart.bottom - chart.top
+    totals = [sum(values[i] for _n, values, _t in series) for i in range(len(slot_labels))]
+    top_value = max(floor, nice_max(max(totals, default=0)))
+    slot = plot_w / max(1, len(slot_labels))
+    bar_w = slot * bar_share
+    used: set[int] = set()
+    for i, label in enumerate(slot_labels):
+        x = chart.left + i * slot + (slot - bar_w) / 2
+        y = float(chart.bottom)
+        for n, (_name, values, texts) in enumerate(series):
+            h = plot_h * max(0.0, values[i]) / top_value
+            if h <= 0:
+                continue
+            y -= h
+            used.add(n)
+            colour = colours[n % len(colours)]
+            chart.segments.append(Segment(x, y, bar_w, h, colour, texts[i]))
+        if label:
+            chart.xlabels.append(XLabel(chart.left + i * slot + slot / 2, label))
+    chart.ticks = [
+        Tick(chart.bottom - plot_h * k / 4, axis_text(top_value * k / 4)) for k in range(5)
+    ]
+    chart.legend = [(series[n][0], colours[n % len(colours)]) for n in sorted(used)]
     return chart
 
 

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 
 from portal.i18n import money
 from portal.models import (
+    CommandStatus,
     DeductiblePayer,
     EntryKind,
     IncidentStatus,
@@ -64,6 +65,15 @@ PAYMENT_METHOD_LABELS = {
     PaymentMethod.SPEI: _l("SPEI transfer"),
     PaymentMethod.CARD: _l("Card"),
     PaymentMethod.CASH: _l("Cash at the depot"),
+}
+
+# What became of a remote command sent to a charger.
+COMMAND_STATUS_LABELS = {
+    CommandStatus.QUEUED: _l("Queued"),
+    CommandStatus.SENT: _l("Sent"),
+    CommandStatus.ACCEPTED: _l("Accepted"),
+    CommandStatus.REJECTED: _l("Rejected"),
+    CommandStatus.FAILED: _l("Failed"),
 }
 
 INCIDENT_TYPE_LABELS = {

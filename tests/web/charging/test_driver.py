@@ -198,14 +198,6 @@ def depot_charger(db, depot):
 
 
 @pytest.fixture
-def enqueued(monkeypatch):
-    """Commands the views hand to the `ocpp` queue (the job itself is tested elsewhere)."""
-    sent = []
-    monkeypatch.setattr("portal.driver.charging.enqueue_command", sent.append)
-    return sent
-
-
-@pytest.fixture
 def tagged(db, driver):
     db.add(IdTag(tag="LAFA777", driver_id=driver.id))
     db.flush()

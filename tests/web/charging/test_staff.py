@@ -25,13 +25,6 @@ HX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def enqueued(monkeypatch):
-    sent = []
-    monkeypatch.setattr("portal.staff.charging.enqueue_command", sent.append)
-    return sent
-
-
-@pytest.fixture
 def board(db, make_depot, make_charger, make_contract, make_vehicle, make_charging_session):
     depot = make_depot(name="Depósito Tableta")
     busy = make_charger(

@@ -1,0 +1,130 @@
+"""Charging's forms: the driver's slot filter, booking and start; the staff's depot
+and command forms; the admin's charger and card forms."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
+
+from portal.models import CommandAction, ConnectorType, OcppVersion
+
+# -- the driver --------------------------------------------------------------------
+
+
+class SlotFilterForm(FlaskForm):
+    """Which depot and day to show slots for; a GET form, so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    depot = SelectField(_l("Depot"), coerce=int, validators=[DataRequired()])
+    day = RadioField(_l("Day"), validators=[DataRequired(message=_l("Choose a day."))])
+
+
+class BookForm(FlaskForm):
+    depot = IntegerField(validators=[InputRequired()])
+    start = HiddenField(validators=[DataRequired()])
+
+
+class ConfirmForm(FlaskForm):
+    """Only the CSRF token: the record is in the URL."""
+
+
+class StartForm(FlaskForm):
+    depot = IntegerField(validators=[InputRequired()])
+
+
+# -- the staff -----------------------------------------------------------------------
+
+BOARD_ACTIONS = {
+    CommandAction.REMOTE_START: _l("Start charging"),
+    CommandAction.REMOTE_STOP: _l("Stop charging"),
+    CommandAction.UNLOCK_CONNECTOR: _l("Unlock the connector"),
+}
+
+
+class DepotForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    depot = SelectField(_l("Depot"), coerce=int, validators=[Optional()])
+
+
+class CommandForm(FlaskForm):
+    action = HiddenField(
+        validators=[
+            DataRequired(),
+            AnyOf([a.value for a in BOARD_ACTIONS], message=_l("Unknown command.")),
+        ]
+    )
+    evse_id = IntegerField(validators=[Optional()])
+    session_id = IntegerField(validators=[Optional()])
+    id_tag = StringField(
+        _l("Driver's card (id tag)"),
+        validators=[Optional()],
+        render_kw={"autocapitalize": "characters", "autocomplete": "off"},
+    )
+
+
+# -- the admin -----------------------------------------------------------------------
+
+CONNECTOR_CHOICES = [
+    SelectChoice("", _l("None")),
+    SelectChoice(ConnectorType.CCS2.value, "CCS2"),
+    SelectChoice(ConnectorType.GBT.value, "GB/T"),
+]
+
+
+class ConnectorForm(Form):
+    """One EVSE of the charger (numbered in order); a row without a type is skipped."""
+
+    connector_type = SelectField(_l("Type"), choices=CONNECTOR_CHOICES, validators=[Optional()])
+    max_kw = StringField(_l("Max. kW"), validators=[Optional(), Length(max=8)])
+
+
+class ChargerForm(FlaskForm):
+    identity = StringField(
+        _l("OCPP identity"),
+        validators=[DataRequired(message=_l("Write the charger's identity.")), Length(max=48)],
+        render_kw={"autocomplete": "off", "autocapitalize": "none"},
+    )
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=100)])
+    depot = SelectField(_l("Depot"), coerce=int, validators=[DataRequired()])
+    ocpp_version = SelectField(
+        _l("OCPP version"),
+        choices=[
+            SelectChoice(OcppVersion.V16.value, "1.6J"),
+            SelectChoice(OcppVersion.V201.value, "2.0.1"),
+        ],
+    )
+    password = PasswordField(
+        _l("Charger password"),
+        validators=[DataRequired(message=_l("Write the charger's password."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+    connectors = FieldList(FormField(ConnectorForm), min_entries=4, max_entries=4)
+
+
+class TagForm(FlaskForm):
+    driver = StringField(
+        _l("Driver (mobile number or CURP)"),
+        validators=[DataRequired(message=_l("Write the driver's mobile number or CURP."))],
+    )
+    tag = StringField(
+        _l("Card (id tag)"),
+        validators=[DataRequired(message=_l("Write the card's id tag."))],
+        render_kw={"autocapitalize": "characters", "autocomplete": "off"},
+    )

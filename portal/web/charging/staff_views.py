@@ -1,0 +1,136 @@
+"""The depot's chargers (tablet): live status, the session on each connector, the day's
+bookings, start/stop/unlock with a confirmation step, and a charger's command log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+from wtforms import SelectChoice
+
+from portal.db import Session, utcnow
+from portal.htmx import render
+from portal.models import Charger, ChargerCommand, CommandAction
+from portal.services import bookings, charging_board, fleet
+from portal.services.charging import get_command, list_commands, request_command
+from portal.web.kit import form_action
+from portal.web.labels import COMMAND_STATUS_LABELS
+
+from . import staff
+from .commands import send_after_commit
+from .forms import BOARD_ACTIONS, CommandForm, DepotForm
+
+
+@staff.get("")
+def board() -> Response:
+    session = Session()
+    depots = fleet.list_depots(session)
+    form = DepotForm(request.args)
+    form.depot.choices = [SelectChoice(d.id, d.name) for d in depots]
+    if not form.validate() or form.depot.data not in {d.id for d in depots}:
+        form.depot.data = depots[0].id if depots else None
+    depot = next((d for d in depots if d.id == form.depot.data), None)
+    now = utcnow()
+    chargers = charging_board.depot_board(session, depot.id, now) if depot else []
+    today = bookings.bookable_days(depot, now)[0] if depot else None
+    return render(
+        "charging/staff_board.html",
+        "board",
+        form=form,
+        depot=depot,
+        board=chargers,
+        day_bookings=bookings.list_depot_bookings(session, depot.id, today) if depot else [],
+        now=now,
+        online_count=sum(1 for c in chargers if c.online),
+    )
+
+
+def _charger_or_404(charger_id: int) -> Charger:
+    charger = charging_board.get_charger(Session(), charger_id)
+    if charger is None:
+        abort(404)
+    return charger
+
+
+@staff.get("/<int:charger_id>")
+def charger(charger_id: int) -> Response:
+    session = Session()
+    found = _charger_or_404(charger_id)
+    now = utcnow()
+    chargers = charging_board.depot_board(session, found.depot_id, now) if found.depot_id else []
+    return render(
+        "charging/staff_charger.html",
+        "detail",
+        charger=found,
+        view=next((v for v in chargers if v.charger.id == found.id), None),
+        online=found.is_online(now),
+        commands=list_commands(session, found.id, limit=30),
+        command_labels=COMMAND_STATUS_LABELS,
+        sessions=charging_board.recent_sessions(session, found.id),
+    )
+
+
+def _command_page(found: Charger, form: CommandForm, status: int = 200, **extra: Any) -> Response:
+    return render(
+        "charging/staff_command.html",
+        "panel",
+        status=status,
+        charger=found,
+        form=form,
+        actions=BOARD_ACTIONS,
+        **({"command": None, "error": None} | extra),
+    )
+
+
+def _params(form: CommandForm) -> dict[str, Any]:
+    return {
+        CommandAction.REMOTE_START: {"id_tag": form.id_tag.data, "evse_id": form.evse_id.data},
+        CommandAction.REMOTE_STOP: {"session_id": form.session_id.data},
+        CommandAction.UNLOCK_CONNECTOR: {"evse_id": form.evse_id.data},
+    }[CommandAction(form.action.data)]
+
+
+@staff.route("/<int:charger_id>/comando", methods=["GET", "POST"])
+def command(charger_id: int) -> Response:
+    """GET: the confirmation for an action on a connector; POST: send it."""
+    found = _charger_or_404(charger_id)
+    if request.method == "POST":
+        form = CommandForm()
+    else:  # the confirmation step: a GET, so no CSRF token to check yet
+        form = CommandForm(request.args, meta={"csrf": False})
+    if not form.validate():
+        return _command_page(found, form, status=422, error=_("Choose an action."))
+    if request.method == "GET":
+        return _command_page(found, form)
+    with form_action() as action:
+        sent = request_command(
+            Session(), found.id, form.action.data, _params(form), requested_by_id=current_user.id
+        )
+        send_after_commit(sent)
+    if not action.ok:
+        return _command_page(found, form, status=422, error=action.error)
+    return _command_progress(found, sent)
+
+
+def _command_progress(found: Charger, sent: ChargerCommand) -> Response:
+    return render(
+        "charging/staff_command_status.html",
+        "status",
+        charger=found,
+        command=sent,
+        actions=BOARD_ACTIONS,
+        poll_url=url_for("charging.staff.command_status", charger_id=found.id, command_id=sent.id),
+    )
+
+
+@staff.get("/<int:charger_id>/comandos/<int:command_id>")
+def command_status(charger_id: int, command_id: int) -> Response:
+    """A command's progress; htmx polls it until the charger answers."""
+    found = _charger_or_404(charger_id)
+    sent = get_command(Session(), command_id, charger_id=found.id)
+    if sent is None:
+        abort(404)
+    return _command_progress(found, sent)
