@@ -1,6 +1,7 @@
 """The depot's smart-charging planner: kW per car per slot, at the least CFE cost.
 
-Build a :class:`Scenario` (or read one with :func:`scenario_from_dict`), then
+Build a :class:`Scenario` (from a tariff's slot rates with :func:`scenario_from_rates`,
+or from its JSON form with :func:`scenario_from_dict`), then
 ``make_plan(scenario, "optimal")``. The strategies are ``optimal`` (a linear program,
 ``optimal.py``), and the baselines ``uncontrolled`` and ``greedy-cheapest``
 (``heuristics.py``). No Flask and no database here: the caller brings the depot's
@@ -20,6 +21,7 @@ from charging.planner.scenario import (
     ScenarioError,
     Vehicle,
     scenario_from_dict,
+    scenario_from_rates,
 )
 from charging.planner.schedule import SHORT_TOLERANCE_KWH, Cost, Plan, Status, cost_of
 
@@ -58,4 +60,5 @@ __all__ = [
     "plan_optimal",
     "plan_uncontrolled",
     "scenario_from_dict",
+    "scenario_from_rates",
 ]

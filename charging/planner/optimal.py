@@ -39,6 +39,7 @@ from charging.planner.schedule import Plan, build_plan
 _INF = highspy.kHighsInf
 _EARLIER_MXN_PER_KWH_SLOT = 1e-6
 _DUAL_TOLERANCE = 1e-9
+_PRIMAL_SIMPLEX = 4  # HiGHS's simplex_strategy value
 _Floats = npt.NDArray[np.float64]
 _Ints = npt.NDArray[np.int32]
 
@@ -200,8 +201,9 @@ class _Model:
         kw[self.car, self.slot] = self.values()[: self.n]
         return kw
 
-    def fair_floors(self, hours: float) -> _Floats:
-        """The most energy in total, then split max-min fairly: each car's floor."""
+    def set_fair_floors(self, hours: float) -> None:
+        """Set each car's energy floor to its part of the most energy in total, split
+        max-min fairly by share of need; back to the cost objective."""
         need = self.need
         drawing = np.zeros(self.n + 3)
         drawing[: self.n] = -hours
@@ -212,6 +214,9 @@ class _Model:
         # Floors come from the solution just found, which meets them: no false infeasibility.
         total = float(self.delivered_kwh(hours).sum())
         self.set_rows([self.total_row], np.array([total]), np.array([_INF]))
+        # From here on every change keeps the last solution feasible (floors it meets,
+        # rows relaxed, a new objective): primal simplex goes on from its basis.
+        self.highs.setOptionValue("simplex_strategy", _PRIMAL_SIMPLEX)
 
         floors = np.zeros(self.n_cars)
         open_ = (need > 0) & self.can_draw
@@ -234,7 +239,6 @@ class _Model:
         self.set_rows(self.fair_rows, np.full(self.n_cars, -_INF), np.full(self.n_cars, _INF))
         self.set_rows([self.total_row], np.array([-_INF]), np.array([_INF]))
         self.set_costs(self.cost)
-        return floors
 
 
 def plan_optimal(scenario: Scenario) -> Plan:
@@ -242,7 +246,7 @@ def plan_optimal(scenario: Scenario) -> Plan:
     energy in total shared max-min fairly (by share of need), at the least cost."""
     model = _Model(scenario)
     if not model.solve():
-        model.fair_floors(scenario.slot_hours)
+        model.set_fair_floors(scenario.slot_hours)
         if not model.solve():
             raise PlanningError("the cost program is infeasible at the fair floors")
     return build_plan(scenario, "optimal", model.schedule(), least_cost=True)

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from charging.tariffs import SlotRates
+
 
 class ScenarioError(ValueError):
     """A scenario that cannot be planned; the message names the field and the value."""
@@ -245,6 +247,33 @@ def scenario_from_dict(data: Any) -> Scenario:
         distribution_mxn_per_kw=_field(data, "distribution_mxn_per_kw"),
         punta_peak_so_far_kw=data.get("punta_peak_so_far_kw", 0.0),
         peak_so_far_kw=data.get("peak_so_far_kw", 0.0),
+        connectors=tuple(connectors),
+        vehicles=tuple(vehicles),
+    )
+
+
+def scenario_from_rates(
+    rates: SlotRates,
+    *,
+    site_limit_kw: float,
+    connectors: Sequence[Connector],
+    vehicles: Sequence[Vehicle],
+    punta_peak_so_far_kw: float = 0.0,
+    peak_so_far_kw: float = 0.0,
+) -> Scenario:
+    """A scenario over the slots of ``rates`` (``charging.tariffs.slot_rates``): their
+    prices, the slots that set the capacity charge as ``punta``, the tariff's
+    capacity and distribution prices."""
+    return Scenario(
+        slots=len(rates.periods),
+        slot_minutes=rates.slot_minutes,
+        site_limit_kw=site_limit_kw,
+        energy_price_mxn_per_kwh=rates.energy_mxn_per_kwh,
+        punta=rates.capacity_slots,
+        capacity_mxn_per_kw=rates.capacity_mxn_per_kw,
+        distribution_mxn_per_kw=rates.distribution_mxn_per_kw,
+        punta_peak_so_far_kw=punta_peak_so_far_kw,
+        peak_so_far_kw=peak_so_far_kw,
         connectors=tuple(connectors),
         vehicles=tuple(vehicles),
     )

@@ -4,6 +4,7 @@ most energy in total, shared fairly, with the short cars named."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,9 @@ from charging.planner import (
     plan_optimal,
     plan_uncontrolled,
     scenario_from_dict,
+    scenario_from_rates,
 )
+from charging.tariffs import MEXICO_CITY, Period, Tariff, TariffKind, slot_rates
 
 BASE, INTER, PUNTA = 0.9, 1.45, 1.6
 
@@ -155,6 +158,40 @@ def test_the_months_peaks_so_far_are_free_headroom() -> None:
     assert plan.cost.capacity_mxn == pytest.approx(80 * 420.0)
     assert plan.cost.distribution_mxn == pytest.approx(90 * 59.0)
     assert plan.cost.energy_mxn == pytest.approx(12.5 * PUNTA)
+
+
+def test_a_night_planned_on_a_depots_gdmth_tariff_stays_out_of_punta() -> None:
+    tariff = Tariff(
+        kind=TariffKind.GDMTH,
+        effective_from=date(2025, 5, 1),
+        energy_mxn_per_kwh={Period.BASE: 0.87, Period.INTERMEDIA: 1.46, Period.PUNTA: 1.60},
+        capacity_mxn_per_kw=422.0,
+        distribution_mxn_per_kw=59.0,
+        fixed_mxn_per_month=527.0,
+    )
+    # From 18:00 on Tuesday 18 November 2025 (winter): punta 18:00-22:00, slots 0-15.
+    rates = slot_rates([tariff], datetime(2025, 11, 18, 18, tzinfo=MEXICO_CITY), 96)
+    s = scenario_from_rates(
+        rates,
+        site_limit_kw=100.0,
+        connectors=[Connector("C1", 60.0), Connector("C2", 60.0)],
+        vehicles=[
+            Vehicle("V1", "C1", arrival_slot=0, departure_slot=44, energy_kwh=40.0, max_kw=50.0),
+            Vehicle("V2", "C2", arrival_slot=6, departure_slot=50, energy_kwh=50.0, max_kw=50.0),
+        ],
+        peak_so_far_kw=20.0,
+    )
+    assert (s.slots, s.capacity_mxn_per_kw, s.distribution_mxn_per_kw) == (96, 422.0, 59.0)
+    assert np.flatnonzero(s.punta).tolist() == list(range(16))
+    plan = plan_optimal(s)
+    assert plan.status is Status.OPTIMAL
+    assert plan.site_kw[:16].max() == 0.0
+    assert plan.cost.capacity_mxn == 0.0
+    # The 90 kWh fit in the base hours 00:00-06:00 (slots 24-47) under the 20 kW the
+    # month has already drawn: base price only, and no new peak.
+    assert plan.cost.energy_mxn == pytest.approx(90 * 0.87)
+    assert plan.cost.distribution_mxn == pytest.approx(20 * 59.0)
+    assert plan.cost.total_mxn < plan_uncontrolled(s).cost.total_mxn
 
 
 # -- the limits ---------------------------------------------------------------------
