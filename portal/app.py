@@ -46,10 +46,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from portal.credit.views import bp as credit_bp
     from portal.credit.views import models_bp as credit_models_bp
     from portal.credit.views import policy_bp as credit_policy_bp
-    from portal.manager.views import bp as manager_bp
 
     web.init_app(app)
-    app.register_blueprint(manager_bp, url_prefix="/gerencia")
     app.register_blueprint(credit_bp, url_prefix="/operacion/credito")
     app.register_blueprint(credit_policy_bp, url_prefix="/gerencia/credito")
     app.register_blueprint(credit_models_bp, url_prefix="/admin/modelos")

@@ -120,6 +120,6 @@ def roles_home(user: User) -> str:
     return {
         Role.DRIVER: "account.driver.home",
         Role.STAFF: "fleet.staff.fleet",
-        Role.MANAGER: "manager.home",
+        Role.MANAGER: "dashboard.manager.home",
         Role.ADMIN: "admin.admin.home",
     }[user.role]

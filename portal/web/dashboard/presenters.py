@@ -1,40 +1,24 @@
-"""The KPI dashboard (desktop and tablet): a card per panel with a server-side SVG
-chart, the numbers in a table, a period and depot filter applied with htmx, and the
-same numbers as CSV. Registered on the manager blueprint (imported from `views.py`).
-"""
+"""The KPI dashboard's panels: a card per panel with its figures, its charts (the
+charts module's geometry) and tables, and the same numbers as CSV rows."""
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
-from flask import Response, request
 from flask_babel import format_percent
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session as OrmSession
-from wtforms import SelectChoice
 
-from portal.db import Session
-from portal.htmx import render
-from portal.i18n import local_date, local_datetime, money, number, time_ago
-from portal.models import IncidentStatus
+from portal.i18n import local_date, local_datetime, money, number, pesos, time_ago
 from portal.services import kpis
-from portal.services.fleet import list_depots
-from portal.timeutil import local_today, monday_of
+from portal.timeutil import monday_of
 from portal.web.charts import Chart, build
+from portal.web.labels import INCIDENT_STATUS_LABELS
 
 from .forms import DashboardFilterForm
-from .views import bp
-
-INCIDENT_STATUS_LABELS = {
-    IncidentStatus.REPORTED: _l("Reported"),
-    IncidentStatus.IN_REVIEW: _l("In review"),
-    IncidentStatus.CLAIM_FILED: _l("Claim filed"),
-    IncidentStatus.IN_REPAIR: _l("In repair"),
-}
 
 
 @dataclass(slots=True)
@@ -137,22 +121,33 @@ def _bucket(low: int, high: int | None) -> str:
     return _("%(low)d to %(high)d days", low=low, high=high)
 
 
+def _money_figure(label: str, cents: int | None) -> Figure:
+    """An amount: shown as money, valued in pesos (the CSV's number)."""
+    if cents is None:
+        return Figure(label, "—", None)
+    return Figure(label, money(cents), float(pesos(cents)))
+
+
+def _in_pesos(amounts: list[int]) -> list[float]:
+    return [float(pesos(cents)) for cents in amounts]
+
+
 def _collections(p: kpis.CollectionsPanel) -> Panel:
     weeks = [_week(w) for w, _b, _c in p.weekly]
-    billed = [b / 100 for _w, b, _c in p.weekly]
-    collected = [c / 100 for _w, _b, c in p.weekly]
+    billed = [b for _w, b, _c in p.weekly]
+    collected = [c for _w, _b, c in p.weekly]
     buckets = [_bucket(*b) for b, _c, _n in p.overdue]
-    overdue = [c / 100 for _b, c, _n in p.overdue]
+    overdue = [c for _b, c, _n in p.overdue]
     return Panel(
         "collections",
         _("Collections"),
         [
-            Figure(_("Billed"), money(p.billed_cents), p.billed_cents / 100),
-            Figure(_("Collected"), money(p.collected_cents), p.collected_cents / 100),
+            _money_figure(_("Billed"), p.billed_cents),
+            _money_figure(_("Collected"), p.collected_cents),
             Figure(
                 _("Collected over billed"), _pct(p.collection_rate), round(p.collection_rate, 4)
             ),
-            Figure(_("Overdue"), money(p.overdue_cents), p.overdue_cents / 100),
+            _money_figure(_("Overdue"), p.overdue_cents),
             Figure(_("Drivers late"), number(p.drivers_late), p.drivers_late),
         ],
         [
@@ -161,8 +156,8 @@ def _collections(p: kpis.CollectionsPanel) -> Panel:
                 _("Billed per week (pesos)"),
                 "bar",
                 weeks,
-                billed,
-                [money(round(v * 100)) for v in billed],
+                _in_pesos(billed),
+                [money(c) for c in billed],
                 label_header=_("Week"),
             ),
             build(
@@ -170,8 +165,8 @@ def _collections(p: kpis.CollectionsPanel) -> Panel:
                 _("Collected per week (pesos)"),
                 "bar",
                 weeks,
-                collected,
-                [money(round(v * 100)) for v in collected],
+                _in_pesos(collected),
+                [money(c) for c in collected],
                 label_header=_("Week"),
             ),
             build(
@@ -179,7 +174,7 @@ def _collections(p: kpis.CollectionsPanel) -> Panel:
                 _("Owed by drivers late, by days late (pesos)"),
                 "bar",
                 buckets,
-                overdue,
+                _in_pesos(overdue),
                 [
                     _("%(amount)s (%(drivers)s drivers)", amount=money(c), drivers=number(n))
                     for _b, c, n in p.overdue
@@ -210,12 +205,8 @@ def _energy(p: kpis.EnergyPanel) -> Panel:
         _("Energy"),
         [
             Figure(_("Energy delivered (kWh)"), number(p.kwh, 1), round(p.kwh, 1)),
-            Figure(_("Energy cost"), money(p.cost_cents), p.cost_cents / 100),
-            Figure(
-                _("Energy cost per km"),
-                money(round(per_km)) if per_km is not None else "—",
-                None if per_km is None else round(per_km / 100, 2),
-            ),
+            _money_figure(_("Energy cost"), p.cost_cents),
+            _money_figure(_("Energy cost per km"), None if per_km is None else round(per_km)),
         ],
         [
             build(
@@ -442,85 +433,19 @@ def data_note(days: kpis.Days) -> str:
     )
 
 
-def _filters(session: OrmSession) -> DashboardFilterForm:
-    form = DashboardFilterForm(request.args)
-    form.depot.choices = [SelectChoice(0, _l("All depots"))] + [
-        SelectChoice(d.id, d.name) for d in list_depots(session)
-    ]
-    return form
+CSV_HEADER = (_l("Panel"), _l("Measure"), _l("Label"), _l("Value"), _l("Shown as"))
 
 
-@bp.get("/indicadores")
-def dashboard() -> Response:
-    session = Session()
-    form = _filters(session)
-    if not form.validate():
-        return render(
-            "manager/dashboard.html",
-            "panels",
-            status=422,
-            form=form,
-            panels=None,
-            start=None,
-            end=None,
-            csv_args={},
-        )
-    start, end = period_of(form, local_today())
-    # The date fields show the period in effect, the starting point for custom dates.
-    form.start.data, form.end.data = start, end
-    panels, days = build_panels(session, start, end, form.depot.data or None)
-    return render(
-        "manager/dashboard.html",
-        "panels",
-        form=form,
-        panels=panels,
-        data_note=data_note(days),
-        start=start,
-        end=end,
-        csv_args=request.args.to_dict(),
-    )
-
-
-@bp.get("/indicadores.csv")
-def dashboard_csv() -> Response:
-    session = Session()
-    form = _filters(session)
-    if not form.validate():
-        return Response(
-            "\n".join(str(e) for errors in form.errors.values() for e in errors),
-            status=422,
-            mimetype="text/plain",
-        )
-    start, end = period_of(form, local_today())
-    panels, _days = build_panels(session, start, end, form.depot.data or None)
-    buffer = io.StringIO()
-    buffer.write("\ufeff")  # a BOM, so Excel reads the accents as UTF-8
-    writer = csv.writer(buffer)
-    writer.writerow([_("Panel"), _("Measure"), _("Label"), _("Value"), _("Shown as")])
+def csv_rows(panels: list[Panel]) -> Iterator[list[object]]:
+    """Every panel's figures, chart points and table cells, a row each."""
     for panel in panels:
         for figure in panel.figures:
-            writer.writerow(
-                [
-                    panel.title,
-                    figure.label,
-                    "",
-                    "" if figure.value is None else figure.value,
-                    figure.text,
-                ]
-            )
+            value = "" if figure.value is None else figure.value
+            yield [panel.title, figure.label, "", value, figure.text]
         for chart in panel.charts:
             for label, value, text in zip(chart.labels, chart.values, chart.texts, strict=True):
-                writer.writerow([panel.title, chart.title, label, round(value, 4), text])
+                yield [panel.title, chart.title, label, round(value, 4), text]
         for title, headers, rows in panel.tables:
             for row in rows:
                 for header, cell in zip(headers[1:], row[1:], strict=True):
-                    writer.writerow([panel.title, f"{title}: {header}", row[0], "", cell])
-    filename = f"indicadores-{start.isoformat()}-{end.isoformat()}.csv"
-    return Response(
-        buffer.getvalue(),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Content-Type": "text/csv; charset=utf-8",
-        },
-    )
+                    yield [panel.title, f"{title}: {header}", row[0], "", cell]
