@@ -42,16 +42,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
-    from portal.credit.apply import bp as credit_apply_bp
-    from portal.credit.views import bp as credit_bp
-    from portal.credit.views import models_bp as credit_models_bp
-    from portal.credit.views import policy_bp as credit_policy_bp
-
     web.init_app(app)
-    app.register_blueprint(credit_bp, url_prefix="/operacion/credito")
-    app.register_blueprint(credit_policy_bp, url_prefix="/gerencia/credito")
-    app.register_blueprint(credit_models_bp, url_prefix="/admin/modelos")
-    app.register_blueprint(credit_apply_bp, url_prefix="/solicitud")
 
     _register_error_pages(app)
 

@@ -22,6 +22,7 @@ FEATURES = (
     "charging",
     "fleet",
     "incidents",
+    "credit",
     "dashboard",
     "admin",
     "webhooks",

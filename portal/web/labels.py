@@ -11,11 +11,13 @@ from flask_babel import lazy_gettext as _l
 
 from portal.i18n import money
 from portal.models import (
+    ApplicationStatus,
     CommandStatus,
     DeductiblePayer,
     EntryKind,
     IncidentStatus,
     IncidentType,
+    Outcome,
     PaymentMethod,
     PaymentStatus,
     Role,
@@ -66,6 +68,24 @@ PAYMENT_METHOD_LABELS = {
     PaymentMethod.CARD: _l("Card"),
     PaymentMethod.CASH: _l("Cash at the depot"),
 }
+
+# Credit applications: where one is, what was decided, the platforms drivers work on.
+CREDIT_STATUS_LABELS = {
+    ApplicationStatus.DRAFT: _l("Draft"),
+    ApplicationStatus.SUBMITTED: _l("Submitted"),
+    ApplicationStatus.SCORING: _l("Scoring"),
+    ApplicationStatus.SCORED: _l("Scored"),
+    ApplicationStatus.APPROVED: _l("Approved"),
+    ApplicationStatus.DECLINED: _l("Declined"),
+    ApplicationStatus.REFERRED: _l("Referred for review"),
+    ApplicationStatus.WITHDRAWN: _l("Withdrawn"),
+}
+OUTCOME_LABELS = {
+    Outcome.APPROVE: _l("Approve"),
+    Outcome.DECLINE: _l("Decline"),
+    Outcome.REFER: _l("Refer for review"),
+}
+PLATFORM_LABELS = {"uber": "Uber", "didi": "DiDi", "indrive": "inDrive", "cabify": "Cabify"}
 
 # What became of a remote command sent to a charger.
 COMMAND_STATUS_LABELS = {

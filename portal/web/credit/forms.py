@@ -22,25 +22,10 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
-from portal.models import ApplicationStatus, Outcome, Platform
+from portal.models import Platform
+from portal.services import credit
 from portal.services.credit import VEHICLES
-
-STATUS_LABELS = {
-    ApplicationStatus.DRAFT: _l("Draft"),
-    ApplicationStatus.SUBMITTED: _l("Submitted"),
-    ApplicationStatus.SCORING: _l("Scoring"),
-    ApplicationStatus.SCORED: _l("Scored"),
-    ApplicationStatus.APPROVED: _l("Approved"),
-    ApplicationStatus.DECLINED: _l("Declined"),
-    ApplicationStatus.REFERRED: _l("Referred for review"),
-    ApplicationStatus.WITHDRAWN: _l("Withdrawn"),
-}
-OUTCOME_LABELS = {
-    Outcome.APPROVE: _l("Approve"),
-    Outcome.DECLINE: _l("Decline"),
-    Outcome.REFER: _l("Refer for review"),
-}
-PLATFORM_LABELS = {"uber": "Uber", "didi": "DiDi", "indrive": "inDrive", "cabify": "Cabify"}
+from portal.web.labels import CREDIT_STATUS_LABELS, OUTCOME_LABELS, PLATFORM_LABELS
 
 
 class QueueFilterForm(FlaskForm):
@@ -50,7 +35,7 @@ class QueueFilterForm(FlaskForm):
     status = SelectField(
         _l("Status"),
         choices=[SelectChoice("", _l("All"))]
-        + [SelectChoice(s.value, label) for s, label in STATUS_LABELS.items()],
+        + [SelectChoice(s.value, label) for s, label in CREDIT_STATUS_LABELS.items()],
         validators=[Optional()],
     )
     q = StringField(
@@ -239,3 +224,31 @@ class CutoffsForm(FlaskForm):
 
 class ActivateForm(FlaskForm):
     pass
+
+
+def applicant_data(form: ApplicationForm) -> credit.ApplicantData:
+    return credit.ApplicantData(
+        first_name=form.first_name.data or "",
+        last_name=form.last_name.data or "",
+        second_last_name=form.second_last_name.data,
+        curp=form.curp.data or "",
+        rfc=form.rfc.data,
+        phone=form.phone.data or "",
+        email=form.email.data,
+        licence_number=form.licence_number.data,
+        licence_expires_on=form.licence_expires_on.data,
+        address=form.address.data,
+        requested_vehicle=form.requested_vehicle.data or "",
+    )
+
+
+def profile_data(form: ProfileForm | ProfileEntry) -> credit.ProfileData:
+    return credit.ProfileData(
+        platform=form.platform.data or "",
+        rating=form.rating.data,
+        acceptance_pct=form.acceptance_pct.data,
+        cancellation_pct=form.cancellation_pct.data,
+        lifetime_trips=form.lifetime_trips.data,
+        first_trip_on=form.first_trip_on.data,
+        debt_pending=form.debt_pending.data,
+    )

@@ -241,7 +241,7 @@ def test_managers_cannot_switch_models(manager_client, active_model):
     assert manager_client.post(f"/admin/modelos/{active_model.id}/activar").status_code == 403
 
 
-def test_opening_a_waiting_application_queues_its_scoring_once(staff_client, db, make_application):
+def test_a_waiting_applications_page_asks_for_its_scoring_once(staff_client, db, make_application):
     import os
 
     from redis import Redis
@@ -257,9 +257,14 @@ def test_opening_a_waiting_application_queues_its_scoring_once(staff_client, db,
         application = make_application()
         application.status = ApplicationStatus.SCORING
         db.flush()
+        url = f"/operacion/credito/{application.id}"
+        page = staff_client.get(url)
+        assert page.status_code == 200
+        assert Queue("scoring", connection=connection).count == 0  # a GET only reads
+        assert f'hx-post="{url}" hx-trigger="load"' in page.text  # the page asks once
         for _ in range(2):
-            assert staff_client.get(f"/operacion/credito/{application.id}").status_code == 200
-        staff_client.get(f"/operacion/credito/{application.id}", headers=HX)  # a poll
+            assert staff_client.post(url, headers=HX).status_code == 200
+        staff_client.get(url, headers=HX)  # a poll
         assert Queue("scoring", connection=connection).count == 1
     finally:
         queues.configure("")
