@@ -21,6 +21,8 @@ from . import staff
 from .forms import BOARD_FLAG_LABELS, BoardFilterForm, FleetFilterForm, PeriodForm
 from .presenters import board_map, raw_frame, vehicle_charts
 
+BOARD_LABELS = {"status_labels": VEHICLE_STATUS_LABELS, "flag_labels": BOARD_FLAG_LABELS}
+
 
 @staff.get("/flota")
 def fleet() -> Response:
@@ -46,11 +48,7 @@ def board() -> Response:
     session = Session()
     form = BoardFilterForm(request.args)
     form.depot.choices = depot_choices(session)
-    context = {
-        "form": form,
-        "status_labels": VEHICLE_STATUS_LABELS,
-        "flag_labels": BOARD_FLAG_LABELS,
-    }
+    context = {"form": form, **BOARD_LABELS}
     if not form.validate():
         return render("fleet/board.html", "board", status=422, rows=None, **context)
     rows = fleet_status.list_board(
