@@ -11,7 +11,14 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from portal.db import Session
 from portal.htmx import render
 from portal.security import client_ip
-from portal.services import DomainError, credit
+from portal.services import DomainError
+from portal.services.credit.applications import PRIVACY_NOTICE_VERSION
+from portal.services.credit.earnings import ProfileData, clean_profile
+from portal.services.credit.self_service import (
+    EarningsFile,
+    TooManyApplications,
+    apply_as_applicant,
+)
 from portal.timeutil import local_today
 from workers.credit import score_application_job
 
@@ -28,11 +35,11 @@ def _page(form: SelfServiceForm, status: int = 200) -> Response:
         "credit/apply/form.html",
         status=status,
         form=form,
-        privacy_version=credit.PRIVACY_NOTICE_VERSION,
+        privacy_version=PRIVACY_NOTICE_VERSION,
     )
 
 
-def _entry_errors(form: SelfServiceForm) -> list[credit.ProfileData]:
+def _entry_errors(form: SelfServiceForm) -> list[ProfileData]:
     """The profiles filled in, each checked (errors go on its own fields)."""
     profiles = []
     today = local_today()
@@ -42,7 +49,7 @@ def _entry_errors(form: SelfServiceForm) -> list[credit.ProfileData]:
             continue
         data = profile_data(sub)
         try:
-            credit.clean_profile(data, today)
+            clean_profile(data, today)
         except DomainError as error:
             _field_error(sub, error)
             continue
@@ -68,10 +75,10 @@ def apply() -> Response | WerkzeugResponse:
     upload = form.file.data
     earnings = None
     if upload is not None and getattr(upload, "filename", ""):
-        earnings = credit.EarningsFile(upload.read(), upload.filename)
+        earnings = EarningsFile(upload.read(), upload.filename)
     db = Session()
     try:
-        application = credit.apply_as_applicant(
+        application = apply_as_applicant(
             db,
             _applicant_data(form),
             profiles=profiles,
@@ -79,7 +86,7 @@ def apply() -> Response | WerkzeugResponse:
             ip=client_ip(),
             today=local_today(),
         )
-    except credit.TooManyApplications as error:
+    except TooManyApplications as error:
         db.rollback()
         form.form_errors.append(_(error.message, **error.params))
         return _page(form, status=429)

@@ -23,7 +23,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from portal.models import ApplicationStatus, Outcome, Platform
-from portal.services.credit import VEHICLES
+from portal.services.credit.applications import VEHICLES
 
 STATUS_LABELS = {
     ApplicationStatus.DRAFT: _l("Draft"),

@@ -15,7 +15,34 @@ from portal.db import Session
 from portal.htmx import htmx, render
 from portal.models import ApplicationStatus, CreditApplication, ModelVersion, Outcome, Role
 from portal.security import client_ip, require_roles
-from portal.services import DomainError, FieldError, NotAllowed, credit
+from portal.services import DomainError, FieldError, NotAllowed
+from portal.services.credit import decisions, earnings
+from portal.services.credit.applications import (
+    PRIVACY_NOTICE_VERSION,
+    ApplicantData,
+    create_application,
+    list_applications,
+    record_consent,
+    rfc_warning,
+    status_counts,
+    submit_application,
+    update_application,
+)
+from portal.services.credit.decisions import MANAGERS, list_decisions, propose_contract
+from portal.services.credit.earnings import (
+    ProfileData,
+    list_earnings,
+    record_platform_profile,
+)
+from portal.services.credit.features import weekly_sums
+from portal.services.credit.models import activate_model, list_models, stability_report
+from portal.services.credit.scoring import (
+    cutoff_history,
+    cutoff_values,
+    latest_score,
+    latest_scores,
+    set_cutoffs,
+)
 from portal.timeutil import local_today
 from scoring.synthetic import DRIVER_LABELS
 from workers.credit import score_application_job
@@ -68,20 +95,20 @@ def queue() -> Response:
             "credit/queue.html", "results", status=422, form=form, applications=None, **LABELS
         )
     status = ApplicationStatus(form.status.data) if form.status.data else None
-    applications = credit.list_applications(session, status=status, search=form.q.data or "")
+    applications = list_applications(session, status=status, search=form.q.data or "")
     return render(
         "credit/queue.html",
         "results",
         form=form,
         applications=applications,
-        scores=credit.latest_scores(session, [a.id for a in applications]),
-        counts=credit.status_counts(session),
+        scores=latest_scores(session, [a.id for a in applications]),
+        counts=status_counts(session),
         **LABELS,
     )
 
 
-def _applicant_data(form: ApplicationForm) -> credit.ApplicantData:
-    return credit.ApplicantData(
+def _applicant_data(form: ApplicationForm) -> ApplicantData:
+    return ApplicantData(
         first_name=form.first_name.data or "",
         last_name=form.last_name.data or "",
         second_last_name=form.second_last_name.data,
@@ -116,8 +143,8 @@ def _edit_page(
         form=form,
         import_form=ctx.pop("import_form", EarningsImportForm()),
         profile_form=ctx.pop("profile_form", None) or ProfileForm(formdata=None),
-        rfc_warning=application is not None and credit.rfc_warning(application),
-        privacy_version=credit.PRIVACY_NOTICE_VERSION,
+        rfc_warning=application is not None and rfc_warning(application),
+        privacy_version=PRIVACY_NOTICE_VERSION,
         **ctx,
         **LABELS,
     )
@@ -149,14 +176,14 @@ def new() -> Response | WerkzeugResponse:
         ]
         return _edit_page(None, form, status=422)
     try:
-        application = credit.create_application(
+        application = create_application(
             session,
             _applicant_data(form),
             actor_id=current_user.id,
             today=local_today(),
             ip=client_ip(),
         )
-        credit.record_consent(session, application, recorded_by_id=current_user.id, ip=client_ip())
+        record_consent(session, application, recorded_by_id=current_user.id, ip=client_ip())
     except DomainError as error:
         session.rollback()
         _field_error(form, error)
@@ -177,7 +204,7 @@ def edit(application_id: int) -> Response | WerkzeugResponse:
     if not form.validate():
         return _edit_page(application, form, status=422)
     try:
-        rescore = credit.update_application(
+        rescore = update_application(
             session,
             application,
             _applicant_data(form),
@@ -186,9 +213,7 @@ def edit(application_id: int) -> Response | WerkzeugResponse:
             ip=client_ip(),
         )
         if form.consent.data:
-            credit.record_consent(
-                session, application, recorded_by_id=current_user.id, ip=client_ip()
-            )
+            record_consent(session, application, recorded_by_id=current_user.id, ip=client_ip())
     except DomainError as error:
         session.rollback()
         _field_error(form, error)
@@ -208,7 +233,7 @@ def import_earnings(application_id: int) -> Response | WerkzeugResponse:
         import_form.file.errors = [_("Choose the aggregator's export file.")]
         return _edit_page(application, form, status=422, import_form=import_form)
     try:
-        result, rescore = credit.import_earnings(
+        result, rescore = earnings.import_earnings(
             session,
             application,
             upload.read(),
@@ -230,8 +255,8 @@ def import_earnings(application_id: int) -> Response | WerkzeugResponse:
     return _saved(session, application, rescore, message)
 
 
-def profile_data(form: ProfileForm) -> credit.ProfileData:
-    return credit.ProfileData(
+def profile_data(form: ProfileForm) -> ProfileData:
+    return ProfileData(
         platform=form.platform.data or "",
         rating=form.rating.data,
         acceptance_pct=form.acceptance_pct.data,
@@ -253,7 +278,7 @@ def enter_profile(application_id: int) -> Response | WerkzeugResponse:
     if not profile_form.validate():
         return _edit_page(application, form, status=422, profile_form=profile_form)
     try:
-        rescore = credit.record_platform_profile(
+        rescore = record_platform_profile(
             session,
             application,
             profile_data(profile_form),
@@ -277,7 +302,7 @@ def submit(application_id: int) -> Response | WerkzeugResponse:
     session = Session()
     application = _get(session, application_id)
     try:
-        credit.submit_application(session, application, actor_id=current_user.id, ip=client_ip())
+        submit_application(session, application, actor_id=current_user.id, ip=client_ip())
     except DomainError as error:
         session.rollback()
         flash(_(error.message, **error.params), "error")
@@ -289,11 +314,11 @@ def submit(application_id: int) -> Response | WerkzeugResponse:
 
 def _detail(application: CreditApplication, status: int = 200, **ctx: Any) -> Response:
     session = Session()
-    score = credit.latest_score(session, application.id)
-    earnings = credit.list_earnings(session, application.id)
-    weeks = credit.weekly_sums([(d.day, d.amount_cents, d.trips) for d in earnings])
-    proposal = credit.propose_contract(score.band, application.requested_vehicle) if score else None
-    approve_at, decline_below = credit.cutoff_values(session)
+    score = latest_score(session, application.id)
+    days = list_earnings(session, application.id)
+    weeks = weekly_sums([(d.day, d.amount_cents, d.trips) for d in days])
+    proposal = propose_contract(score.band, application.requested_vehicle) if score else None
+    approve_at, decline_below = cutoff_values(session)
     return render(
         "credit/detail.html",
         "result",
@@ -301,15 +326,15 @@ def _detail(application: CreditApplication, status: int = 200, **ctx: Any) -> Re
         application=application,
         score=score,
         current=score is not None and score.application_revision == application.revision,
-        decisions=credit.list_decisions(session, application.id),
+        decisions=list_decisions(session, application.id),
         proposal=proposal,
-        chart=earnings_chart(earnings),
+        chart=earnings_chart(days),
         weeks=weeks[-9:],
         accounts=application.accounts,
         form=ctx.pop("form", None) or DecisionForm(),
-        is_manager=current_user.role in credit.MANAGERS,
+        is_manager=current_user.role in MANAGERS,
         cutoffs=(approve_at, decline_below),
-        rfc_warning=credit.rfc_warning(application),
+        rfc_warning=rfc_warning(application),
         **ctx,
         **LABELS,
     )
@@ -336,7 +361,7 @@ def decide(application_id: int) -> Response | WerkzeugResponse:
     if not form.validate():
         return _detail(application, status=422, form=form)
     try:
-        credit.decide(
+        decisions.decide(
             session,
             application,
             Outcome(form.outcome.data),
@@ -360,14 +385,14 @@ def decide(application_id: int) -> Response | WerkzeugResponse:
 def policy() -> Response | WerkzeugResponse:
     session = Session()
     form = CutoffsForm()
-    current = credit.cutoff_values(session)
+    current = cutoff_values(session)
     if request.method == "GET":
         form.approve_at.data, form.decline_below.data = current
     status = 200
     if request.method == "POST":
         if form.validate():
             try:
-                credit.set_cutoffs(
+                set_cutoffs(
                     session,
                     approve_at=form.approve_at.data or 0,
                     decline_below=form.decline_below.data or 0,
@@ -388,19 +413,19 @@ def policy() -> Response | WerkzeugResponse:
         status=status,
         form=form,
         current=current,
-        history=credit.cutoff_history(session),
+        history=cutoff_history(session),
     )
 
 
 @models_bp.get("/")
 def models() -> Response:
     session = Session()
-    versions = credit.list_models(session)
+    versions = list_models(session)
     active = next((v for v in versions if v.active), None)
     stability = None
     if active is not None:
         try:
-            stability = credit.stability_report(session, active)
+            stability = stability_report(session, active)
         except Exception:  # an unreadable artifact must not hide the registry
             stability = None
     return render(
@@ -419,9 +444,7 @@ def activate(version_id: int) -> WerkzeugResponse:
     if session.get(ModelVersion, version_id) is None:
         abort(404)
     try:
-        version = credit.activate_model(
-            session, version_id, actor_id=current_user.id, ip=client_ip()
-        )
+        version = activate_model(session, version_id, actor_id=current_user.id, ip=client_ip())
     except DomainError as error:
         session.rollback()
         flash(_(error.message, **error.params), "error")

@@ -37,10 +37,10 @@ from portal.models import (
     VehicleStatus,
 )
 from portal.models.credit import CreditApplication, CreditDecision, Outcome
+from portal.services.credit.outcomes import BAD_DAYS_PAST_DUE, OBSERVATION_WEEKS, contract_outcomes
 from portal.timeutil import local_today, monday_of
 
 from .collections import Sort, _query
-from .credit import BAD_DAYS_PAST_DUE, OBSERVATION_WEEKS, contract_outcomes
 
 ZONE_NAME = "America/Mexico_City"
 ZONE = ZoneInfo(ZONE_NAME)

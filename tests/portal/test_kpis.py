@@ -16,7 +16,8 @@ from portal.models import (
     VehicleDailyKm,
     VehicleStatus,
 )
-from portal.services import credit, kpis
+from portal.services import kpis
+from portal.services.credit.outcomes import contract_outcomes, contract_went_bad
 from portal.services.ledger import post_entry
 
 START, END = date(2026, 3, 2), date(2026, 3, 8)  # a Monday to a Sunday
@@ -394,9 +395,9 @@ def test_early_delinquency_by_cohort_uses_the_credit_outcome_and_marks_young_coh
                 contract_id=contract.id,
                 description="x",
             )
-    expected = {c.id: credit.contract_went_bad(db, c, today) for c in (good, bad, young)}
+    expected = {c.id: contract_went_bad(db, c, today) for c in (good, bad, young)}
     assert expected == {good.id: False, bad.id: True, young.id: None}
-    outcomes = credit.contract_outcomes(db, today)
+    outcomes = contract_outcomes(db, today)
     assert {c: outcomes[c] for c in expected} == expected
 
     # Computed live before the job ran, then read from what the job stored: the same.
