@@ -154,7 +154,7 @@ def _run_import(kind: str, path: str) -> None:
     from pathlib import Path
 
     from portal.services import DomainError
-    from portal.services.charger_registry import import_chargers, import_tags
+    from portal.services.charging.registry import import_chargers, import_tags
 
     text = Path(path).read_text(encoding="utf-8-sig")
     importer = import_chargers if kind == "chargers" else import_tags

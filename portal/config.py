@@ -147,7 +147,7 @@ def load_config() -> dict[str, Any]:
         ),
         # A slippy-map tile URL ({z}/{x}/{y}) for the fleet map; empty: a schematic map.
         "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", ""),
-        # Charging bookings (portal.services.bookings.rules_from_config).
+        # Charging bookings (portal.services.charging.bookings.rules_from_config).
         "BOOKING_SLOT_MINUTES": int(os.environ.get("BOOKING_SLOT_MINUTES", "60")),
         "BOOKING_OPEN_HOUR": int(os.environ.get("BOOKING_OPEN_HOUR", "6")),
         "BOOKING_CLOSE_HOUR": int(os.environ.get("BOOKING_CLOSE_HOUR", "23")),

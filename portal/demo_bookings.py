@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from portal.db import utcnow
 from portal.models import Contract, ContractStatus, Depot, Driver, Vehicle
 from portal.services import DomainError
-from portal.services.bookings import book_slot, bookable_days, depot_zone
+from portal.services.charging.bookings import book_slot, bookable_days, depot_zone
 
 DRIVERS_PER_DEPOT = 4
 

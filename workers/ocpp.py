@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from charging import bus, commands
 from portal.db import Session, utcnow
 from portal.models import ChargerCommand, CommandStatus
-from portal.services import charging as service
+from portal.services.charging import commands as service
 
 from .jobs import job
 from .queues import redis_connection

@@ -28,7 +28,8 @@ from wtforms.validators import DataRequired, Length, Optional
 from portal.db import Session
 from portal.htmx import render
 from portal.models import ConnectorType, OcppVersion
-from portal.services import N_, DomainError, charger_registry, charging, fleet
+from portal.services import N_, DomainError, fleet
+from portal.services.charging import registry as charger_registry
 
 from .views import bp
 
@@ -119,7 +120,7 @@ def chargers() -> Response:
             connectors.append((evse_id, kind, charger_registry.parse_kw(row.max_kw.data)))
         if not connectors:
             raise DomainError(N_("Give at least one connector."))
-        charger = charging.register_charger(
+        charger = charger_registry.register_charger(
             session,
             identity=form.identity.data or "",
             password=form.password.data or "",
@@ -164,7 +165,7 @@ def tags() -> Response:
         form.driver.errors = [_("No driver has that mobile number or CURP.")]
         return _tags_page(form, 422)
     try:
-        id_tag = charging.add_id_tag(
+        id_tag = charger_registry.add_id_tag(
             session, driver.id, form.tag.data or "", actor_id=current_user.id
         )
     except DomainError as exc:

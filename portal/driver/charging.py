@@ -21,7 +21,9 @@ from wtforms.validators import DataRequired, InputRequired
 from portal.db import Session, utcnow
 from portal.htmx import render, wants_fragment
 from portal.models import ChargerCommand, Contract, Depot, Driver
-from portal.services import DomainError, bookings, driver_charging, fleet
+from portal.services import DomainError, fleet
+from portal.services.charging import bookings
+from portal.services.charging import driver as driver_charging
 from workers.ocpp import enqueue_command
 
 from .views import bp

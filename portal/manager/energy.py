@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from portal.db import Session
 from portal.htmx import render
-from portal.services.charging_board import DepotEnergy, energy_by_depot_day
+from portal.services.charging.board import DepotEnergy, energy_by_depot_day
 from portal.timeutil import local_today
 
 from .views import bp

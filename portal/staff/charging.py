@@ -20,8 +20,10 @@ from wtforms.validators import AnyOf, DataRequired, Optional
 from portal.db import Session, utcnow
 from portal.htmx import render
 from portal.models import ChargerCommand, CommandAction, CommandStatus
-from portal.services import DomainError, bookings, charging_board, fleet
-from portal.services.charging import get_command, list_commands, request_command
+from portal.services import DomainError, fleet
+from portal.services.charging import board as charging_board
+from portal.services.charging import bookings
+from portal.services.charging.commands import get_command, list_commands, request_command
 from workers.ocpp import enqueue_command
 
 from .views import bp

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session as OrmSession
 from charging.csms import CSMS, Settings
 from portal.db import Session, session_factory
 from portal.models import Base, Charger, ChargerConnector, ConnectorType, IdTag
-from portal.services.charging import set_energy_price
+from portal.services.charging.prices import set_energy_price
 from tests.services import TEST_REDIS
 from workers import queues
 
