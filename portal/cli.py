@@ -120,16 +120,17 @@ def register_commands(app: Flask) -> None:
     )
     def kpi_rollup(since: datetime | None) -> None:
         """Refresh the dashboard's daily rollup and contract outcomes (the nightly job)."""
-        from portal.services import kpis
+        from portal.services.kpis.credit import refresh_contract_outcomes
+        from portal.services.kpis.daily import refresh_kpi_days, refresh_rollups
         from portal.timeutil import local_today
 
         session = Session()
         today = local_today()
         if since is not None:
-            days = kpis.refresh_kpi_days(session, since.date(), today, today)
-            contracts = kpis.refresh_contract_outcomes(session, today)
+            days = refresh_kpi_days(session, since.date(), today, today)
+            contracts = refresh_contract_outcomes(session, today)
         else:
-            days, contracts = kpis.refresh_rollups(session, today)
+            days, contracts = refresh_rollups(session, today)
         Session.commit()
         click.echo(f"KPI rollup: {days} days, {contracts} contract outcomes.")
 

@@ -425,7 +425,7 @@ def _seed_demo(
     seed_charging(session)
     seed_bookings(session)
     from portal.demo_history import seed_activity_history
-    from portal.services.kpis import refresh_rollups
+    from portal.services.kpis.daily import refresh_rollups
 
     seed_activity_history(session, today)
     refresh_rollups(session, today)  # the dashboard's rollup of the history's closed days

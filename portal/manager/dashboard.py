@@ -21,8 +21,23 @@ from portal.db import Session
 from portal.htmx import render
 from portal.i18n import local_date, local_datetime, money, number, time_ago
 from portal.models import IncidentStatus
-from portal.services import kpis
+from portal.services.credit.outcomes import BAD_DAYS_PAST_DUE
 from portal.services.fleet import list_depots
+from portal.services.kpis.charging import ChargingPanel, charging_panel
+from portal.services.kpis.collections import CollectionsPanel, collections_summary
+from portal.services.kpis.credit import (
+    DELINQUENCY_WEEKS,
+    Cohort,
+    CreditPanel,
+    DelinquencyPanel,
+    credit_panel,
+    early_delinquency,
+)
+from portal.services.kpis.daily import Days, daily_figures
+from portal.services.kpis.energy import EnergyPanel, energy_panel
+from portal.services.kpis.fleet import FleetPanel, fleet_utilization
+from portal.services.kpis.incidents import IncidentsPanel, incidents_panel
+from portal.services.kpis.km import KmPanel, km_per_car
 from portal.timeutil import local_today, monday_of
 
 from .charts import Chart, build
@@ -74,7 +89,7 @@ def period_of(form: DashboardFilterForm, today: date) -> tuple[date, date]:
     return monday_of(today), today
 
 
-def _fleet(p: kpis.FleetPanel) -> Panel:
+def _fleet(p: FleetPanel) -> Panel:
     labels = [_day(d) for d, _n in p.daily_on_road]
     values = [float(n) for _d, n in p.daily_on_road]
     return Panel(
@@ -102,7 +117,7 @@ def _fleet(p: kpis.FleetPanel) -> Panel:
     )
 
 
-def _km(p: kpis.KmPanel) -> Panel:
+def _km(p: KmPanel) -> Panel:
     labels = [_day(d) for d, _v in p.daily]
     values = [v for _d, v in p.daily]
     return Panel(
@@ -137,7 +152,7 @@ def _bucket(low: int, high: int | None) -> str:
     return _("%(low)d to %(high)d days", low=low, high=high)
 
 
-def _collections(p: kpis.CollectionsPanel) -> Panel:
+def _collections(p: CollectionsPanel) -> Panel:
     weeks = [_week(w) for w, _b, _c in p.weekly]
     billed = [b / 100 for _w, b, _c in p.weekly]
     collected = [c / 100 for _w, _b, c in p.weekly]
@@ -190,7 +205,7 @@ def _collections(p: kpis.CollectionsPanel) -> Panel:
     )
 
 
-def _energy(p: kpis.EnergyPanel) -> Panel:
+def _energy(p: EnergyPanel) -> Panel:
     labels = [_day(d) for d, _k, _c in p.daily]
     kwh = [k for _d, k, _c in p.daily]
     per_km = p.cost_per_km_cents
@@ -238,7 +253,7 @@ def _energy(p: kpis.EnergyPanel) -> Panel:
     )
 
 
-def _charging(p: kpis.ChargingPanel) -> Panel:
+def _charging(p: ChargingPanel) -> Panel:
     hours = [f"{h:02d}:00" for h, _u in p.hourly]
     use = [u * 100 for _h, u in p.hourly]
     return Panel(
@@ -265,7 +280,7 @@ def _charging(p: kpis.ChargingPanel) -> Panel:
     )
 
 
-def _incidents(p: kpis.IncidentsPanel) -> Panel:
+def _incidents(p: IncidentsPanel) -> Panel:
     labels = [str(INCIDENT_STATUS_LABELS[s]) for s, _n in p.open_by_status]
     values = [float(n) for _s, n in p.open_by_status]
     average = p.average_days_to_close
@@ -296,7 +311,7 @@ def _incidents(p: kpis.IncidentsPanel) -> Panel:
     )
 
 
-def _cohort_text(c: kpis.Cohort) -> str:
+def _cohort_text(c: Cohort) -> str:
     if not c.contracts:
         return _("No contracts")
     if c.unobserved == c.contracts:
@@ -306,19 +321,19 @@ def _cohort_text(c: kpis.Cohort) -> str:
             "Too young to judge (%(judged)s of %(contracts)s contracts past %(weeks)d weeks)",
             judged=number(c.judged),
             contracts=number(c.contracts - c.unobserved),
-            weeks=kpis.DELINQUENCY_WEEKS,
+            weeks=DELINQUENCY_WEEKS,
         )
     return _pct(c.rate)
 
 
-def _cohort_short(c: kpis.Cohort) -> str:
+def _cohort_short(c: Cohort) -> str:
     """The rate column of the cohort table (short, so the table fits a tablet)."""
     if c.too_young:
         return _("Too young")
     return _("No ledger history")
 
 
-def _credit(p: kpis.CreditPanel, d: kpis.DelinquencyPanel) -> Panel:
+def _credit(p: CreditPanel, d: DelinquencyPanel) -> Panel:
     weeks = [_week(w) for w, _s, _a in p.weekly]
     submitted = [float(s) for _w, s, _a in p.weekly]
     months = [local_date(c.month, "MMM yyyy") for c in d.cohorts]
@@ -374,8 +389,8 @@ def _credit(p: kpis.CreditPanel, d: kpis.DelinquencyPanel) -> Panel:
             " to judge until all its contracts are %(weeks)d weeks old; contracts started"
             " before the ledger's history are left out of the rate. %(source)s"
             " The depot filter does not apply to applications.",
-            days=kpis.BAD_DAYS_PAST_DUE,
-            weeks=kpis.DELINQUENCY_WEEKS,
+            days=BAD_DAYS_PAST_DUE,
+            weeks=DELINQUENCY_WEEKS,
             source=source,
         ),
         tables=[
@@ -408,25 +423,25 @@ def _credit(p: kpis.CreditPanel, d: kpis.DelinquencyPanel) -> Panel:
 
 def build_panels(
     session: OrmSession, start: date, end: date, depot_id: int | None
-) -> tuple[list[Panel], kpis.Days]:
+) -> tuple[list[Panel], Days]:
     """Every panel, on one read of the period's daily figures (rollup + live)."""
-    days = kpis.daily_figures(session, start, end, depot_id)
+    days = daily_figures(session, start, end, depot_id)
     panels = [
-        _fleet(kpis.fleet_utilization(session, start, end, depot_id, days)),
-        _km(kpis.km_per_car(session, start, end, depot_id, days)),
-        _collections(kpis.collections_summary(session, start, end, depot_id, days)),
-        _energy(kpis.energy(session, start, end, depot_id, days)),
-        _charging(kpis.charging(session, start, end, depot_id, days)),
-        _incidents(kpis.incidents(session, start, end, depot_id)),
+        _fleet(fleet_utilization(session, start, end, depot_id, days)),
+        _km(km_per_car(session, start, end, depot_id, days)),
+        _collections(collections_summary(session, start, end, depot_id, days)),
+        _energy(energy_panel(session, start, end, depot_id, days)),
+        _charging(charging_panel(session, start, end, depot_id, days)),
+        _incidents(incidents_panel(session, start, end, depot_id)),
         _credit(
-            kpis.credit(session, start, end, depot_id),
-            kpis.early_delinquency(session, end, depot_id),
+            credit_panel(session, start, end, depot_id),
+            early_delinquency(session, end, depot_id),
         ),
     ]
     return panels, days
 
 
-def data_note(days: kpis.Days) -> str:
+def data_note(days: Days) -> str:
     """Where the figures come from: the rollup's closing day and age, or live."""
     state = days.state
     if state.last_day is None or state.computed_at is None:

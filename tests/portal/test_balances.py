@@ -19,7 +19,7 @@ from portal.models.ledger import CHARGES
 from portal.services import balances
 from portal.services.billing import assess_late_fees, insert_entries, post_weekly_rent
 from portal.services.collections import list_collections
-from portal.services.kpis import collections_summary
+from portal.services.kpis.collections import collections_summary
 from portal.services.ledger import post_entry, reverse_entry
 from portal.timeutil import monday_of
 
