@@ -11,9 +11,9 @@ import os
 from datetime import UTC, datetime, timedelta
 
 from portal.db import Session
-from portal.services import telemetry as ingest
 from portal.services import telemetry_rollups as rollups
 from portal.timeutil import local_today
+from telemetry import store as ingest
 
 from .jobs import job
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from portal.models import Role
-from portal.services import telemetry as ingest
 from portal.services import telemetry_rollups as rollups
+from telemetry import store as ingest
 from telemetry.codec import make_record
 
 HX = {"HX-Request": "true"}
