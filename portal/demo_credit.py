@@ -26,8 +26,8 @@ from portal.services.credit.applications import (
 )
 from portal.services.credit.decisions import decide
 from portal.services.credit.earnings import import_earnings
-from portal.services.credit.models import get_active_model, register_model, train_synthetic_model
-from portal.services.credit.scoring import score_application
+from portal.services.credit.models import get_active_model
+from scoring.store import register_model, score_application, train_synthetic_model
 
 DEMO_MODEL_NAME = "sintetico-demo-s7"
 #: (first name, last names, vehicle, weekly earnings MXN, week-to-week spread, final state)

@@ -293,7 +293,7 @@ def incident_url(
 @pytest.fixture(scope="session")
 def synthetic_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A small SYNTHETIC scorecard model, trained once per run (a few seconds)."""
-    from portal.services.credit.models import train_synthetic_model
+    from scoring.store import train_synthetic_model
 
     out = tmp_path_factory.mktemp("models") / "sintetico-test"
     train_synthetic_model(out, rows=1500, seed=3, kinds=("scorecard",), folds=3)
@@ -302,7 +302,7 @@ def synthetic_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 @pytest.fixture
 def active_model(db: Session, synthetic_model_dir: Any) -> Any:
-    from portal.services.credit.models import register_model
+    from scoring.store import register_model
 
     return register_model(db, synthetic_model_dir, name="sintetico-test")
 

@@ -7,8 +7,9 @@ import logging
 from portal.db import Session
 from portal.models import ApplicationStatus, CreditApplication
 from portal.services import DomainError
-from portal.services.credit.scoring import mark_scoring_failed, score_application
+from portal.services.credit.scoring import mark_scoring_failed
 from portal.timeutil import local_today
+from scoring.store import score_application
 
 from .jobs import job
 

@@ -12,8 +12,8 @@ from flask import Flask, current_app
 from portal.db import Session
 from portal.services import DomainError
 from portal.services.credit.features import FEATURES, TARGET
-from portal.services.credit.models import activate_model, train_synthetic_model
 from portal.timeutil import local_today
+from scoring.store import activate_model, train_synthetic_model
 
 
 def models_dir() -> Path:

@@ -35,7 +35,7 @@ from portal.services.credit.earnings import (
     record_platform_profile,
 )
 from portal.services.credit.features import weekly_sums
-from portal.services.credit.models import activate_model, list_models, stability_report
+from portal.services.credit.models import list_models
 from portal.services.credit.scoring import (
     cutoff_history,
     cutoff_values,
@@ -44,6 +44,7 @@ from portal.services.credit.scoring import (
     set_cutoffs,
 )
 from portal.timeutil import local_today
+from scoring.store import activate_model, stability_report
 from scoring.synthetic import DRIVER_LABELS
 from workers.credit import score_application_job
 

@@ -29,17 +29,17 @@ from portal.services.credit.applications import (
 from portal.services.credit.decisions import decide, propose_contract
 from portal.services.credit.earnings import import_earnings
 from portal.services.credit.features import TARGET, application_features, weekly_sums
-from portal.services.credit.models import _cache, activate_model, register_model, stability_report
 from portal.services.credit.outcomes import contract_went_bad, export_outcomes
-from portal.services.credit.scoring import (
-    cutoff_history,
-    cutoff_values,
-    policy_result,
-    score_application,
-    set_cutoffs,
-)
+from portal.services.credit.scoring import cutoff_history, cutoff_values, policy_result, set_cutoffs
 from portal.services.ledger import post_entry
 from portal.timeutil import local_midnight
+from scoring.store import (
+    _cache,
+    activate_model,
+    register_model,
+    score_application,
+    stability_report,
+)
 from tests.factories import earnings_json
 
 TODAY = date.today()

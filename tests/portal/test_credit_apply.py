@@ -16,11 +16,11 @@ from portal.models import (
 )
 from portal.services.credit.applications import PRIVACY_NOTICE_VERSION
 from portal.services.credit.features import application_features
-from portal.services.credit.scoring import score_application
 from portal.services.credit.self_service import (
     SELF_SERVICE_PER_CURP_PER_30_DAYS,
     SELF_SERVICE_PER_IP_PER_DAY,
 )
+from scoring.store import score_application
 from tests.factories import earnings_json
 
 

@@ -11,13 +11,8 @@ from sqlalchemy import select
 from portal.models import ApplicationStatus, AuditEvent, CreditApplication, PlatformAccount, Role
 from portal.services.credit.earnings import ProfileData, import_earnings, record_platform_profile
 from portal.services.credit.features import application_features
-from portal.services.credit.models import register_model
-from portal.services.credit.scoring import (
-    cutoff_values,
-    latest_score,
-    score_application,
-    set_cutoffs,
-)
+from portal.services.credit.scoring import cutoff_values, latest_score, set_cutoffs
+from scoring.store import register_model, score_application
 from tests.factories import earnings_json
 
 HX = {"HX-Request": "true"}

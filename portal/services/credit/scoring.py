@@ -1,14 +1,8 @@
-"""Scoring an application with the active model, and the policy cut-offs that turn a
-score into approve, refer or decline.
-
-The model itself is the ``scoring`` engine; this module records what the engine said.
+"""The policy cut-offs that turn a score into approve, refer or decline, and the scores
+recorded. Scoring itself needs the engine: `scoring.store.score_application`.
 """
 
 from __future__ import annotations
-
-from datetime import date
-from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -16,16 +10,11 @@ from sqlalchemy.orm import Session
 from portal.models import (
     ApplicationStatus,
     CreditApplication,
-    CreditDecision,
     CreditScore,
-    ModelVersion,
     Outcome,
     PolicyCutoffs,
 )
-from portal.services import N_, DomainError, FieldError, audit
-from portal.services.credit.applications import check_scorable
-from portal.services.credit.features import application_features
-from portal.services.credit.models import get_active_model, load_version
+from portal.services import N_, FieldError, audit
 
 #: Cut-offs used until a manager sets some: approve at 560 points or more (a PD of about
 #: 7 %), decline below 525 (about 19 %), refer in between.
@@ -102,92 +91,6 @@ def set_cutoffs(
         reason=reason.strip(),
     )
     return cutoffs
-
-
-def _reason_texts(frame_row: Any, features: dict[str, float], top: int) -> list[dict[str, Any]]:
-    """The model's reason codes; a model trained without Spanish texts (e.g. by the
-    CLI on exported outcomes) gets the driver templates with the applicant's value."""
-    from scoring.synthetic import DRIVER_LABELS, DRIVER_REASON_TEMPLATES
-
-    reasons = []
-    for r in range(1, top + 1):
-        feature = frame_row[f"reason_{r}"]
-        if feature is None or feature != feature:
-            continue
-        text = str(frame_row[f"reason_{r}_text"])
-        if feature in DRIVER_REASON_TEMPLATES and text.startswith(feature):
-            value = features.get(feature)
-            shown = "—" if value is None or value != value else f"{value:,.6g}"
-            text = DRIVER_REASON_TEMPLATES[feature] % {
-                "bin": shown,
-                "label": DRIVER_LABELS[feature],
-            }
-        reasons.append(
-            {"feature": feature, "text": text, "points": int(frame_row[f"reason_{r}_points"])}
-        )
-    return reasons
-
-
-def score_application(
-    session: Session,
-    application_id: int,
-    model: ModelVersion | None = None,
-    *,
-    today: date,
-) -> CreditScore:
-    """Score an application with `model` (the active one by default): features, PD,
-    score, band, reason codes and the policy result. An application whose policy
-    result is refer goes to manual review; the others wait for a person's decision."""
-    import pandas as pd
-
-    from scoring import score_applications
-
-    application = session.get(CreditApplication, application_id)
-    if application is None:
-        raise DomainError(N_("That application does not exist."))
-    check_scorable(application)
-    version = model or get_active_model(session)
-    if version is None:
-        raise DomainError(N_("No credit model is active; an administrator must activate one."))
-    saved = load_version(version)
-    features = application_features(session, application, today)
-    frame = pd.DataFrame([features])
-    result = score_applications(saved, frame, top_reasons=3).iloc[0]
-    score = int(result["score"])
-    approve_at, decline_below = cutoff_values(session)
-    cutoffs = current_cutoffs(session)
-    outcome = policy_result(score, approve_at, decline_below)
-    credit_score = CreditScore(
-        application_id=application.id,
-        model_version_id=version.id,
-        pd=Decimal(str(round(float(result["pd"]), 5))),
-        score=score,
-        band=str(result["band"]),
-        reason_codes=_reason_texts(result, features, 3),
-        features={k: (None if v != v else v) for k, v in features.items()},
-        policy_result=outcome,
-        cutoffs_id=cutoffs.id if cutoffs else None,
-        application_revision=application.revision,
-        synthetic=version.synthetic,
-    )
-    session.add(credit_score)
-    session.flush()
-    application.scoring_error = None
-    if outcome == Outcome.REFER:
-        application.status = ApplicationStatus.REFERRED
-        session.add(
-            CreditDecision(
-                application_id=application.id,
-                score_id=credit_score.id,
-                outcome=Outcome.REFER,
-                policy_result=outcome.value,
-                automatic=True,
-            )
-        )
-    else:
-        application.status = ApplicationStatus.SCORED
-    session.flush()
-    return credit_score
 
 
 def mark_scoring_failed(session: Session, application_id: int, message: str) -> None:
