@@ -40,7 +40,7 @@ def register_commands(app: Flask) -> None:
     @click.option("--vehicles", default=150, show_default=True, help="How many cars.")
     def seed_demo_command(vehicles: int) -> None:
         """Load the demo data set (idempotent)."""
-        from portal.demo import DEMO_PASSWORD, demo_logins, seed_demo
+        from portal.demo.seed import DEMO_PASSWORD, demo_logins, seed_demo
 
         if not current_app.config["DEMO_MODE"]:
             raise click.ClickException("seed-demo runs only in demo mode (LAFA_DEMO=1)")

@@ -13,7 +13,6 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
-from portal.demo import luhn_complete, make_curp
 from portal.models import (
     Booking,
     Charger,
@@ -38,6 +37,7 @@ from portal.models import (
     VehicleStatus,
 )
 from portal.passwords import hash_password
+from portal.services.identifiers import luhn_complete, make_curp
 from tests.services import TEST_REDIS
 
 PASSWORD = "correcto-caballo-bateria"

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session as OrmSession
 
 from portal.config import ROOT
-from portal.demo import seed_demo
+from portal.demo.seed import seed_demo
 from portal.models import Driver, DriverBalance, EntryKind, LedgerEntry, Role, User
 from portal.models.ledger import CHARGES
 from portal.services import balances

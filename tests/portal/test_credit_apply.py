@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from portal.demo import make_curp
 from portal.models import (
     ApplicationStatus,
     AuditEvent,
@@ -20,6 +19,7 @@ from portal.services.credit.self_service import (
     SELF_SERVICE_PER_CURP_PER_30_DAYS,
     SELF_SERVICE_PER_IP_PER_DAY,
 )
+from portal.services.identifiers import make_curp
 from scoring.store import score_application
 from tests.factories import earnings_json
 

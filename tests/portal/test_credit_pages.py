@@ -78,7 +78,7 @@ def test_new_application_needs_a_valid_curp_and_consent(staff_client, db):
     assert "La CURP no es válida" in response.text
     import random
 
-    from portal.demo import make_curp
+    from portal.services.identifiers import make_curp
 
     curp = make_curp("Ana", "Ruiz", "Zavala", date(1990, 1, 1), "M", "DF", random.Random(1))
     response = staff_client.post(

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from portal.demo import seed_demo
-from portal.demo_history import seed_activity_history
+from portal.demo.history import seed_activity_history
+from portal.demo.seed import seed_demo
 from portal.models import ChargingSession, LedgerEntry, VehicleDailyKm
 from portal.services.kpis.charging import charging_panel
 from portal.services.kpis.daily import daily_figures

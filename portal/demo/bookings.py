@@ -1,4 +1,4 @@
-"""Demo charging bookings for today and tomorrow (called by `portal.demo.seed_demo`
+"""Demo charging bookings for today and tomorrow (called by `portal.demo.seed.seed_demo`
 after the demo chargers exist).
 
 A few drivers under contract at each demo depot get a slot: today the next free hours

@@ -27,6 +27,7 @@ from portal.services.credit.applications import (
 from portal.services.credit.decisions import decide
 from portal.services.credit.earnings import import_earnings
 from portal.services.credit.models import get_active_model
+from portal.services.identifiers import make_curp, make_rfc
 from scoring.store import register_model, score_application, train_synthetic_model
 
 DEMO_MODEL_NAME = "sintetico-demo-s7"
@@ -102,8 +103,6 @@ def _export(rng: random.Random, today: date, weekly: float, spread: float) -> by
 
 
 def seed_demo_credit(session: Session, today: date) -> None:
-    from portal.demo import make_curp, make_rfc
-
     ensure_demo_model(session)
     staff = session.scalar(select(User).where(User.role == Role.STAFF).order_by(User.id))
     manager = session.scalar(select(User).where(User.role == Role.MANAGER).order_by(User.id))
