@@ -49,6 +49,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def is_bound() -> bool:
+    """Whether the session factory is bound already (to an engine or a connection)."""
+    return session_factory.kw.get("bind") is not None
+
+
 def configure(url: str, **kwargs: Any) -> Engine:
     """Bind the session factory to a new engine for `url` and return the engine."""
     engine = make_engine(url, **kwargs)

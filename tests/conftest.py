@@ -48,6 +48,7 @@ def engine(database_url: str) -> Iterator[Engine]:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "heads")
+    session_factory.configure(bind=engine)  # before the app: create_app leaves it bound
     yield engine
     engine.dispose()
 
@@ -61,7 +62,6 @@ def app(engine: Engine, database_url: str) -> Flask:
             "REDIS_URL": "",
             "SECRET_KEY": "test-secret",
             "WTF_CSRF_ENABLED": False,
-            "SKIP_DB_CONFIGURE": True,
         }
     )
 

@@ -7,8 +7,9 @@ and are idempotent (each recomputes a window and replaces what it derived there)
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime, timedelta
+
+from flask import current_app
 
 from portal.db import Session
 from portal.services import telemetry_rollups as rollups
@@ -18,9 +19,6 @@ from telemetry import store as ingest
 from .jobs import job
 
 log = logging.getLogger(__name__)
-
-SILENT_MINUTES = int(os.environ.get("TELEMETRY_SILENT_MINUTES", "30"))
-LOW_SOC_PCT = int(os.environ.get("TELEMETRY_LOW_SOC_PCT", "20"))
 
 
 @job("telemetry")
@@ -52,8 +50,8 @@ def check_vehicle_alerts_job() -> tuple[int, int]:
     changes = rollups.check_alerts(
         Session(),
         datetime.now(UTC),
-        silent_after=timedelta(minutes=SILENT_MINUTES),
-        low_soc_pct=LOW_SOC_PCT,
+        silent_after=timedelta(minutes=current_app.config["TELEMETRY_SILENT_MINUTES"]),
+        low_soc_pct=current_app.config["TELEMETRY_LOW_SOC_PCT"],
     )
     if changes.opened or changes.closed:
         log.info("vehicle alerts: %d opened, %d closed", changes.opened, changes.closed)

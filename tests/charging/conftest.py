@@ -177,6 +177,9 @@ def make_tag(
 
 @pytest.fixture
 def job_queues(app: Any, redis_db: Redis) -> Iterator[Redis]:
+    """Jobs go to the test Redis; the test runs them in the app's context, as the worker
+    started by `flask worker` does."""
     queues.configure(TEST_REDIS)
-    yield redis_db
+    with app.app_context():
+        yield redis_db
     queues.configure("")

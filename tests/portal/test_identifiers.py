@@ -1,7 +1,7 @@
-import pytest
-
 import random
 from datetime import date
+
+import pytest
 
 from portal.services.identifiers import (
     clabe_check_digit,
