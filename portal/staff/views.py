@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import (
@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session as OrmSession
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import SelectChoice
 
+from portal import clock
 from portal.db import Session
 from portal.driver.statement_context import KIND_LABELS
 from portal.htmx import render
@@ -327,7 +328,7 @@ def board() -> Response:
         flag=form.flag.data or None,
         sort=form.sort.data or "plate",
     )
-    now = datetime.now(UTC)
+    now = clock.now()
     width = MAP_WIDTH
     height = fleet_status.map_height(width)
     tile_url = current_app.config.get("MAP_TILE_URL") or ""
@@ -400,7 +401,7 @@ def vehicle(vehicle_id: int) -> Response:
             raw=None,
         )
     period = form.period.data or "24h"
-    now = datetime.now(UTC)
+    now = clock.now()
     span, _bucket = fleet_status.PERIODS[period]
     state = session.get(VehicleState, vehicle_id)
     series = (

@@ -7,12 +7,13 @@ Plain functions taking a session; they flush, never commit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal import clock
 from portal.models import (
     ApplicationStatus,
     CreditApplication,
@@ -173,7 +174,7 @@ def record_consent(
     """Record the applicant's authorization for checks and the privacy notice shown."""
     if application.consent_at is not None:
         return
-    application.consent_at = now or datetime.now(UTC)
+    application.consent_at = now or clock.now()
     application.consent_text_version = CONSENT_TEXT_VERSION
     application.privacy_notice_version = PRIVACY_NOTICE_VERSION
     application.consent_recorded_by_id = recorded_by_id
@@ -220,7 +221,7 @@ def submit_application(
             N_("Import the applicant's platform earnings or type a profile before submitting.")
         )
     application.status = ApplicationStatus.SCORING
-    application.submitted_at = datetime.now(UTC)
+    application.submitted_at = clock.now()
     application.scoring_error = None
     application.revision += 1
     session.flush()

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal import clock
 from portal.models import (
     ApplicationStatus,
     CreditApplication,
@@ -119,7 +120,7 @@ def apply_as_applicant(
     recorded (no member of staff), earnings imported and profiles stored, and submitted
     for scoring (the caller queues the job after the commit). All or nothing: a
     refusal raises before anything the caller commits."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     _clean(data, today)  # field errors first, before any lookup
     check_self_service_limits(session, curp=data.curp, ip=ip, now=now)
     if earnings is None and not profiles:

@@ -6,11 +6,12 @@ their first 26 weeks).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Date, DateTime, cast, delete, func, insert, literal, select, text
 from sqlalchemy.orm import Session
 
+from portal import clock
 from portal.models import (
     Contract,
     KpiContractOutcome,
@@ -128,7 +129,7 @@ def refresh_contract_outcomes(session: Session, today: date) -> int:
     the definition the labelled-outcomes export uses) and replace the stored ones."""
     outcomes = contract_outcomes(session, today)
     session.execute(delete(KpiContractOutcome))
-    now = datetime.now(UTC)
+    now = clock.now()
     if outcomes:
         session.execute(
             insert(KpiContractOutcome),

@@ -5,12 +5,13 @@ day(s) computed live by the same function, so the two paths cannot disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import case, delete, func, insert, literal, select, text
 from sqlalchemy.orm import Session
 
+from portal import clock
 from portal.models import (
     Booking,
     BookingStatus,
@@ -283,7 +284,7 @@ def refresh_kpi_days(session: Session, first: date, last: date, today: date) -> 
     figures = live_days(session, first, last, None)
     depots: list[int | None] = [*session.scalars(select(Depot.id).order_by(Depot.id)), None]
     session.execute(delete(KpiDay).where(KpiDay.day.between(first, last)))
-    now = datetime.now(UTC)
+    now = clock.now()
     rows = []
     for day in each_day(first, last):
         for dep in depots:
