@@ -38,10 +38,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from portal.cli import upgrade_database
 from portal.db import make_engine
-from portal.demo import seed_demo
+from portal.demo.seed import seed_demo
 from portal.models import Driver
-from portal.services import balances, kpis
+from portal.services import balances
 from portal.services.collections import list_collections
+from portal.services.kpis.charging import charging_panel
+from portal.services.kpis.collections import collections_summary
+from portal.services.kpis.credit import credit_panel, early_delinquency, refresh_contract_outcomes
+from portal.services.kpis.daily import (
+    PANEL_PARTS,
+    daily_figures,
+    first_history_day,
+    refresh_kpi_days,
+    refresh_rollups,
+)
+from portal.services.kpis.energy import energy_panel
+from portal.services.kpis.fleet import fleet_utilization
+from portal.services.kpis.incidents import incidents_panel
+from portal.services.kpis.km import km_per_car
 from portal.timeutil import local_today, monday_of
 
 ADMIN = os.environ.get("TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -165,12 +179,10 @@ def collections_against_live(
     print("collections, account summary / live statement (ms):")
     for label, (start, end, one) in periods.items():
         dep = depot_id if one else None
-        summary = kpis.collections_summary(s, start, end, dep)
-        assert summary == kpis.collections_summary(s, start, end, dep, live=True), label
-        fast = median_ms(lambda a=start, b=end, d=dep: kpis.collections_summary(s, a, b, d))
-        slow = median_ms(
-            lambda a=start, b=end, d=dep: kpis.collections_summary(s, a, b, d, live=True)
-        )
+        summary = collections_summary(s, start, end, dep)
+        assert summary == collections_summary(s, start, end, dep, live=True), label
+        fast = median_ms(lambda a=start, b=end, d=dep: collections_summary(s, a, b, d))
+        slow = median_ms(lambda a=start, b=end, d=dep: collections_summary(s, a, b, d, live=True))
         print(f"  panel, {label}: {fast:.1f} / {slow:.1f} ({slow / fast:.1f}x)")
     page = list_collections(s, today, per_page=25)
     assert page == list_collections(s, today, per_page=25, live=True)
@@ -200,11 +212,11 @@ def main() -> None:
         engine = make_engine(url)
         print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         with Session(engine) as s:
-            first = kpis.first_history_day(s) or today
-            rebuild = timed_s(lambda: kpis.refresh_kpi_days(s, first, today, today))
-            outcomes = timed_s(lambda: kpis.refresh_contract_outcomes(s, today))
+            first = first_history_day(s) or today
+            rebuild = timed_s(lambda: refresh_kpi_days(s, first, today, today))
+            outcomes = timed_s(lambda: refresh_contract_outcomes(s, today))
             s.commit()
-            nightly = timed_s(lambda: kpis.refresh_rollups(s, today))
+            nightly = timed_s(lambda: refresh_rollups(s, today))
             s.commit()
             rows = s.scalar(text("SELECT count(*) FROM kpi_daily"))
             print(
@@ -219,19 +231,19 @@ def main() -> None:
             "year, 1 depot": (today - timedelta(days=365), today, True),
         }
         panels = {
-            "fleet": kpis.fleet_utilization,
-            "km": kpis.km_per_car,
-            "collections": kpis.collections_summary,
-            "energy": kpis.energy,
-            "charging": kpis.charging,
+            "fleet": fleet_utilization,
+            "km": km_per_car,
+            "collections": collections_summary,
+            "energy": energy_panel,
+            "charging": charging_panel,
         }
-        others = {"incidents": kpis.incidents, "credit": kpis.credit}
+        others = {"incidents": incidents_panel, "credit": credit_panel}
         with Session(engine) as s:
             depot_id = int(s.scalar(text("SELECT min(id) FROM depots")) or 0)
             for label, fn in panels.items():
                 for start, end, one in periods.values():
                     dep = depot_id if one else None
-                    live = kpis.daily_figures(s, start, end, dep, use_rollup=False)
+                    live = daily_figures(s, start, end, dep, use_rollup=False)
                     assert fn(s, start, end, dep) == fn(s, start, end, dep, live), label
             print("rollup + open day == all live: every panel, every period")
             head = " ".join(f"{p:>21}" for p in periods)
@@ -241,13 +253,13 @@ def main() -> None:
                 cells = []
                 for start, end, one in periods.values():
                     dep = depot_id if one else None
-                    parts = kpis.PANEL_PARTS[label]
+                    parts = PANEL_PARTS[label]
                     # All live: for collections also the overdue statement over the ledger.
                     kw = {"live": True} if label == "collections" else {}
                     fast = median_ms(lambda fn=fn, a=start, b=end, d=dep: fn(s, a, b, d))
                     slow = median_ms(
                         lambda fn=fn, a=start, b=end, d=dep, p=parts, kw=kw: fn(
-                            s, a, b, d, kpis.daily_figures(s, a, b, d, p, use_rollup=False), **kw
+                            s, a, b, d, daily_figures(s, a, b, d, p, use_rollup=False), **kw
                         )
                     )
                     worst = max(worst, fast)
@@ -261,11 +273,11 @@ def main() -> None:
                     worst = max(worst, fast)
                     cells.append(f"{fast:7.1f} (live)")
                 print(f"{label:30} " + " ".join(f"{c:>21}" for c in cells))
-            stored = median_ms(lambda: kpis.early_delinquency(s, today, None))
+            stored = median_ms(lambda: early_delinquency(s, today, None))
             worst = max(worst, stored)
             s.execute(text("SAVEPOINT live"))
             s.execute(text("DELETE FROM kpi_contract_outcomes"))
-            live_cohorts = median_ms(lambda: kpis.early_delinquency(s, today, None), runs=3)
+            live_cohorts = median_ms(lambda: early_delinquency(s, today, None), runs=3)
             s.execute(text("ROLLBACK TO SAVEPOINT live"))
             print(
                 f"early delinquency by cohort: {stored:.1f} ms stored outcomes,"
@@ -273,12 +285,12 @@ def main() -> None:
             )
 
             def page(a: date, b: date, d: int | None, use_rollup: bool = True) -> None:
-                days = kpis.daily_figures(s, a, b, d, use_rollup=use_rollup)
+                days = daily_figures(s, a, b, d, use_rollup=use_rollup)
                 for fn in panels.values():
                     fn(s, a, b, d, days)
                 for fn in others.values():
                     fn(s, a, b, d)
-                kpis.early_delinquency(s, b, d)
+                early_delinquency(s, b, d)
 
             for label, (start, end, one) in periods.items():
                 dep = depot_id if one else None

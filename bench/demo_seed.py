@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from portal.cli import upgrade_database
 from portal.db import make_engine
-from portal.demo import seed_demo
+from portal.demo.seed import seed_demo
 from portal.models import LedgerEntry
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

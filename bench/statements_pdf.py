@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from portal.cli import upgrade_database
 from portal.db import Session, make_engine
-from portal.demo import seed_demo
+from portal.demo.seed import seed_demo
 from portal.models import Statement
 from portal.timeutil import local_today, monday_of
 

@@ -367,8 +367,8 @@ def percentile(values: list[float], p: float) -> float:
 
 def plain_bulk_insert(frames: list) -> float:
     """Rows/s of COPY of the same rows into a plain table (no keys, no upsert)."""
-    from portal.services.telemetry import READING_COLUMNS, reading_row
     from telemetry.codec import decode_mqtt_payload
+    from telemetry.store import READING_COLUMNS, reading_row
 
     rows = []
     received = datetime.now(UTC)
@@ -393,8 +393,8 @@ def enqueue_cost(frames: list, batch: int = 2000) -> float:
     from redis import Redis
     from rq import Queue
 
-    from portal.services.telemetry import reading_row
     from telemetry.codec import decode_mqtt_payload
+    from telemetry.store import reading_row
 
     received = datetime.now(UTC)
     rows = [
@@ -406,7 +406,7 @@ def enqueue_cost(frames: list, batch: int = 2000) -> float:
     queue = Queue(f"bench-telemetry-{os.getpid()}", connection=redis)
     started = time.perf_counter()
     for _ in range(20):
-        queue.enqueue("portal.services.telemetry.store_rows", rows)
+        queue.enqueue("telemetry.store.store_rows", rows)
     elapsed = (time.perf_counter() - started) / 20
     queue.empty()
     queue.delete(delete_jobs=True)

@@ -76,7 +76,7 @@ from portal.db import make_engine
 from portal.models import ChargerRegistration, ConnectorStatus
 from portal.models.charging import OFFLINE_AFTER_MISSED_HEARTBEATS
 from portal.passwords import verify_password
-from portal.services.charging import valid_identity
+from portal.services.charging.registry import valid_identity
 
 log = logging.getLogger("charging.csms")
 T = TypeVar("T")

@@ -595,7 +595,7 @@ def demo_specs(limit: int | None = None) -> list[ChargerSpec]:
 
     from portal.config import load_config
     from portal.db import make_engine, session_factory
-    from portal.demo_charging import DEMO_CHARGER_PASSWORD
+    from portal.demo.charging import DEMO_CHARGER_PASSWORD
     from portal.models import Charger, ChargerRegistration, IdTag
 
     config = load_config()

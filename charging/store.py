@@ -36,7 +36,8 @@ from portal.models import (
 )
 from portal.models.charging import ChargerConnector
 from portal.passwords import hash_password
-from portal.services.charging import energy_cost_cents, energy_price_on, resolve_id_tag
+from portal.services.charging.prices import energy_cost_cents, energy_price_on
+from portal.services.charging.registry import resolve_id_tag
 from portal.services.ledger import post_entry
 
 log = logging.getLogger(__name__)

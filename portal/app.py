@@ -31,7 +31,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     check_payments(app.config)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(ROOT / "translations")
 
-    if not app.config.get("SKIP_DB_CONFIGURE"):
+    # A process binds its sessions once: here, to DATABASE_URL, unless something bound
+    # them first (the tests bind them to their own database before building the app).
+    if not db.is_bound():
         db.configure(app.config["DATABASE_URL"])
     app.teardown_appcontext(_remove_session)
     queues.configure(app.config["REDIS_URL"], app_factory=lambda: app)

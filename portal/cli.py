@@ -40,7 +40,7 @@ def register_commands(app: Flask) -> None:
     @click.option("--vehicles", default=150, show_default=True, help="How many cars.")
     def seed_demo_command(vehicles: int) -> None:
         """Load the demo data set (idempotent)."""
-        from portal.demo import DEMO_PASSWORD, demo_logins, seed_demo
+        from portal.demo.seed import DEMO_PASSWORD, demo_logins, seed_demo
 
         if not current_app.config["DEMO_MODE"]:
             raise click.ClickException("seed-demo runs only in demo mode (LAFA_DEMO=1)")
@@ -108,7 +108,7 @@ def register_commands(app: Flask) -> None:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             click.echo(f"{response.status} {response.read().decode()}")
 
-    from portal.credit.cli import register_credit_commands
+    from portal.credit_cli import register_credit_commands
 
     register_credit_commands(app)
 
@@ -120,16 +120,17 @@ def register_commands(app: Flask) -> None:
     )
     def kpi_rollup(since: datetime | None) -> None:
         """Refresh the dashboard's daily rollup and contract outcomes (the nightly job)."""
-        from portal.services import kpis
+        from portal.services.kpis.credit import refresh_contract_outcomes
+        from portal.services.kpis.daily import refresh_kpi_days, refresh_rollups
         from portal.timeutil import local_today
 
         session = Session()
         today = local_today()
         if since is not None:
-            days = kpis.refresh_kpi_days(session, since.date(), today, today)
-            contracts = kpis.refresh_contract_outcomes(session, today)
+            days = refresh_kpi_days(session, since.date(), today, today)
+            contracts = refresh_contract_outcomes(session, today)
         else:
-            days, contracts = kpis.refresh_rollups(session, today)
+            days, contracts = refresh_rollups(session, today)
         Session.commit()
         click.echo(f"KPI rollup: {days} days, {contracts} contract outcomes.")
 
@@ -154,7 +155,7 @@ def _run_import(kind: str, path: str) -> None:
     from pathlib import Path
 
     from portal.services import DomainError
-    from portal.services.charger_registry import import_chargers, import_tags
+    from portal.services.charging.registry import import_chargers, import_tags
 
     text = Path(path).read_text(encoding="utf-8-sig")
     importer = import_chargers if kind == "chargers" else import_tags

@@ -147,13 +147,19 @@ def load_config() -> dict[str, Any]:
         ),
         # A slippy-map tile URL ({z}/{x}/{y}) for the fleet map; empty: a schematic map.
         "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", ""),
-        # Charging bookings (portal.services.bookings.rules_from_config).
+        # Charging bookings (portal.services.charging.bookings.rules_from_config).
         "BOOKING_SLOT_MINUTES": int(os.environ.get("BOOKING_SLOT_MINUTES", "60")),
         "BOOKING_OPEN_HOUR": int(os.environ.get("BOOKING_OPEN_HOUR", "6")),
         "BOOKING_CLOSE_HOUR": int(os.environ.get("BOOKING_CLOSE_HOUR", "23")),
         "BOOKING_MAX_FUTURE": int(os.environ.get("BOOKING_MAX_FUTURE", "2")),
         "BOOKING_MAX_PER_DAY": int(os.environ.get("BOOKING_MAX_PER_DAY", "1")),
         "BOOKING_NO_SHOW_GRACE_MINUTES": int(os.environ.get("BOOKING_NO_SHOW_GRACE_MINUTES", "15")),
+        # How long the `ocpp` job waits for the charger's answer (seconds).
+        "OCPP_COMMAND_TIMEOUT": float(os.environ.get("OCPP_COMMAND_TIMEOUT", "35")),
+        # Vehicle alerts (workers.telemetry.check_vehicle_alerts_job): no reading for this
+        # long, and a state of charge under this while not charging.
+        "TELEMETRY_SILENT_MINUTES": int(os.environ.get("TELEMETRY_SILENT_MINUTES", "30")),
+        "TELEMETRY_LOW_SOC_PCT": int(os.environ.get("TELEMETRY_LOW_SOC_PCT", "20")),
     }
 
 

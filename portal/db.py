@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
+
+from portal import clock
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -23,7 +25,8 @@ class Base(DeclarativeBase):
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """The current instant in UTC, from the portal's clock (`portal.clock`)."""
+    return clock.now()
 
 
 session_factory = sessionmaker(expire_on_commit=False)
@@ -47,6 +50,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     return create_engine(url, **kwargs)
+
+
+def is_bound() -> bool:
+    """Whether the session factory is bound already (to an engine or a connection)."""
+    return session_factory.kw.get("bind") is not None
 
 
 def configure(url: str, **kwargs: Any) -> Engine:

@@ -18,6 +18,8 @@ from flask import Flask, current_app, request
 from flask_babel import Babel, get_locale
 from flask_login import current_user
 
+from portal import clock
+
 babel = Babel()
 LOCALE_COOKIE = "lafa_locale"
 
@@ -81,7 +83,7 @@ def time_ago(value: datetime | None) -> str:
     """ "hace 2 minutos" / "2 minutes ago"."""
     if value is None:
         return ""
-    delta = value - datetime.now(UTC)
+    delta = value - clock.now()
     return format_timedelta(delta, add_direction=True, locale=str(get_locale()))
 
 

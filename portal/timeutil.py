@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from portal import clock
+
 MEXICO_CITY = ZoneInfo("America/Mexico_City")
 
 
 def local_today(zone: ZoneInfo = MEXICO_CITY, now: datetime | None = None) -> date:
-    return (now or datetime.now(UTC)).astimezone(zone).date()
+    return (now or clock.now()).astimezone(zone).date()
 
 
 def monday_of(day: date) -> date:

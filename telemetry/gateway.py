@@ -27,7 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from portal.services import telemetry as ingest
+from telemetry import store as ingest
 from telemetry.codec import (
     KEEPALIVE,
     FrameError,

@@ -42,7 +42,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from portal.services import telemetry as ingest
+from telemetry import store as ingest
 from telemetry.codec import FrameError, decode_mqtt_payload
 from telemetry.settings import MqttSettings, default_client_id
 

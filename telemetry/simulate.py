@@ -41,7 +41,7 @@ from telemetry.settings import MqttSettings, default_client_id, mqtt_settings
 
 log = logging.getLogger("telemetry.simulate")
 
-# The demo depots (portal.demo.DEPOTS) and places drivers take passengers to.
+# The demo depots (portal.demo.seed.DEPOTS) and places drivers take passengers to.
 DEPOTS = {
     "VAL": (19.4895, -99.1468),
     "IZT": (19.3118, -99.0673),
@@ -234,7 +234,7 @@ class SimVehicle:
 
 def synthetic_imei(index: int) -> str:
     """A valid (Luhn) IMEI for the index-th synthetic tracker."""
-    from portal.demo import luhn_complete
+    from portal.services.identifiers import luhn_complete
 
     return luhn_complete(f"35999{index:09d}")
 

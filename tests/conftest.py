@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -16,6 +17,7 @@ from redis import Redis
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as OrmSession
 
+from portal import clock as portal_clock
 from portal.app import create_app
 from portal.config import ROOT
 from portal.db import Session, make_engine, session_factory
@@ -48,6 +50,7 @@ def engine(database_url: str) -> Iterator[Engine]:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "heads")
+    session_factory.configure(bind=engine)  # before the app: create_app leaves it bound
     yield engine
     engine.dispose()
 
@@ -61,7 +64,6 @@ def app(engine: Engine, database_url: str) -> Flask:
             "REDIS_URL": "",
             "SECRET_KEY": "test-secret",
             "WTF_CSRF_ENABLED": False,
-            "SKIP_DB_CONFIGURE": True,
         }
     )
 
@@ -94,3 +96,26 @@ def redis_queues(app: Flask, jobs_to_redis: None) -> Iterator[Redis]:
     test runs them with an RQ worker inside the app context this yields in."""
     with app.app_context():
         yield Redis.from_url(TEST_REDIS)
+
+
+class PinnedClock:
+    """The portal's clock, stopped at `moment` until the test moves it."""
+
+    def __init__(self) -> None:
+        self.moment = datetime.now(UTC)
+
+    def pin(self, moment: datetime) -> datetime:
+        self.moment = moment.astimezone(UTC)
+        portal_clock.use(lambda: self.moment)
+        return self.moment
+
+    def advance(self, **delta: float) -> datetime:
+        return self.pin(self.moment + timedelta(**delta))
+
+
+@pytest.fixture
+def clock() -> Iterator[PinnedClock]:
+    """Pin the time every service, view and job reads (`portal.clock`): `clock.pin(at)`."""
+    pinned = PinnedClock()
+    yield pinned
+    portal_clock.use(None)

@@ -13,7 +13,6 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
-from portal.demo import luhn_complete, make_curp
 from portal.models import (
     Booking,
     Charger,
@@ -38,6 +37,7 @@ from portal.models import (
     VehicleStatus,
 )
 from portal.passwords import hash_password
+from portal.services.identifiers import luhn_complete, make_curp
 from tests.services import TEST_REDIS
 
 PASSWORD = "correcto-caballo-bateria"
@@ -293,7 +293,7 @@ def incident_url(
 @pytest.fixture(scope="session")
 def synthetic_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A small SYNTHETIC scorecard model, trained once per run (a few seconds)."""
-    from portal.services.credit import train_synthetic_model
+    from scoring.store import train_synthetic_model
 
     out = tmp_path_factory.mktemp("models") / "sintetico-test"
     train_synthetic_model(out, rows=1500, seed=3, kinds=("scorecard",), folds=3)
@@ -302,7 +302,7 @@ def synthetic_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 @pytest.fixture
 def active_model(db: Session, synthetic_model_dir: Any) -> Any:
-    from portal.services.credit import register_model
+    from scoring.store import register_model
 
     return register_model(db, synthetic_model_dir, name="sintetico-test")
 
@@ -345,14 +345,19 @@ def make_application(db: Session, make_user: Callable[..., User]) -> Callable[..
     """A credit application with consent; `earnings=True` imports 8 weeks of Uber."""
     import random
 
-    from portal.services import credit
+    from portal.services.credit.applications import (
+        ApplicantData,
+        create_application,
+        record_consent,
+    )
+    from portal.services.credit.earnings import import_earnings
 
     def make(*, consent: bool = True, earnings: bool = True, **kw: Any) -> Any:
         n = next(_counter)
         staff = kw.pop("staff", None) or make_user(Role.STAFF)
         born = date(1988, 3, 9) + timedelta(days=n)
         curp = make_curp("Mariana", "López", "Ortega", born, "M", "DF", random.Random(n))
-        data = credit.ApplicantData(
+        data = ApplicantData(
             first_name=kw.pop("first_name", "Mariana"),
             last_name="López",
             second_last_name="Ortega",
@@ -361,13 +366,11 @@ def make_application(db: Session, make_user: Callable[..., User]) -> Callable[..
             requested_vehicle=kw.pop("requested_vehicle", "BYD Dolphin Mini"),
             rfc=kw.pop("rfc", None),
         )
-        application = credit.create_application(
-            db, data, actor_id=staff.id, today=date.today(), **kw
-        )
+        application = create_application(db, data, actor_id=staff.id, today=date.today(), **kw)
         if consent:
-            credit.record_consent(db, application, recorded_by_id=staff.id, ip="10.0.0.1")
+            record_consent(db, application, recorded_by_id=staff.id, ip="10.0.0.1")
         if earnings:
-            credit.import_earnings(
+            import_earnings(
                 db, application, earnings_json(), "uber.json", actor_id=staff.id, today=date.today()
             )
         return application

@@ -14,7 +14,7 @@ from datetime import timedelta
 from flask import current_app, has_app_context
 
 from portal.db import Session, utcnow
-from portal.services import bookings
+from portal.services.charging import bookings
 
 from .jobs import job
 from .ocpp import enqueue_command

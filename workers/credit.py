@@ -6,8 +6,10 @@ import logging
 
 from portal.db import Session
 from portal.models import ApplicationStatus, CreditApplication
-from portal.services import DomainError, credit
+from portal.services import DomainError
+from portal.services.credit.scoring import mark_scoring_failed
 from portal.timeutil import local_today
+from scoring.store import score_application
 
 from .jobs import job
 
@@ -26,10 +28,10 @@ def score_application_job(application_id: int, revision: int | None = None) -> i
         return None
     try:
         with session.begin_nested():
-            score = credit.score_application(session, application_id, today=local_today())
+            score = score_application(session, application_id, today=local_today())
     except DomainError as error:
         # The English message id; the page translates it for whoever reads it.
-        credit.mark_scoring_failed(session, application_id, error.message)
+        mark_scoring_failed(session, application_id, error.message)
         log.warning("application %s not scored: %s", application_id, error)
         return None
     log.info("application %s scored %s (%s)", application_id, score.score, score.band)

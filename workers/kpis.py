@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 
 from portal.db import Session
-from portal.services import balances, kpis
+from portal.services import balances
+from portal.services.kpis.daily import refresh_rollups
 from portal.timeutil import local_today
 
 from .jobs import job
@@ -23,6 +24,6 @@ def refresh_kpis_job() -> tuple[int, int]:
     repaired = balances.repair(session)
     if repaired:
         log.error("account summaries out of step with the ledger, fixed: %s", repaired)
-    days, contracts = kpis.refresh_rollups(session, local_today())
+    days, contracts = refresh_rollups(session, local_today())
     log.info("kpi rollup: %d days, %d contract outcomes", days, contracts)
     return days, contracts

@@ -10,10 +10,11 @@ date to run by hand for a given week or day.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, timedelta
 
 from rq import get_current_job
 
+from portal import clock
 from portal.db import Session
 from portal.models import PdfStatus
 from portal.services import billing, statements
@@ -29,7 +30,7 @@ def intended_day() -> date:
     """The Mexico City date the running job was created on (today outside a job)."""
     current = get_current_job()
     moment = current.created_at if current is not None and current.created_at else None
-    moment = moment or datetime.now(UTC)
+    moment = moment or clock.now()
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return local_date(moment)

@@ -10,21 +10,19 @@ CALLERROR, Rejected): that is an outcome, written to the log row, and retrying a
 from __future__ import annotations
 
 import logging
-import os
 
+from flask import current_app
 from redis.exceptions import RedisError
 
 from charging import bus, commands
 from portal.db import Session, utcnow
 from portal.models import ChargerCommand, CommandStatus
-from portal.services import charging as service
+from portal.services.charging import commands as service
 
 from .jobs import job
 from .queues import redis_connection
 
 log = logging.getLogger(__name__)
-
-COMMAND_TIMEOUT = float(os.environ.get("OCPP_COMMAND_TIMEOUT", "35"))
 
 
 @job("ocpp")
@@ -44,9 +42,10 @@ def send_charger_command_job(command_log_id: int) -> str:
     command.status = CommandStatus.SENT
     command.sent_at = utcnow()
     Session.commit()  # the page shows "sent" while the charger thinks
+    timeout = current_app.config["OCPP_COMMAND_TIMEOUT"]
     try:
         reply = bus.send_command(
-            redis_connection(), charger.identity, command.id, ocpp_action, payload, COMMAND_TIMEOUT
+            redis_connection(), charger.identity, command.id, ocpp_action, payload, timeout
         )
     except bus.ChargerOffline:
         return _finish(command, CommandStatus.FAILED, service.OFFLINE)

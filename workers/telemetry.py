@@ -7,27 +7,26 @@ and are idempotent (each recomputes a window and replaces what it derived there)
 from __future__ import annotations
 
 import logging
-import os
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from flask import current_app
+
+from portal import clock
 from portal.db import Session
-from portal.services import telemetry as ingest
 from portal.services import telemetry_rollups as rollups
 from portal.timeutil import local_today
+from telemetry import store as ingest
 
 from .jobs import job
 
 log = logging.getLogger(__name__)
-
-SILENT_MINUTES = int(os.environ.get("TELEMETRY_SILENT_MINUTES", "30"))
-LOW_SOC_PCT = int(os.environ.get("TELEMETRY_LOW_SOC_PCT", "20"))
 
 
 @job("telemetry")
 def rollup_vehicle_job(vehicle_id: int) -> tuple[int, int]:
     """Trips, charging episodes and today's km of one vehicle."""
     session = Session()
-    now = datetime.now(UTC)
+    now = clock.now()
     trips, episodes = rollups.derive_activity(session, vehicle_id, now)
     today = local_today()
     rollups.rollup_daily_km(session, vehicle_id, today)
@@ -39,7 +38,7 @@ def rollup_vehicle_job(vehicle_id: int) -> tuple[int, int]:
 @job("telemetry")
 def rollup_fleet_job() -> int:
     """Queue `rollup_vehicle_job` for every vehicle that reported in the last 15 min."""
-    since = datetime.now(UTC) - timedelta(minutes=15)
+    since = clock.now() - timedelta(minutes=15)
     vehicle_ids = rollups.vehicles_reporting_since(Session(), since)
     for vehicle_id in vehicle_ids:
         rollup_vehicle_job.delay(vehicle_id)
@@ -51,9 +50,9 @@ def check_vehicle_alerts_job() -> tuple[int, int]:
     """Open and close silent-vehicle and low-charge alerts."""
     changes = rollups.check_alerts(
         Session(),
-        datetime.now(UTC),
-        silent_after=timedelta(minutes=SILENT_MINUTES),
-        low_soc_pct=LOW_SOC_PCT,
+        clock.now(),
+        silent_after=timedelta(minutes=current_app.config["TELEMETRY_SILENT_MINUTES"]),
+        low_soc_pct=current_app.config["TELEMETRY_LOW_SOC_PCT"],
     )
     if changes.opened or changes.closed:
         log.info("vehicle alerts: %d opened, %d closed", changes.opened, changes.closed)
@@ -63,4 +62,4 @@ def check_vehicle_alerts_job() -> tuple[int, int]:
 @job("telemetry")
 def ensure_telemetry_partitions_job() -> list[str]:
     """Create this month's and the next two months' reading partitions ahead of time."""
-    return ingest.ensure_partitions_ahead(Session(), datetime.now(UTC))
+    return ingest.ensure_partitions_ahead(Session(), clock.now())

@@ -4,7 +4,7 @@ refused, and what jobs derive from the readings (trips, charging, daily km, aler
 `telemetry_readings` is range-partitioned by month on `device_time` (PostgreSQL): the
 primary key (imei, device_time) includes the partition key, as PostgreSQL requires, and
 is what makes a resent record change nothing. Partitions are created on demand by the
-ingest (`portal.services.telemetry.ensure_partitions`) and ahead of time by a monthly
+ingest (`telemetry.store.ensure_partitions`) and ahead of time by a monthly
 job; Alembic does not know partitions, so `include_in_schema_compare` hides them from
 autogenerate and from the schema test.
 """

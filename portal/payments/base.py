@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Protocol
 
+from portal import clock
 from portal.models import PaymentMethod, PaymentProvider, PaymentStatus
 from portal.timeutil import MEXICO_CITY
 
@@ -85,7 +86,7 @@ class SpeiIntentClient(ProviderClient, Protocol):
 
 def oxxo_expiry(days: int, now: datetime | None = None) -> datetime:
     """23:59:59 Mexico City time, `days` calendar days from today (Stripe's OXXO rule)."""
-    local = (now or datetime.now(UTC)).astimezone(MEXICO_CITY)
+    local = (now or clock.now()).astimezone(MEXICO_CITY)
     day = local.date() + timedelta(days=days)
     return datetime.combine(day, time(23, 59, 59), tzinfo=MEXICO_CITY).astimezone(UTC)
 

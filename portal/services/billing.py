@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
+from portal import clock
 from portal.models import Contract, ContractStatus, EntryKind, LedgerEntry, Statement
 from portal.timeutil import local_date, local_midnight, monday_of
 
@@ -95,7 +96,7 @@ def closed_weeks(session: Session, pairs: Iterable[tuple[int, date]]) -> set[tup
 
 
 def _now(now: datetime | None) -> datetime:
-    return now or datetime.now(UTC)
+    return now or clock.now()
 
 
 def post_weekly_rent(session: Session, week_start: date, *, now: datetime | None = None) -> int:

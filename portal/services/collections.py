@@ -67,7 +67,7 @@ class LedgerLine:
     running_cents: int
 
 
-def _query(
+def collections_query(
     today: date,
     *,
     depot_id: int | None,
@@ -167,7 +167,7 @@ def list_collections(
     per_page: int = 25,
     live: bool = False,
 ) -> Page[CollectionRow]:
-    query = _query(
+    query = collections_query(
         today,
         depot_id=depot_id,
         min_days=min_days,
@@ -197,7 +197,7 @@ def iter_collections(
     sort: Sort = Sort.DAYS,
 ) -> Iterator[CollectionRow]:
     """Every row of the list (for the CSV export), streamed."""
-    query = _query(
+    query = collections_query(
         today,
         depot_id=depot_id,
         min_days=min_days,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import re
+import string
+from datetime import date
 
 CURP_RE = re.compile(r"^[A-Z]{4}\d{6}[HMX][A-Z]{2}[B-DF-HJ-NP-TV-Z]{3}[0-9A-Z]\d$")
 CURP_ALPHABET = "0123456789ABCDEFGHIJKLMN&OPQRSTUVWXYZ"
@@ -97,3 +100,55 @@ def is_valid_clabe(clabe: str) -> bool:
     if len(clabe) != 18 or not clabe.isdigit() or clabe[:3] not in BANK_CODES:
         return False
     return clabe[17] == clabe_check_digit(clabe[:17])
+
+
+# --- made-up identifiers with valid check digits (demo data, tests, simulators) --------
+
+
+def _plain(text: str) -> str:
+    table = str.maketrans("ÁÉÍÓÚÜÑáéíóúüñ", "AEIOUUXaeiouux")
+    return text.translate(table).upper()
+
+
+def _first_internal(word: str, letters: str) -> str:
+    return next((ch for ch in word[1:] if ch in letters), "X")
+
+
+def make_curp(
+    first: str, last: str, second: str, born: date, sex: str, state: str, rng: random.Random
+) -> str:
+    first, last, second = _plain(first), _plain(last), _plain(second)
+    vowels, consonants = "AEIOU", "BCDFGHJKLMNPQRSTVWXYZ"
+    head = last[0] + _first_internal(last, vowels) + second[0] + first[0]
+    body = (
+        head
+        + born.strftime("%y%m%d")
+        + sex
+        + state
+        + _first_internal(last, consonants)
+        + _first_internal(second, consonants)
+        + _first_internal(first, consonants)
+    )
+    body += rng.choice(string.digits) if born.year < 2000 else rng.choice("ABCDEF")
+    return body + curp_check_digit(body)
+
+
+def make_rfc(curp: str, rng: random.Random) -> str:
+    head = (
+        curp[:10]
+        + rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ123456789")
+        + rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ123456789")
+    )
+    return head + rfc_check_digit(head)
+
+
+def luhn_complete(partial: str) -> str:
+    """`partial` with its Luhn check digit appended (an IMEI from its first 14 digits)."""
+    total = 0
+    for i, ch in enumerate(reversed(partial)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            d = d - 9 if d > 9 else d
+        total += d
+    return partial + str((10 - total % 10) % 10)

@@ -30,13 +30,14 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
+from portal import clock
 from portal.models import (
     Contract,
     ContractStatus,
@@ -116,7 +117,7 @@ def _close(
             N_("A statement week starts on a Monday, not on %(day)s."), day=week_start
         )
     start, end = week_bounds(week_start)
-    if end > (now or datetime.now(UTC)):
+    if end > (now or clock.now()):
         raise DomainError(N_("The week of %(day)s has not ended yet."), day=week_start)
     closed = set(
         session.scalars(
@@ -389,7 +390,7 @@ def store_pdf(session: Session, statement: Statement, pdf: bytes, directory: str
         raise
     statement.pdf_path = relative
     statement.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
-    statement.pdf_generated_at = datetime.now(UTC)
+    statement.pdf_generated_at = clock.now()
     statement.pdf_status = PdfStatus.READY
     session.flush()
     return target

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session as OrmSession
 from charging.csms import CSMS, Settings
 from portal.db import Session, session_factory
 from portal.models import Base, Charger, ChargerConnector, ConnectorType, IdTag
-from portal.services.charging import set_energy_price
+from portal.services.charging.prices import set_energy_price
 from tests.services import TEST_REDIS
 from workers import queues
 
@@ -177,6 +177,9 @@ def make_tag(
 
 @pytest.fixture
 def job_queues(app: Any, redis_db: Redis) -> Iterator[Redis]:
+    """Jobs go to the test Redis; the test runs them in the app's context, as the worker
+    started by `flask worker` does."""
     queues.configure(TEST_REDIS)
-    yield redis_db
+    with app.app_context():
+        yield redis_db
     queues.configure("")

@@ -20,7 +20,7 @@ from portal.models import (
     SessionStatus,
 )
 from portal.services import DomainError
-from portal.services.charging import OFFLINE, request_command
+from portal.services.charging.commands import OFFLINE, request_command
 from workers import queues
 from workers.ocpp import enqueue_command
 

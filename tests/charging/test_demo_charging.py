@@ -2,8 +2,8 @@
 
 from sqlalchemy import func, select
 
-from portal.demo import seed_demo
-from portal.demo_charging import DEMO_CHARGER_PASSWORD
+from portal.demo.charging import DEMO_CHARGER_PASSWORD
+from portal.demo.seed import seed_demo
 from portal.models import (
     Charger,
     ChargerConnector,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session as OrmSession
 from portal.cli import upgrade_database
 from portal.config import ROOT
 from portal.db import make_engine
-from portal.demo import seed_demo
+from portal.demo.seed import seed_demo
 from portal.models import Contract, ContractStatus, Driver, User
 
 ARTIFACTS = Path(__file__).parent / "artifacts"

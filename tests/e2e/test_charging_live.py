@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session as OrmSession
 from portal.cli import upgrade_database
 from portal.config import ROOT
 from portal.db import make_engine, utcnow
-from portal.demo import seed_demo
+from portal.demo.seed import seed_demo
 from portal.models import (
     Charger,
     Contract,

@@ -94,7 +94,7 @@ def test_an_applicant_applies_from_a_phone_on_a_slow_network(browser, live_serve
     import random
     from datetime import date
 
-    from portal.demo import make_curp
+    from portal.services.identifiers import make_curp
 
     phone = sized(browser, live_server, "phone")
     page = phone.page

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session as OrmSession
 
 from portal.db import make_engine
 from portal.models import Contract, ContractStatus, Driver, User, Vehicle
-from portal.services import telemetry as ingest
+from telemetry import store as ingest
 from telemetry.simulate import SimVehicle
 
 from .conftest import sized

@@ -13,13 +13,13 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session as OrmSession
 
 from portal.config import ROOT
-from portal.demo import seed_demo
+from portal.demo.seed import seed_demo
 from portal.models import Driver, DriverBalance, EntryKind, LedgerEntry, Role, User
 from portal.models.ledger import CHARGES
 from portal.services import balances
 from portal.services.billing import assess_late_fees, insert_entries, post_weekly_rent
 from portal.services.collections import list_collections
-from portal.services.kpis import collections_summary
+from portal.services.kpis.collections import collections_summary
 from portal.services.ledger import post_entry, reverse_entry
 from portal.timeutil import monday_of
 

@@ -17,7 +17,7 @@ from portal.models import (
     SessionStatus,
 )
 from portal.services import DomainError
-from portal.services import bookings as svc
+from portal.services.charging import bookings as svc
 from portal.timeutil import MEXICO_CITY, local_today
 
 # 10:05 in Mexico City on a Tuesday (UTC-6 all year since 2022).

@@ -3,7 +3,7 @@
 from sqlalchemy import func, select
 
 from portal.models import Charger, ConnectorType, IdTag
-from portal.services.charger_registry import import_chargers, import_tags
+from portal.services.charging.registry import import_chargers, import_tags
 
 HEADER = "identity,name,depot,ocpp_version,password,connectors\n"
 PASSWORD = "una-clave-de-dieciseis"

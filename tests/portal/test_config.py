@@ -18,7 +18,7 @@ def test_create_app_refuses_to_start_in_production_with_defaults(monkeypatch):
     monkeypatch.setenv("LAFA_ENV", "production")
     monkeypatch.delenv("SECRET_KEY", raising=False)
     with pytest.raises(ConfigError):
-        create_app({"SKIP_DB_CONFIGURE": True})
+        create_app()
 
 
 def test_production_cookies_are_secure(monkeypatch):

@@ -17,9 +17,29 @@ from portal.models import (
     Outcome,
     Role,
 )
-from portal.services import DomainError, credit
+from portal.services import DomainError, FieldError
+from portal.services.credit.applications import (
+    CONSENT_TEXT_VERSION,
+    PRIVACY_NOTICE_VERSION,
+    VEHICLES,
+    record_consent,
+    rfc_warning,
+    submit_application,
+)
+from portal.services.credit.decisions import decide, propose_contract
+from portal.services.credit.earnings import import_earnings
+from portal.services.credit.features import TARGET, application_features, weekly_sums
+from portal.services.credit.outcomes import contract_went_bad, export_outcomes
+from portal.services.credit.scoring import cutoff_history, cutoff_values, policy_result, set_cutoffs
 from portal.services.ledger import post_entry
 from portal.timeutil import local_midnight
+from scoring.store import (
+    _cache,
+    activate_model,
+    register_model,
+    score_application,
+    stability_report,
+)
 from tests.factories import earnings_json
 
 TODAY = date.today()
@@ -27,57 +47,57 @@ TODAY = date.today()
 
 def _score(db, application):
     application.status = ApplicationStatus.SCORING
-    return credit.score_application(db, application.id, today=TODAY)
+    return score_application(db, application.id, today=TODAY)
 
 
 # --- applicant data ------------------------------------------------------------
 
 
 def test_an_invalid_curp_is_refused_in_spanish_terms(make_application):
-    with pytest.raises(credit.FieldError) as info:
+    with pytest.raises(FieldError) as info:
         make_application(curp="LOOM880309MDFPRR09")
     assert info.value.field == "curp"
 
 
 def test_rfc_shape_is_required_but_a_wrong_check_digit_only_warns(db, make_application):
-    with pytest.raises(credit.FieldError) as info:
+    with pytest.raises(FieldError) as info:
         make_application(rfc="NOT-AN-RFC")
     assert info.value.field == "rfc"
     application = make_application(rfc="LOOM880309AB1")
     assert application.rfc == "LOOM880309AB1"
-    assert credit.rfc_warning(application) in (True, False)
+    assert rfc_warning(application) in (True, False)
     from portal.services.identifiers import rfc_check_digit
 
     good = "LOOM880309AB" + rfc_check_digit("LOOM880309AB")
     application.rfc = good
-    assert credit.rfc_warning(application) is False
+    assert rfc_warning(application) is False
     application.rfc = good[:-1] + ("1" if good[-1] != "1" else "2")
-    assert credit.rfc_warning(application) is True
+    assert rfc_warning(application) is True
 
 
 def test_missing_consent_cannot_be_scored(db, make_application, active_model):
     application = make_application(consent=False)
     with pytest.raises(DomainError, match="consent"):
-        credit.submit_application(db, application, actor_id=None, ip=None)
+        submit_application(db, application, actor_id=None, ip=None)
     with pytest.raises(DomainError, match="consent"):
-        credit.score_application(db, application.id, today=TODAY)
+        score_application(db, application.id, today=TODAY)
 
 
 def test_a_curp_made_invalid_afterwards_cannot_be_scored(db, make_application, active_model):
     application = make_application()
     application.curp = "XXXX000000HDFXXX00"
     with pytest.raises(DomainError, match="CURP"):
-        credit.score_application(db, application.id, today=TODAY)
+        score_application(db, application.id, today=TODAY)
 
 
 def test_consent_is_recorded_once_with_versions_who_and_ip(db, make_application):
     application = make_application()
     first = application.consent_at
-    credit.record_consent(db, application, recorded_by_id=None, ip="1.1.1.1")
+    record_consent(db, application, recorded_by_id=None, ip="1.1.1.1")
     assert application.consent_at == first
     assert application.consent_ip == "10.0.0.1"
-    assert application.consent_text_version == credit.CONSENT_TEXT_VERSION
-    assert application.privacy_notice_version == credit.PRIVACY_NOTICE_VERSION
+    assert application.consent_text_version == CONSENT_TEXT_VERSION
+    assert application.privacy_notice_version == PRIVACY_NOTICE_VERSION
     actions = set(db.scalars(select(AuditEvent.action)))
     assert "credit.consent_recorded" in actions
 
@@ -103,7 +123,7 @@ def test_json_import_stores_days_and_profile(db, make_application):
 def test_import_is_idempotent_by_platform_and_date(db, make_application):
     application = make_application()
     again = earnings_json(amount=2000.0)
-    credit.import_earnings(db, application, again, "u.json", actor_id=None, today=TODAY)
+    import_earnings(db, application, again, "u.json", actor_id=None, today=TODAY)
     assert _days(db, application) == 56
     amounts = set(
         db.scalars(
@@ -119,9 +139,7 @@ def test_csv_import_and_a_second_platform(db, make_application):
     content = (
         f"platform,earning_date,amount,cash_amount,count_trips\ndidi,{day},850.50,100,9\n"
     ).encode()
-    result, _ = credit.import_earnings(
-        db, application, content, "didi.csv", actor_id=None, today=TODAY
-    )
+    result, _ = import_earnings(db, application, content, "didi.csv", actor_id=None, today=TODAY)
     assert result.rows == 1
     assert result.platforms == ["didi"]
     row = db.scalar(select(EarningsDay).where(EarningsDay.application_id == application.id))
@@ -157,9 +175,7 @@ def test_csv_import_and_a_second_platform(db, make_application):
 def test_malformed_rows_are_refused_with_where_they_are(db, make_application, content, message):
     application = make_application(earnings=False)
     with pytest.raises(DomainError) as info:
-        credit.import_earnings(
-            db, application, content.encode(), "x.csv", actor_id=None, today=TODAY
-        )
+        import_earnings(db, application, content.encode(), "x.csv", actor_id=None, today=TODAY)
     assert message in str(info.value)
     assert _days(db, application) == 0  # all or nothing
 
@@ -171,13 +187,13 @@ def test_weekly_sums_use_complete_weeks_only():
     monday = date(2025, 5, 5)
     days = [(monday - timedelta(days=1), 10_000, 1)]  # a Sunday before: incomplete week
     days += [(monday + timedelta(days=i), 100_000, 10) for i in range(14)]
-    weeks = credit.weekly_sums(days)
+    weeks = weekly_sums(days)
     assert weeks == [(monday, 700_000, 70), (monday + timedelta(weeks=1), 700_000, 70)]
 
 
 def test_features_from_the_application(db, make_application):
     application = make_application()
-    features = credit.application_features(db, application, TODAY)
+    features = application_features(db, application, TODAY)
     # 6 days at 1,300 and a Sunday at 780: 8,580 a week, every week the same.
     assert features["weekly_earnings_mxn"] == 8580
     assert features["earnings_cv"] == 0
@@ -204,7 +220,7 @@ def test_a_renewal_carries_its_worst_days_past_due(db, make_application, make_co
         posted_at=local_midnight(TODAY - timedelta(days=TODAY.weekday() + 21)),
     )
     application = make_application(driver_id=contract.driver_id)
-    features = credit.application_features(db, application, TODAY)
+    features = application_features(db, application, TODAY)
     assert features["max_days_past_due"] == 21 + TODAY.weekday()
 
 
@@ -221,14 +237,14 @@ def test_scoring_records_score_band_pd_reasons_and_policy(db, make_application, 
     assert score.model_version_id == active_model.id
     assert all(isinstance(r["text"], str) and r["points"] >= 1 for r in score.reason_codes)
     assert score.features["weekly_earnings_mxn"] == 8580
-    assert score.policy_result == credit.policy_result(score.score, 560, 525)
+    assert score.policy_result == policy_result(score.score, 560, 525)
 
 
 def test_scoring_is_deterministic(db, make_application, active_model):
     application = make_application()
     first = _score(db, application)
     application.status = ApplicationStatus.SCORING
-    second = credit.score_application(db, application.id, today=TODAY)
+    second = score_application(db, application.id, today=TODAY)
     assert (first.score, first.pd, first.reason_codes) == (
         second.score,
         second.pd,
@@ -237,32 +253,30 @@ def test_scoring_is_deterministic(db, make_application, active_model):
 
 
 def test_policy_cut_offs():
-    assert credit.policy_result(600, 560, 525) == Outcome.APPROVE
-    assert credit.policy_result(560, 560, 525) == Outcome.APPROVE
-    assert credit.policy_result(559, 560, 525) == Outcome.REFER
-    assert credit.policy_result(525, 560, 525) == Outcome.REFER
-    assert credit.policy_result(524, 560, 525) == Outcome.DECLINE
+    assert policy_result(600, 560, 525) == Outcome.APPROVE
+    assert policy_result(560, 560, 525) == Outcome.APPROVE
+    assert policy_result(559, 560, 525) == Outcome.REFER
+    assert policy_result(525, 560, 525) == Outcome.REFER
+    assert policy_result(524, 560, 525) == Outcome.DECLINE
 
 
 def test_cut_offs_are_audited_and_kept_as_history(db, make_user):
     manager = make_user(Role.MANAGER)
-    credit.set_cutoffs(
+    set_cutoffs(
         db, approve_at=570, decline_below=530, actor_id=manager.id, reason="Primer trimestre"
     )
     _cutoffs(db, manager, 580, 540, "Q2 ok")
-    assert credit.cutoff_values(db) == (580, 540)
-    assert [c.approve_at_or_above for c in credit.cutoff_history(db)] == [580, 570]
-    with pytest.raises(credit.FieldError):
-        credit.set_cutoffs(
-            db, approve_at=500, decline_below=540, actor_id=manager.id, reason="al revés"
-        )
+    assert cutoff_values(db) == (580, 540)
+    assert [c.approve_at_or_above for c in cutoff_history(db)] == [580, 570]
+    with pytest.raises(FieldError):
+        set_cutoffs(db, approve_at=500, decline_below=540, actor_id=manager.id, reason="al revés")
     events = db.scalars(select(AuditEvent).where(AuditEvent.action == "credit.cutoffs_set")).all()
     assert len(events) == 2
     assert events[1].details["previous"] == {"approve_at": 570, "decline_below": 530}
 
 
 def _cutoffs(db, manager, approve_at, decline_below, reason):
-    return credit.set_cutoffs(
+    return set_cutoffs(
         db, approve_at=approve_at, decline_below=decline_below, actor_id=manager.id, reason=reason
     )
 
@@ -270,15 +284,11 @@ def _cutoffs(db, manager, approve_at, decline_below, reason):
 def _force_policy(db, manager, score_value, approve):
     """Cut-offs putting `score_value` in the approve (True), decline (False) or refer band."""
     if approve is True:
-        credit.set_cutoffs(
-            db, approve_at=300, decline_below=300, actor_id=manager.id, reason="prueba uno"
-        )
+        set_cutoffs(db, approve_at=300, decline_below=300, actor_id=manager.id, reason="prueba uno")
     elif approve is False:
-        credit.set_cutoffs(
-            db, approve_at=900, decline_below=900, actor_id=manager.id, reason="prueba dos"
-        )
+        set_cutoffs(db, approve_at=900, decline_below=900, actor_id=manager.id, reason="prueba dos")
     else:
-        credit.set_cutoffs(
+        set_cutoffs(
             db, approve_at=900, decline_below=300, actor_id=manager.id, reason="prueba tres"
         )
 
@@ -291,10 +301,10 @@ def test_staff_follow_the_policy_and_approval_carries_a_proposal(
     application = make_application()
     score = _score(db, application)
     assert score.policy_result == Outcome.APPROVE
-    decision = credit.decide(db, application, Outcome.APPROVE, actor=staff)
+    decision = decide(db, application, Outcome.APPROVE, actor=staff)
     assert application.status == ApplicationStatus.APPROVED
     assert decision.override is False
-    proposal = credit.propose_contract(score.band, "BYD Dolphin Mini")
+    proposal = propose_contract(score.band, "BYD Dolphin Mini")
     assert decision.proposed_weekly_rent_cents == proposal.weekly_rent_cents
     assert decision.proposed_term_weeks == proposal.term_weeks
 
@@ -307,10 +317,10 @@ def test_an_override_needs_a_manager_and_a_reason_and_is_audited(
     application = make_application()
     _score(db, application)
     with pytest.raises(DomainError, match="manager"):
-        credit.decide(db, application, Outcome.APPROVE, actor=staff, reason="Conozco al conductor")
-    with pytest.raises(credit.FieldError):
-        credit.decide(db, application, Outcome.APPROVE, actor=manager, reason="")
-    decision = credit.decide(
+        decide(db, application, Outcome.APPROVE, actor=staff, reason="Conozco al conductor")
+    with pytest.raises(FieldError):
+        decide(db, application, Outcome.APPROVE, actor=manager, reason="")
+    decision = decide(
         db, application, Outcome.APPROVE, actor=manager, reason="Ingresos comprobados en efectivo"
     )
     assert decision.override is True
@@ -332,8 +342,8 @@ def test_a_referral_goes_to_review_automatically_and_a_manager_decides(
     automatic = db.scalar(select(CreditDecision).where(CreditDecision.automatic))
     assert automatic.outcome == Outcome.REFER
     with pytest.raises(DomainError):
-        credit.decide(db, application, Outcome.DECLINE, actor=staff, reason="no alcanza")
-    credit.decide(db, application, Outcome.DECLINE, actor=manager, reason="Deuda con DiDi alta")
+        decide(db, application, Outcome.DECLINE, actor=staff, reason="no alcanza")
+    decide(db, application, Outcome.DECLINE, actor=manager, reason="Deuda con DiDi alta")
     assert application.status == ApplicationStatus.DECLINED
 
 
@@ -341,12 +351,12 @@ def test_a_decision_needs_the_current_score(db, make_application, make_user, act
     manager = make_user(Role.MANAGER)
     application = make_application()
     _score(db, application)
-    credit.import_earnings(
+    import_earnings(
         db, application, earnings_json(amount=900.0), "u.json", actor_id=None, today=TODAY
     )
     assert application.status == ApplicationStatus.SCORING
     with pytest.raises(DomainError):
-        credit.decide(db, application, Outcome.DECLINE, actor=manager, reason="sin score")
+        decide(db, application, Outcome.DECLINE, actor=manager, reason="sin score")
 
 
 @pytest.mark.parametrize(
@@ -360,7 +370,7 @@ def test_a_decision_needs_the_current_score(db, make_application, make_user, act
     ],
 )
 def test_proposal_table(band, vehicle, rent, deposit_weeks, term):
-    proposal = credit.propose_contract(band, vehicle)
+    proposal = propose_contract(band, vehicle)
     assert proposal.weekly_rent_cents == rent * 100
     assert proposal.deposit_cents == rent * deposit_weeks * 100
     assert proposal.term_weeks == term
@@ -368,8 +378,8 @@ def test_proposal_table(band, vehicle, rent, deposit_weeks, term):
 
 def test_every_proposal_is_within_the_weekly_price_range():
     for band in "ABCDE":
-        for vehicle in credit.VEHICLES:
-            assert 280_000 <= credit.propose_contract(band, vehicle).weekly_rent_cents <= 420_000
+        for vehicle in VEHICLES:
+            assert 280_000 <= propose_contract(band, vehicle).weekly_rent_cents <= 420_000
 
 
 # --- models --------------------------------------------------------------------
@@ -383,10 +393,10 @@ def test_model_switch_is_audited_and_only_one_is_active(
     admin = make_user(Role.ADMIN)
     copy = tmp_path / "sintetico-copia"
     shutil.copytree(synthetic_model_dir, copy)
-    second = credit.register_model(db, copy)
+    second = register_model(db, copy)
     assert active_model.active
     assert not second.active
-    credit.activate_model(db, second.id, actor_id=admin.id, ip="10.1.1.1")
+    activate_model(db, second.id, actor_id=admin.id, ip="10.1.1.1")
     db.refresh(active_model)
     assert second.active
     assert not active_model.active
@@ -402,12 +412,12 @@ def test_model_switch_is_audited_and_only_one_is_active(
 
 def test_a_directory_that_is_not_a_model_is_refused(db, tmp_path):
     with pytest.raises(DomainError):
-        credit.register_model(db, tmp_path)
+        register_model(db, tmp_path)
 
 
 def test_stability_report_of_recent_applications(db, make_application, active_model):
     _score(db, make_application())
-    report = credit.stability_report(db, active_model)
+    report = stability_report(db, active_model)
     assert report["rows"] == 1
     assert report["score"]["status"] in {"stable", "watch", "shift"}
     assert "weekly_earnings_mxn" in report["characteristics"]
@@ -462,10 +472,10 @@ def test_outcome_labels_from_the_ledger(db, make_contract):
     _pay(db, late_but_cured, late_but_cured.starts_on + timedelta(days=20), "c-p0")
     young = make_contract(starts_on=_monday(4), grace_days=2)
     _rent(db, young, 0, "y-r0")
-    assert credit.contract_went_bad(db, good, TODAY) is False
-    assert credit.contract_went_bad(db, bad, TODAY) is True
-    assert credit.contract_went_bad(db, late_but_cured, TODAY) is False
-    assert credit.contract_went_bad(db, young, TODAY) is None  # still under observation
+    assert contract_went_bad(db, good, TODAY) is False
+    assert contract_went_bad(db, bad, TODAY) is True
+    assert contract_went_bad(db, late_but_cured, TODAY) is False
+    assert contract_went_bad(db, young, TODAY) is None  # still under observation
 
 
 def test_export_outcomes_rows_have_the_features_and_the_label(
@@ -478,11 +488,11 @@ def test_export_outcomes_rows_have_the_features_and_the_label(
     application = make_application(driver_id=contract.driver_id)
     _force_policy(db, manager, 0, True)
     _score(db, application)
-    credit.decide(db, application, Outcome.APPROVE, actor=manager)
-    rows = credit.export_outcomes(db, TODAY)
+    decide(db, application, Outcome.APPROVE, actor=manager)
+    rows = export_outcomes(db, TODAY)
     assert len(rows) == 1
     assert rows[0]["contrato_id"] == contract.number
-    assert rows[0][credit.TARGET] == 1
+    assert rows[0][TARGET] == 1
     assert rows[0]["weekly_earnings_mxn"] == 8580
     assert json.dumps(rows[0])  # plain values only
 
@@ -494,13 +504,13 @@ def test_a_model_saved_by_an_older_engine_is_a_recorded_refusal(
 
     old = tmp_path / "antiguo"
     shutil.copytree(synthetic_model_dir, old)
-    version = credit.register_model(db, old, name="antiguo")
+    version = register_model(db, old, name="antiguo")
     manifest = json.loads((old / "manifest.json").read_text())
     older = {"format_version": 1, "models": ["boosting", "scorecard"]}
     (old / "manifest.json").write_text(json.dumps(manifest | older))
-    credit._cache.clear()
+    _cache.clear()
     application = make_application()
-    credit.submit_application(db, application, actor_id=None, ip=None)
+    submit_application(db, application, actor_id=None, ip=None)
     with pytest.raises(DomainError, match="antiguo cannot be loaded"):
-        credit.score_application(db, application.id, today=date.today())
+        score_application(db, application.id, today=date.today())
     assert version.active

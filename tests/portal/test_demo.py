@@ -1,6 +1,6 @@
 from sqlalchemy import func, select
 
-from portal.demo import seed_demo
+from portal.demo.seed import seed_demo
 from portal.models import Contract, Driver, Vehicle
 from portal.services.identifiers import is_valid_curp, rfc_check_ok
 
@@ -29,7 +29,7 @@ def test_seed_grows_to_more_vehicles(db):
 def test_the_demo_has_credit_applications_in_every_state_and_a_synthetic_model(db):
     from sqlalchemy import select
 
-    from portal.demo import seed_demo
+    from portal.demo.seed import seed_demo
     from portal.models import ApplicationStatus, CreditApplication, ModelVersion
 
     seed_demo(db, vehicles=12)
@@ -44,7 +44,7 @@ def test_the_demo_has_credit_applications_in_every_state_and_a_synthetic_model(d
 def test_demo_bookings_are_made_once_and_leave_the_first_driver_free(db):
     from datetime import UTC, datetime
 
-    from portal.demo_bookings import seed_bookings
+    from portal.demo.bookings import seed_bookings
     from portal.models import Booking, ContractStatus, User
 
     seed_demo(db, vehicles=30)

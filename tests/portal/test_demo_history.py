@@ -4,10 +4,13 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from portal.demo import seed_demo
-from portal.demo_history import seed_activity_history
+from portal.demo.history import seed_activity_history
+from portal.demo.seed import seed_demo
 from portal.models import ChargingSession, LedgerEntry, VehicleDailyKm
-from portal.services import kpis
+from portal.services.kpis.charging import charging_panel
+from portal.services.kpis.daily import daily_figures
+from portal.services.kpis.energy import energy_panel
+from portal.services.kpis.km import km_per_car
 from portal.timeutil import local_today, monday_of
 
 
@@ -39,10 +42,10 @@ def test_the_demo_has_weeks_of_km_and_sessions_and_a_populated_dashboard(db):
     # The dashboard shows the last full week from the rollup, not zeros.
     monday = monday_of(today) - timedelta(days=7)
     sunday = monday + timedelta(days=6)
-    days = kpis.daily_figures(db, monday, sunday, None)
+    days = daily_figures(db, monday, sunday, None)
     assert days.live_days == 0
-    assert kpis.km_per_car(db, monday, sunday, None, days).km_per_car_day > 90
-    charging = kpis.charging(db, monday, sunday, None, days)
+    assert km_per_car(db, monday, sunday, None, days).km_per_car_day > 90
+    charging = charging_panel(db, monday, sunday, None, days)
     assert charging.sessions > 20
     assert max(u for _h, u in charging.hourly) > 0
-    assert kpis.energy(db, monday, sunday, None, days).kwh > 100
+    assert energy_panel(db, monday, sunday, None, days).kwh > 100

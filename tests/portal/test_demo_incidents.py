@@ -2,8 +2,8 @@
 
 from sqlalchemy import func, select
 
-from portal.demo import seed_demo
-from portal.demo_incidents import DEMO, demo_photo
+from portal.demo.incidents import DEMO, demo_photo
+from portal.demo.seed import seed_demo
 from portal.models import Incident, IncidentStatus, LedgerEntry, VehicleStatus
 from portal.services import storage
 

@@ -2,7 +2,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from portal.demo import seed_demo
+from portal.demo.seed import seed_demo
 from portal.models import (
     Contract,
     ContractStatus,

@@ -3,8 +3,8 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
-from portal.demo import DEMO_PASSWORD, seed_demo
-from portal.demo_payments import seed_demo_payments
+from portal.demo.payments import seed_demo_payments
+from portal.demo.seed import DEMO_PASSWORD, seed_demo
 from portal.models import (
     AuditEvent,
     Contract,

@@ -1,9 +1,15 @@
+import random
+from datetime import date
+
 import pytest
 
 from portal.services.identifiers import (
     clabe_check_digit,
     is_valid_clabe,
     is_valid_curp,
+    luhn_complete,
+    make_curp,
+    make_rfc,
     normalize_phone,
     rfc_check_ok,
     rfc_shape_ok,
@@ -67,3 +73,18 @@ def test_rfc_check_is_a_warning_not_a_shape_rule():
 )
 def test_mobile_numbers_as_people_write_them(raw, expected):
     assert normalize_phone(raw) == expected
+
+
+def test_made_up_curps_and_rfcs_pass_the_checks_a_real_one_passes():
+    rng = random.Random(3)
+    curp = make_curp("José", "Núñez", "Ávila", date(1990, 5, 17), "H", "DF", rng)
+    assert curp.startswith("NUAJ900517HDF")
+    assert is_valid_curp(curp)
+    rfc = make_rfc(curp, rng)
+    assert rfc[:10] == curp[:10]
+    assert rfc_shape_ok(rfc)
+    assert rfc_check_ok(rfc)
+
+
+def test_luhn_complete_appends_the_check_digit_of_an_imei():
+    assert luhn_complete("49015420323751") == "490154203237518"  # the GSMA's example IMEI

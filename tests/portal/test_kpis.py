@@ -16,7 +16,26 @@ from portal.models import (
     VehicleDailyKm,
     VehicleStatus,
 )
-from portal.services import credit, kpis
+from portal.services.credit.outcomes import contract_outcomes, contract_went_bad
+from portal.services.kpis.charging import charging_panel
+from portal.services.kpis.collections import collections_summary
+from portal.services.kpis.credit import (
+    COHORT_MONTHS,
+    credit_panel,
+    early_delinquency,
+    refresh_contract_outcomes,
+)
+from portal.services.kpis.daily import (
+    daily_figures,
+    refresh_kpi_days,
+    refresh_rollups,
+    rollup_state,
+)
+from portal.services.kpis.energy import energy_panel
+from portal.services.kpis.fleet import fleet_utilization
+from portal.services.kpis.incidents import incidents_panel
+from portal.services.kpis.km import km_per_car
+from portal.services.kpis.period import each_day
 from portal.services.ledger import post_entry
 
 START, END = date(2026, 3, 2), date(2026, 3, 8)  # a Monday to a Sunday
@@ -64,7 +83,7 @@ def test_fleet_utilization_counts_status_and_cars_that_drove(db, make_depot, mak
         )
     db.flush()
 
-    panel = kpis.fleet_utilization(db, START, END, depot.id)
+    panel = fleet_utilization(db, START, END, depot.id)
 
     assert (panel.vehicles, panel.on_road, panel.assigned, panel.in_repair, panel.idle) == (
         3,
@@ -79,7 +98,7 @@ def test_fleet_utilization_counts_status_and_cars_that_drove(db, make_depot, mak
         0,
     )
     assert len(panel.daily_on_road) == 7
-    km = kpis.km_per_car(db, START, END, None)
+    km = km_per_car(db, START, END, None)
     assert km.car_days == 3
     assert km.km == 250.5
     assert km.daily[0] == (START, 85.25)
@@ -114,7 +133,7 @@ def test_collections_billed_collected_and_overdue_buckets(db, make_contract):
         **base,
     )
 
-    panel = kpis.collections_summary(db, START, END, None)
+    panel = collections_summary(db, START, END, None)
 
     assert panel.billed_cents == 350_000
     assert panel.collected_cents == 100_000
@@ -122,9 +141,7 @@ def test_collections_billed_collected_and_overdue_buckets(db, make_contract):
     assert panel.drivers_late == 1
     assert panel.overdue_cents == 600_000
     assert [cents for _, cents, _ in panel.overdue] == [0, 0, 600_000, 0, 0]  # 25 days late
-    assert (
-        kpis.collections_summary(db, START, END, contract.vehicle.depot_id + 999).billed_cents == 0
-    )
+    assert collections_summary(db, START, END, contract.vehicle.depot_id + 999).billed_cents == 0
 
 
 def test_energy_and_charging(db, make_charger, make_charging_session, make_vehicle, make_driver):
@@ -152,14 +169,14 @@ def test_energy_and_charging(db, make_charger, make_charging_session, make_vehic
         db.add(_booking(driver, vehicle, charger.depot_id, START, status))
     db.flush()
 
-    energy = kpis.energy(db, START, END, charger.depot_id)
+    energy = energy_panel(db, START, END, charger.depot_id)
     assert energy.kwh == 40.0
     assert energy.cost_cents == 16_000
     assert energy.km == 200.0
     assert energy.cost_per_km_cents == 80.0
     assert energy.daily[0] == (START, 40.0, 16_000)
 
-    panel = kpis.charging(db, START, END, charger.depot_id)
+    panel = charging_panel(db, START, END, charger.depot_id)
     assert panel.sessions == 1
     assert panel.connectors == 2
     hourly = dict(panel.hourly)
@@ -178,12 +195,12 @@ def test_incidents_open_by_status_and_days_to_close(db, make_incident):
     closed.status_changed_at = _at(START, 10) + timedelta(days=3)
     db.flush()
 
-    panel = kpis.incidents(db, START, END, None)
+    panel = incidents_panel(db, START, END, None)
 
     assert dict(panel.open_by_status)[IncidentStatus(open_one.status)] >= 1
     assert panel.closed == 1
     assert panel.average_days_to_close == 3.0
-    assert kpis.incidents(db, START, END, closed.vehicle.depot_id).open == 0
+    assert incidents_panel(db, START, END, closed.vehicle.depot_id).open == 0
 
 
 def test_credit_applications_and_approval_rate(db, make_application):
@@ -206,7 +223,7 @@ def test_credit_applications_and_approval_rate(db, make_application):
             )
     db.flush()
 
-    panel = kpis.credit(db, START, END, None)
+    panel = credit_panel(db, START, END, None)
 
     assert panel.applications == 3
     assert panel.decided == 2
@@ -227,7 +244,7 @@ def _history(db, make_charger, make_charging_session, make_contract, make_vehicl
         )
         vehicle, driver = contract.vehicle, contract.driver
         base = {"driver_id": driver.id, "description": "x"}
-        for i, day in enumerate(kpis._days(START, END)):
+        for i, day in enumerate(each_day(START, END)):
             db.add(
                 VehicleDailyKm(
                     vehicle_id=vehicle.id,
@@ -272,11 +289,11 @@ def _history(db, make_charger, make_charging_session, make_contract, make_vehicl
 
 def _all_panels(db, start, end, depot_id, days):
     return (
-        kpis.fleet_utilization(db, start, end, depot_id, days),
-        kpis.km_per_car(db, start, end, depot_id, days),
-        kpis.collections_summary(db, start, end, depot_id, days),
-        kpis.energy(db, start, end, depot_id, days),
-        kpis.charging(db, start, end, depot_id, days),
+        fleet_utilization(db, start, end, depot_id, days),
+        km_per_car(db, start, end, depot_id, days),
+        collections_summary(db, start, end, depot_id, days),
+        energy_panel(db, start, end, depot_id, days),
+        charging_panel(db, start, end, depot_id, days),
     )
 
 
@@ -286,29 +303,29 @@ def test_panels_from_the_rollup_and_the_open_day_equal_the_all_live_panels(
     chargers = _history(
         db, make_charger, make_charging_session, make_contract, make_vehicle, make_driver
     )
-    assert kpis.rollup_state(db).last_day is None
-    never_ran = kpis.daily_figures(db, START, END, None)
+    assert rollup_state(db).last_day is None
+    never_ran = daily_figures(db, START, END, None)
     assert never_ran.live_days == 7
 
-    days_written = kpis.refresh_kpi_days(db, START, END, today=END)  # END is the open day
+    days_written = refresh_kpi_days(db, START, END, today=END)  # END is the open day
 
     assert days_written == 6
-    state = kpis.rollup_state(db)
+    state = rollup_state(db)
     assert (state.first_day, state.last_day) == (START, END - timedelta(days=1))
     for depot_id in (None, chargers[0].depot_id):
         for start, end in ((START, END), (START + timedelta(days=2), END), (START, START)):
-            mixed = kpis.daily_figures(db, start, end, depot_id)
-            live = kpis.daily_figures(db, start, end, depot_id, use_rollup=False)
+            mixed = daily_figures(db, start, end, depot_id)
+            live = daily_figures(db, start, end, depot_id, use_rollup=False)
             assert mixed.live_days == (1 if end == END else 0)
             assert live.live_days == (end - start).days + 1
             assert _all_panels(db, start, end, depot_id, mixed) == _all_panels(
                 db, start, end, depot_id, live
             )
     # The figures are not trivially zero: sessions across midnight, payments at 23:30.
-    week = kpis.charging(db, START, END, None)
+    week = charging_panel(db, START, END, None)
     assert week.sessions == 16  # 14 + the 2 still running
-    assert kpis.energy(db, START, END, chargers[1].depot_id).depots[0].sessions == 8
-    assert kpis.collections_summary(db, START, END, None).collected_cents == sum(
+    assert energy_panel(db, START, END, chargers[1].depot_id).depots[0].sessions == 8
+    assert collections_summary(db, START, END, None).collected_cents == sum(
         2 * (5_000 + i) for i in range(7)
     )
 
@@ -319,9 +336,9 @@ def test_refreshing_a_day_replaces_its_rows(
     chargers = _history(
         db, make_charger, make_charging_session, make_contract, make_vehicle, make_driver
     )
-    kpis.refresh_kpi_days(db, START, END, today=END)
+    refresh_kpi_days(db, START, END, today=END)
     rows = db.scalar(select(func.count()).select_from(KpiDay))
-    before = kpis.km_per_car(db, START, START, None).km
+    before = km_per_car(db, START, START, None).km
     db.add(
         VehicleDailyKm(
             vehicle_id=make_vehicle(depot=chargers[0].depot).id,
@@ -332,14 +349,14 @@ def test_refreshing_a_day_replaces_its_rows(
         )
     )
     db.flush()
-    assert kpis.km_per_car(db, START, START, None).km == before  # the rollup holds START
+    assert km_per_car(db, START, START, None).km == before  # the rollup holds START
 
-    kpis.refresh_kpi_days(db, START, START, today=END)
-    kpis.refresh_kpi_days(db, START, START, today=END)
+    refresh_kpi_days(db, START, START, today=END)
+    refresh_kpi_days(db, START, START, today=END)
 
     assert db.scalar(select(func.count()).select_from(KpiDay)) == rows  # 7 x (2 depots + none)
     assert rows == 6 * 3
-    assert kpis.km_per_car(db, START, START, None).km == before + 100
+    assert km_per_car(db, START, START, None).km == before + 100
 
 
 def test_refresh_rollups_the_first_time_covers_the_history_then_the_recent_days(
@@ -348,15 +365,15 @@ def test_refresh_rollups_the_first_time_covers_the_history_then_the_recent_days(
     _history(db, make_charger, make_charging_session, make_contract, make_vehicle, make_driver)
     today = END + timedelta(days=30)
 
-    days, contracts = kpis.refresh_rollups(db, today)
+    days, contracts = refresh_rollups(db, today)
 
-    state = kpis.rollup_state(db)
+    state = rollup_state(db)
     assert state.last_day == today - timedelta(days=1)
     assert state.first_day is not None
     assert state.first_day <= START
     assert days == (state.last_day - state.first_day).days + 1
     assert contracts == 2
-    assert kpis.refresh_rollups(db, today)[0] == 7  # the last week, rechecked
+    assert refresh_rollups(db, today)[0] == 7  # the last week, rechecked
 
 
 # --- early delinquency by cohort ----------------------------------------------------
@@ -394,21 +411,21 @@ def test_early_delinquency_by_cohort_uses_the_credit_outcome_and_marks_young_coh
                 contract_id=contract.id,
                 description="x",
             )
-    expected = {c.id: credit.contract_went_bad(db, c, today) for c in (good, bad, young)}
+    expected = {c.id: contract_went_bad(db, c, today) for c in (good, bad, young)}
     assert expected == {good.id: False, bad.id: True, young.id: None}
-    outcomes = credit.contract_outcomes(db, today)
+    outcomes = contract_outcomes(db, today)
     assert {c: outcomes[c] for c in expected} == expected
 
     # Computed live before the job ran, then read from what the job stored: the same.
-    live = kpis.early_delinquency(db, today, None)
+    live = early_delinquency(db, today, None)
     assert live.computed_at is None
-    kpis.refresh_contract_outcomes(db, today)
-    stored = kpis.early_delinquency(db, today, None)
+    refresh_contract_outcomes(db, today)
+    stored = early_delinquency(db, today, None)
     assert stored.computed_at is not None
     assert live.cohorts == stored.cohorts
 
     cohorts = {c.month: c for c in stored.cohorts}
-    assert len(stored.cohorts) == kpis.COHORT_MONTHS
+    assert len(stored.cohorts) == COHORT_MONTHS
     january = cohorts[date(2026, 1, 1)]
     assert (january.contracts, january.judged, january.bad, january.unobserved) == (3, 2, 1, 1)
     assert not january.too_young
@@ -417,5 +434,5 @@ def test_early_delinquency_by_cohort_uses_the_credit_outcome_and_marks_young_coh
     assert october.too_young
     assert october.rate is None
     assert cohorts[date(2026, 2, 1)].contracts == 0
-    only_depot = kpis.early_delinquency(db, today, bad.vehicle.depot_id)
+    only_depot = early_delinquency(db, today, bad.vehicle.depot_id)
     assert {c.month: c.bad for c in only_depot.cohorts}[date(2026, 1, 1)] == 1

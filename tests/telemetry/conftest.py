@@ -26,7 +26,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from portal.demo import luhn_complete
 from portal.models import (
     ChargingEpisode,
     ConnectorType,
@@ -39,6 +38,7 @@ from portal.models import (
     VehicleState,
     VehicleTrip,
 )
+from portal.services.identifiers import luhn_complete
 from telemetry.settings import MqttSettings, mqtt_settings
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, text
 
 from portal.models import TelemetryReading, VehicleState
-from portal.services import telemetry as ingest
+from portal.services.telemetry import count_rejects, list_rejects
+from telemetry import store as ingest
 from telemetry.codec import decode_tcp_frame, encode_8e_frame, make_record
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
@@ -129,8 +130,8 @@ def test_rejects_are_counted_by_reason(db):
             db, source="mqtt", reason_code=code, reason="x", payload=b"\x00" * 5000
         )
     db.flush()
-    counts = ingest.count_rejects(db, since)
+    counts = count_rejects(db, since)
     assert counts["unknown_imei"] >= 2
     assert counts["malformed"] >= 1
-    assert all(len(r.payload) <= ingest.MAX_REJECT_PAYLOAD for r in ingest.list_rejects(db))
+    assert all(len(r.payload) <= ingest.MAX_REJECT_PAYLOAD for r in list_rejects(db))
     assert db.scalar(select(func.count()).select_from(TelemetryReading)) is not None

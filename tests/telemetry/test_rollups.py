@@ -9,8 +9,8 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from portal.models import AlertKind, ChargingEpisode, VehicleAlert, VehicleState, VehicleTrip
-from portal.services import telemetry as ingest
 from portal.services import telemetry_rollups as rollups
+from telemetry import store as ingest
 from telemetry.codec import make_record
 
 # 10:00 in Mexico City (UTC-6).

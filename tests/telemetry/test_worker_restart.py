@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 
 from portal.config import ROOT
 from portal.models import ChargingEpisode, VehicleDailyKm, VehicleTrip
-from portal.services import telemetry as ingest
 from portal.services import telemetry_rollups as rollups
 from portal.timeutil import local_today
+from telemetry import store as ingest
 from telemetry.codec import make_record
 from tests.services import TEST_REDIS
 from workers.telemetry import rollup_vehicle_job

@@ -1,11 +1,12 @@
 """Fixtures shared by the web layer's tests."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
+from portal import clock as portal_clock
 from portal.models import VehicleStatus
-from portal.services import telemetry as ingest
+from telemetry import store as ingest
 from telemetry.codec import make_record
 
 
@@ -21,7 +22,7 @@ def report(db):
     """A tracker's frame for `vehicle`, stored as the listener stores it."""
 
     def send(vehicle, soc, *, minutes_ago=2, charging=False, speed=0, odometer=25_000_000):
-        at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=minutes_ago)
+        at = portal_clock.now().replace(microsecond=0) - timedelta(minutes=minutes_ago)
         record = make_record(
             at,
             latitude=19.4326,

@@ -67,7 +67,6 @@ def test_tile_origin_is_allowed_by_the_csp():
     app = create_app(
         {
             "TESTING": True,
-            "SKIP_DB_CONFIGURE": True,
             "REDIS_URL": "",
             "MAP_TILE_URL": "https://{s}.tiles.example.mx/{z}/{x}/{y}.png",
         }

@@ -4,7 +4,7 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
 from portal.models import ApplicationStatus, CreditApplication, CreditScore
-from portal.services import credit
+from portal.services.credit.applications import submit_application
 from workers import queues
 from workers.credit import score_application_job
 
@@ -19,7 +19,7 @@ def test_a_submitted_application_is_scored_on_the_scoring_queue(
     redis_queues, db, make_application, active_model
 ):
     application = make_application()
-    credit.submit_application(db, application, actor_id=None, ip=None)
+    submit_application(db, application, actor_id=None, ip=None)
     queued = score_application_job.delay(application.id, application.revision)
     assert queued.origin == "scoring"
     _work(redis_queues)
@@ -38,7 +38,7 @@ def test_a_submitted_application_is_scored_on_the_scoring_queue(
 
 def test_without_an_active_model_the_refusal_is_recorded(redis_queues, db, make_application):
     application = make_application()
-    credit.submit_application(db, application, actor_id=None, ip=None)
+    submit_application(db, application, actor_id=None, ip=None)
     score_application_job.delay(application.id, application.revision)
     _work(redis_queues)
     db.expire_all()

@@ -7,7 +7,8 @@ from redis import Redis
 from rq import Queue, SimpleWorker, cron
 
 from portal.models import VehicleDailyKm
-from portal.services import kpis
+from portal.services.kpis.credit import early_delinquency
+from portal.services.kpis.daily import daily_figures, rollup_state
 from portal.timeutil import local_today
 from tests.services import TEST_REDIS
 from workers.kpis import refresh_kpis_job
@@ -37,12 +38,12 @@ def test_the_rollup_job_rolls_up_the_closed_days_and_is_idempotent(
             burst=True
         )
 
-    state = kpis.rollup_state(db)
+    state = rollup_state(db)
     assert state.last_day == today - timedelta(days=1)
-    days = kpis.daily_figures(db, today - timedelta(days=3), today, None)
+    days = daily_figures(db, today - timedelta(days=3), today, None)
     assert days.live_days == 1  # only today
     assert days.total().km == Decimal("151.5")
-    assert kpis.early_delinquency(db, today, None).computed_at is not None
+    assert early_delinquency(db, today, None).computed_at is not None
 
 
 def test_the_cron_config_runs_the_rollup_nightly():
@@ -77,12 +78,12 @@ def test_flask_kpi_rollup_recomputes_from_a_date(app, db, make_vehicle):
     db.add(_km(vehicle.id, old, "80"))
     db.flush()
     runner.invoke(args=["kpi-rollup"])
-    assert kpis.daily_figures(db, old, old, None).total().km == 0
+    assert daily_figures(db, old, old, None).total().km == 0
 
     result = runner.invoke(args=["kpi-rollup", "--since", old.isoformat()])
 
     assert result.exit_code == 0, result.output
     assert f"KPI rollup: {(today - old).days} days" in result.output
-    days = kpis.daily_figures(db, old, old, None)
+    days = daily_figures(db, old, old, None)
     assert days.live_days == 0
     assert days.total().km == Decimal("80")

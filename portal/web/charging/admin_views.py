@@ -15,7 +15,8 @@ from wtforms import SelectChoice
 from portal.db import Session
 from portal.htmx import render
 from portal.models import ConnectorType, OcppVersion
-from portal.services import N_, DomainError, charger_registry, charging, fleet
+from portal.services import N_, DomainError, fleet
+from portal.services.charging import registry as charger_registry
 from portal.web.kit import form_action, submitted_status
 
 from . import admin
@@ -54,7 +55,7 @@ def chargers() -> Response:
     form.depot.choices = [SelectChoice(d.id, d.name) for d in fleet.list_depots(Session())]
     if request.method == "POST" and form.validate():
         with form_action() as action:
-            charger = charging.register_charger(
+            charger = charger_registry.register_charger(
                 Session(),
                 identity=form.identity.data or "",
                 password=form.password.data or "",
@@ -94,7 +95,7 @@ def tags() -> Response:
             form.driver.errors = [_("No driver has that mobile number or CURP.")]
             return _tags_page(form, 422)
         with form_action(form, "tag") as action:
-            id_tag = charging.add_id_tag(
+            id_tag = charger_registry.add_id_tag(
                 Session(), driver.id, form.tag.data or "", actor_id=current_user.id
             )
         if action.ok:

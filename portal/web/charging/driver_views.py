@@ -16,7 +16,9 @@ from portal.db import Session, utcnow
 from portal.htmx import render, wants_fragment
 from portal.i18n import local_datetime
 from portal.models import ChargerCommand, Contract, Depot, Driver
-from portal.services import DomainError, bookings, driver_charging, fleet
+from portal.services import DomainError, fleet
+from portal.services.charging import bookings
+from portal.services.charging import driver as driver_charging
 from portal.web.kit import FormAction, current_driver, error_text, form_action
 
 from . import driver

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from portal.db import Session
 from portal.htmx import render
-from portal.services.charging_board import energy_by_depot_day
+from portal.services.charging.board import energy_by_depot_day
 from portal.timeutil import local_today
 
 from . import manager

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from portal.i18n import local_date, number
-from portal.services.charging_board import DepotEnergy
+from portal.services.charging.board import DepotEnergy
 from portal.web.charts import StackedChart, stacked
 
 

@@ -14,8 +14,10 @@ from wtforms import SelectChoice
 from portal.db import Session, utcnow
 from portal.htmx import render
 from portal.models import Charger, ChargerCommand, CommandAction
-from portal.services import bookings, charging_board, fleet
-from portal.services.charging import get_command, list_commands, request_command
+from portal.services import fleet
+from portal.services.charging import board as charging_board
+from portal.services.charging import bookings
+from portal.services.charging.commands import get_command, list_commands, request_command
 from portal.web.kit import form_action
 from portal.web.labels import COMMAND_STATUS_LABELS
 

@@ -11,7 +11,14 @@ from werkzeug.wrappers import Response
 from portal.db import Session
 from portal.htmx import render
 from portal.security import client_ip
-from portal.services import DomainError, credit
+from portal.services import DomainError
+from portal.services.credit.applications import PRIVACY_NOTICE_VERSION
+from portal.services.credit.earnings import ProfileData, clean_profile
+from portal.services.credit.self_service import (
+    EarningsFile,
+    TooManyApplications,
+    apply_as_applicant,
+)
 from portal.timeutil import local_today
 from portal.web.kit import enqueue_after_commit, field_error, form_action
 from portal.web.labels import PLATFORM_LABELS
@@ -28,11 +35,11 @@ def _page(form: SelfServiceForm, status: int = 200) -> Response:
         "credit/apply/form.html",
         status=status,
         form=form,
-        privacy_version=credit.PRIVACY_NOTICE_VERSION,
+        privacy_version=PRIVACY_NOTICE_VERSION,
     )
 
 
-def _profiles(form: SelfServiceForm) -> list[credit.ProfileData]:
+def _profiles(form: SelfServiceForm) -> list[ProfileData]:
     """The profiles filled in, each checked (errors go on its own fields)."""
     profiles = []
     for entry in form.profiles.entries:
@@ -41,7 +48,7 @@ def _profiles(form: SelfServiceForm) -> list[credit.ProfileData]:
             continue
         data = profile_data(sub)
         try:
-            credit.clean_profile(data, local_today())
+            clean_profile(data, local_today())
         except DomainError as error:
             field_error(sub, error)
             continue
@@ -58,11 +65,11 @@ def _accepted(form: SelfServiceForm) -> bool:
     return bool(form.consent.data and form.privacy.data)
 
 
-def _earnings_file(form: SelfServiceForm) -> credit.EarningsFile | None:
+def _earnings_file(form: SelfServiceForm) -> EarningsFile | None:
     upload = form.file.data
     if upload is None or not getattr(upload, "filename", ""):
         return None
-    return credit.EarningsFile(upload.read(), upload.filename)
+    return EarningsFile(upload.read(), upload.filename)
 
 
 @applicant.route("", methods=["GET", "POST"])
@@ -76,7 +83,7 @@ def apply() -> Response:
     if not valid or any(entry.errors for entry in form.profiles.entries):
         return _page(form, status=422)
     with form_action(form) as action:
-        application = credit.apply_as_applicant(
+        application = apply_as_applicant(
             Session(),
             applicant_data(form),
             profiles=profiles,
@@ -85,7 +92,7 @@ def apply() -> Response:
             today=local_today(),
         )
         enqueue_after_commit(Session(), score_application_job, application.id, application.revision)
-    if isinstance(action.exception, credit.TooManyApplications):
+    if isinstance(action.exception, TooManyApplications):
         return _page(form, status=429)
     if not action.ok:
         return _page(form, status=422)

@@ -23,8 +23,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from portal.models import Platform
-from portal.services import credit
-from portal.services.credit import VEHICLES
+from portal.services.credit.applications import VEHICLES, ApplicantData
+from portal.services.credit.earnings import ProfileData
 from portal.web.labels import CREDIT_STATUS_LABELS, OUTCOME_LABELS, PLATFORM_LABELS
 
 
@@ -226,8 +226,8 @@ class ActivateForm(FlaskForm):
     pass
 
 
-def applicant_data(form: ApplicationForm) -> credit.ApplicantData:
-    return credit.ApplicantData(
+def applicant_data(form: ApplicationForm) -> ApplicantData:
+    return ApplicantData(
         first_name=form.first_name.data or "",
         last_name=form.last_name.data or "",
         second_last_name=form.second_last_name.data,
@@ -242,8 +242,8 @@ def applicant_data(form: ApplicationForm) -> credit.ApplicantData:
     )
 
 
-def profile_data(form: ProfileForm | ProfileEntry) -> credit.ProfileData:
-    return credit.ProfileData(
+def profile_data(form: ProfileForm | ProfileEntry) -> ProfileData:
+    return ProfileData(
         platform=form.platform.data or "",
         rating=form.rating.data,
         acceptance_pct=form.acceptance_pct.data,

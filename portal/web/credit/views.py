@@ -14,10 +14,20 @@ from portal.db import Session
 from portal.htmx import render
 from portal.models import ApplicationStatus, CreditApplication, ModelVersion, Outcome
 from portal.security import client_ip
-from portal.services import credit
+from portal.services.credit import applications, decisions, earnings
+from portal.services.credit.features import weekly_sums
+from portal.services.credit.models import list_models
+from portal.services.credit.scoring import (
+    cutoff_history,
+    cutoff_values,
+    latest_score,
+    latest_scores,
+    set_cutoffs,
+)
 from portal.timeutil import local_today
 from portal.web.kit import enqueue_after_commit, form_action, submitted_status
 from portal.web.labels import CREDIT_STATUS_LABELS, OUTCOME_LABELS, PLATFORM_LABELS
+from scoring.store import activate_model, stability_report
 from scoring.synthetic import DRIVER_LABELS
 from workers.credit import score_application_job
 
@@ -63,14 +73,14 @@ def queue() -> Response:
             "credit/queue.html", "results", status=422, form=form, applications=None, **LABELS
         )
     status = ApplicationStatus(form.status.data) if form.status.data else None
-    applications = credit.list_applications(session, status=status, search=form.q.data or "")
+    found = applications.list_applications(session, status=status, search=form.q.data or "")
     return render(
         "credit/queue.html",
         "results",
         form=form,
-        applications=applications,
-        scores=credit.latest_scores(session, [a.id for a in applications]),
-        counts=credit.status_counts(session),
+        applications=found,
+        scores=latest_scores(session, [a.id for a in found]),
+        counts=applications.status_counts(session),
         **LABELS,
     )
 
@@ -85,8 +95,8 @@ def _edit_page(
         form=form,
         import_form=ctx.pop("import_form", EarningsImportForm()),
         profile_form=ctx.pop("profile_form", None) or ProfileForm(formdata=None),
-        rfc_warning=application is not None and credit.rfc_warning(application),
-        privacy_version=credit.PRIVACY_NOTICE_VERSION,
+        rfc_warning=application is not None and applications.rfc_warning(application),
+        privacy_version=applications.PRIVACY_NOTICE_VERSION,
         **ctx,
         **LABELS,
     )
@@ -110,14 +120,14 @@ def new() -> Response:
     form = ApplicationForm()
     if request.method == "POST" and form.validate() and _consented(form):
         with form_action(form) as action:
-            application = credit.create_application(
+            application = applications.create_application(
                 Session(),
                 applicant_data(form),
                 actor_id=current_user.id,
                 today=local_today(),
                 ip=client_ip(),
             )
-            credit.record_consent(
+            applications.record_consent(
                 Session(), application, recorded_by_id=current_user.id, ip=client_ip()
             )
         if action.ok:
@@ -134,7 +144,7 @@ def edit(application_id: int) -> Response:
         return _edit_page(application, form)
     if form.validate():
         with form_action(form) as action:
-            if credit.update_application(
+            if applications.update_application(
                 Session(),
                 application,
                 applicant_data(form),
@@ -144,7 +154,7 @@ def edit(application_id: int) -> Response:
             ):
                 _score_after_commit(application)
             if form.consent.data:
-                credit.record_consent(
+                applications.record_consent(
                     Session(), application, recorded_by_id=current_user.id, ip=client_ip()
                 )
         if action.ok:
@@ -168,7 +178,7 @@ def import_earnings(application_id: int) -> Response:
         import_form.file.errors = [_("Choose the aggregator's export file.")]
     else:
         with form_action(import_form, "file") as action:
-            result, rescore = credit.import_earnings(
+            result, rescore = earnings.import_earnings(
                 Session(),
                 application,
                 upload.read(),
@@ -198,7 +208,7 @@ def enter_profile(application_id: int) -> Response:
     profile_form = ProfileForm()
     if profile_form.validate():
         with form_action(profile_form) as action:
-            if credit.record_platform_profile(
+            if earnings.record_platform_profile(
                 Session(),
                 application,
                 profile_data(profile_form),
@@ -218,7 +228,9 @@ def enter_profile(application_id: int) -> Response:
 def submit(application_id: int) -> Response:
     application = _get(application_id)
     with form_action() as action:
-        credit.submit_application(Session(), application, actor_id=current_user.id, ip=client_ip())
+        applications.submit_application(
+            Session(), application, actor_id=current_user.id, ip=client_ip()
+        )
         _score_after_commit(application)
     if not action.ok:
         flash(action.error or "", "error")
@@ -228,9 +240,9 @@ def submit(application_id: int) -> Response:
 
 def _detail(application: CreditApplication, status: int = 200, **ctx: Any) -> Response:
     session = Session()
-    score = credit.latest_score(session, application.id)
-    earnings = credit.list_earnings(session, application.id)
-    weeks = credit.weekly_sums([(d.day, d.amount_cents, d.trips) for d in earnings])
+    score = latest_score(session, application.id)
+    days = earnings.list_earnings(session, application.id)
+    weeks = weekly_sums([(d.day, d.amount_cents, d.trips) for d in days])
     return render(
         "credit/detail.html",
         "result",
@@ -238,17 +250,17 @@ def _detail(application: CreditApplication, status: int = 200, **ctx: Any) -> Re
         application=application,
         score=score,
         current=score is not None and score.application_revision == application.revision,
-        decisions=credit.list_decisions(session, application.id),
-        proposal=credit.propose_contract(score.band, application.requested_vehicle)
+        decisions=decisions.list_decisions(session, application.id),
+        proposal=decisions.propose_contract(score.band, application.requested_vehicle)
         if score
         else None,
-        earnings=earnings_chart(earnings),
+        earnings=earnings_chart(days),
         weeks=weeks[-9:],
         accounts=application.accounts,
         form=ctx.pop("form", None) or DecisionForm(),
-        is_manager=current_user.role in credit.MANAGERS,
-        cutoffs=credit.cutoff_values(session),
-        rfc_warning=credit.rfc_warning(application),
+        is_manager=current_user.role in decisions.MANAGERS,
+        cutoffs=cutoff_values(session),
+        rfc_warning=applications.rfc_warning(application),
         **ctx,
         **LABELS,
     )
@@ -274,7 +286,7 @@ def decide(application_id: int) -> Response:
     form = DecisionForm()
     if form.validate():
         with form_action(form, "reason") as action:
-            credit.decide(
+            decisions.decide(
                 Session(),
                 application,
                 Outcome(form.outcome.data),
@@ -292,12 +304,12 @@ def decide(application_id: int) -> Response:
 def policy() -> Response:
     session = Session()
     form = CutoffsForm()
-    current = credit.cutoff_values(session)
+    current = cutoff_values(session)
     if request.method == "GET":
         form.approve_at.data, form.decline_below.data = current
     elif form.validate():
         with form_action(form) as action:
-            credit.set_cutoffs(
+            set_cutoffs(
                 session,
                 approve_at=form.approve_at.data or 0,
                 decline_below=form.decline_below.data or 0,
@@ -313,19 +325,19 @@ def policy() -> Response:
         status=submitted_status(form),
         form=form,
         current=current,
-        history=credit.cutoff_history(session),
+        history=cutoff_history(session),
     )
 
 
 @admin.get("/")
 def models() -> Response:
     session = Session()
-    versions = credit.list_models(session)
+    versions = list_models(session)
     active = next((v for v in versions if v.active), None)
     stability = None
     if active is not None:
         try:
-            stability = credit.stability_report(session, active)
+            stability = stability_report(session, active)
         except Exception:  # an unreadable artifact must not hide the registry
             stability = None
     return render(
@@ -343,9 +355,7 @@ def activate(version_id: int) -> Response:
     if Session().get(ModelVersion, version_id) is None:
         abort(404)
     with form_action() as action:
-        version = credit.activate_model(
-            Session(), version_id, actor_id=current_user.id, ip=client_ip()
-        )
+        version = activate_model(Session(), version_id, actor_id=current_user.id, ip=client_ip())
     if action.ok:
         flash(_("Model %(name)s is now active.", name=version.name), "success")
     else:

@@ -13,7 +13,22 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session as OrmSession
 
 from portal.i18n import local_date, local_datetime, money, number, pesos, time_ago
-from portal.services import kpis
+from portal.services.credit.outcomes import BAD_DAYS_PAST_DUE
+from portal.services.kpis.charging import ChargingPanel, charging_panel
+from portal.services.kpis.collections import CollectionsPanel, collections_summary
+from portal.services.kpis.credit import (
+    DELINQUENCY_WEEKS,
+    Cohort,
+    CreditPanel,
+    DelinquencyPanel,
+    credit_panel,
+    early_delinquency,
+)
+from portal.services.kpis.daily import Days, daily_figures
+from portal.services.kpis.energy import EnergyPanel, energy_panel
+from portal.services.kpis.fleet import FleetPanel, fleet_utilization
+from portal.services.kpis.incidents import IncidentsPanel, incidents_panel
+from portal.services.kpis.km import KmPanel, km_per_car
 from portal.timeutil import monday_of
 from portal.web.charts import Chart, build
 from portal.web.labels import INCIDENT_STATUS_LABELS
@@ -58,7 +73,7 @@ def period_of(form: DashboardFilterForm, today: date) -> tuple[date, date]:
     return monday_of(today), today
 
 
-def _fleet(p: kpis.FleetPanel) -> Panel:
+def _fleet(p: FleetPanel) -> Panel:
     labels = [_day(d) for d, _n in p.daily_on_road]
     values = [float(n) for _d, n in p.daily_on_road]
     return Panel(
@@ -86,7 +101,7 @@ def _fleet(p: kpis.FleetPanel) -> Panel:
     )
 
 
-def _km(p: kpis.KmPanel) -> Panel:
+def _km(p: KmPanel) -> Panel:
     labels = [_day(d) for d, _v in p.daily]
     values = [v for _d, v in p.daily]
     return Panel(
@@ -132,7 +147,7 @@ def _in_pesos(amounts: list[int]) -> list[float]:
     return [float(pesos(cents)) for cents in amounts]
 
 
-def _collections(p: kpis.CollectionsPanel) -> Panel:
+def _collections(p: CollectionsPanel) -> Panel:
     weeks = [_week(w) for w, _b, _c in p.weekly]
     billed = [b for _w, b, _c in p.weekly]
     collected = [c for _w, _b, c in p.weekly]
@@ -185,7 +200,7 @@ def _collections(p: kpis.CollectionsPanel) -> Panel:
     )
 
 
-def _energy(p: kpis.EnergyPanel) -> Panel:
+def _energy(p: EnergyPanel) -> Panel:
     labels = [_day(d) for d, _k, _c in p.daily]
     kwh = [k for _d, k, _c in p.daily]
     per_km = p.cost_per_km_cents
@@ -229,7 +244,7 @@ def _energy(p: kpis.EnergyPanel) -> Panel:
     )
 
 
-def _charging(p: kpis.ChargingPanel) -> Panel:
+def _charging(p: ChargingPanel) -> Panel:
     hours = [f"{h:02d}:00" for h, _u in p.hourly]
     use = [u * 100 for _h, u in p.hourly]
     return Panel(
@@ -256,7 +271,7 @@ def _charging(p: kpis.ChargingPanel) -> Panel:
     )
 
 
-def _incidents(p: kpis.IncidentsPanel) -> Panel:
+def _incidents(p: IncidentsPanel) -> Panel:
     labels = [str(INCIDENT_STATUS_LABELS[s]) for s, _n in p.open_by_status]
     values = [float(n) for _s, n in p.open_by_status]
     average = p.average_days_to_close
@@ -287,7 +302,7 @@ def _incidents(p: kpis.IncidentsPanel) -> Panel:
     )
 
 
-def _cohort_text(c: kpis.Cohort) -> str:
+def _cohort_text(c: Cohort) -> str:
     if not c.contracts:
         return _("No contracts")
     if c.unobserved == c.contracts:
@@ -297,19 +312,19 @@ def _cohort_text(c: kpis.Cohort) -> str:
             "Too young to judge (%(judged)s of %(contracts)s contracts past %(weeks)d weeks)",
             judged=number(c.judged),
             contracts=number(c.contracts - c.unobserved),
-            weeks=kpis.DELINQUENCY_WEEKS,
+            weeks=DELINQUENCY_WEEKS,
         )
     return _pct(c.rate)
 
 
-def _cohort_short(c: kpis.Cohort) -> str:
+def _cohort_short(c: Cohort) -> str:
     """The rate column of the cohort table (short, so the table fits a tablet)."""
     if c.too_young:
         return _("Too young")
     return _("No ledger history")
 
 
-def _credit(p: kpis.CreditPanel, d: kpis.DelinquencyPanel) -> Panel:
+def _credit(p: CreditPanel, d: DelinquencyPanel) -> Panel:
     weeks = [_week(w) for w, _s, _a in p.weekly]
     submitted = [float(s) for _w, s, _a in p.weekly]
     months = [local_date(c.month, "MMM yyyy") for c in d.cohorts]
@@ -365,8 +380,8 @@ def _credit(p: kpis.CreditPanel, d: kpis.DelinquencyPanel) -> Panel:
             " to judge until all its contracts are %(weeks)d weeks old; contracts started"
             " before the ledger's history are left out of the rate. %(source)s"
             " The depot filter does not apply to applications.",
-            days=kpis.BAD_DAYS_PAST_DUE,
-            weeks=kpis.DELINQUENCY_WEEKS,
+            days=BAD_DAYS_PAST_DUE,
+            weeks=DELINQUENCY_WEEKS,
             source=source,
         ),
         tables=[
@@ -399,25 +414,25 @@ def _credit(p: kpis.CreditPanel, d: kpis.DelinquencyPanel) -> Panel:
 
 def build_panels(
     session: OrmSession, start: date, end: date, depot_id: int | None
-) -> tuple[list[Panel], kpis.Days]:
+) -> tuple[list[Panel], Days]:
     """Every panel, on one read of the period's daily figures (rollup + live)."""
-    days = kpis.daily_figures(session, start, end, depot_id)
+    days = daily_figures(session, start, end, depot_id)
     panels = [
-        _fleet(kpis.fleet_utilization(session, start, end, depot_id, days)),
-        _km(kpis.km_per_car(session, start, end, depot_id, days)),
-        _collections(kpis.collections_summary(session, start, end, depot_id, days)),
-        _energy(kpis.energy(session, start, end, depot_id, days)),
-        _charging(kpis.charging(session, start, end, depot_id, days)),
-        _incidents(kpis.incidents(session, start, end, depot_id)),
+        _fleet(fleet_utilization(session, start, end, depot_id, days)),
+        _km(km_per_car(session, start, end, depot_id, days)),
+        _collections(collections_summary(session, start, end, depot_id, days)),
+        _energy(energy_panel(session, start, end, depot_id, days)),
+        _charging(charging_panel(session, start, end, depot_id, days)),
+        _incidents(incidents_panel(session, start, end, depot_id)),
         _credit(
-            kpis.credit(session, start, end, depot_id),
-            kpis.early_delinquency(session, end, depot_id),
+            credit_panel(session, start, end, depot_id),
+            early_delinquency(session, end, depot_id),
         ),
     ]
     return panels, days
 
 
-def data_note(days: kpis.Days) -> str:
+def data_note(days: Days) -> str:
     """Where the figures come from: the rollup's closing day and age, or live."""
     state = days.state
     if state.last_day is None or state.computed_at is None:

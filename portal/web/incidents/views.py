@@ -3,7 +3,6 @@ and the manager's liability actions (desktop)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, request, url_for
@@ -11,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from portal import clock
 from portal.db import Session
 from portal.htmx import render, wants_fragment
 from portal.i18n import local_zone
@@ -60,7 +60,7 @@ def driver_list() -> Response:
 
 def _report_defaults(form: ReportForm, contract: Contract) -> None:
     """Now, an accident, and where the car's tracker last saw it."""
-    form.occurred_at.data = datetime.now(local_zone()).replace(tzinfo=None, second=0)
+    form.occurred_at.data = clock.now().astimezone(local_zone()).replace(tzinfo=None, second=0)
     form.type.data = IncidentType.ACCIDENT.value
     position = incidents.last_known_position(Session(), contract.vehicle_id)
     if position is not None:

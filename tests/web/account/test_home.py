@@ -1,12 +1,13 @@
 """The driver's home (phone): their car and contract, the car's card that htmx polls,
 never another driver's car."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 
 from portal.models import Role
 from portal.services import telemetry_rollups as rollups
+from portal.timeutil import local_today
 from tests.web import HX
 
 
@@ -42,14 +43,17 @@ def driver_with_car(make_contract, make_user, make_driver):
     return user, contract.vehicle
 
 
-def test_driver_sees_their_car_charge_range_and_km(db, client, login, driver_with_car, report):
+@pytest.mark.parametrize(
+    "local_time",
+    [(12, 0), (0, 10)],  # mid-day, and ten minutes into the local day
+    ids=["noon", "just-after-midnight"],
+)
+def test_driver_sees_their_car_charge_range_and_km(
+    db, client, login, driver_with_car, report, clock, local_time
+):
     user, car = driver_with_car
-    # Both readings on today's local date (just after midnight, 30 minutes ago is not).
-    local_now = datetime.now(rollups.LOCAL)
-    since_midnight = (local_now - local_now.replace(hour=0, minute=0, second=0)).seconds // 60
-    if since_midnight < 4:
-        pytest.skip("less than 4 minutes into the local day: no two readings today yet")
-    report(car, 64, minutes_ago=min(30, since_midnight - 1), odometer=25_000_000)
+    clock.pin(datetime.combine(local_today(), time(*local_time), tzinfo=rollups.LOCAL))
+    report(car, 64, minutes_ago=8, odometer=25_000_000)  # both on the local day
     report(car, 61, minutes_ago=2, odometer=25_012_300)
     login(user)
     page = client.get("/conductor/")

@@ -16,8 +16,8 @@ from portal.models import (
     IdTag,
     Role,
 )
-from portal.services import bookings as svc
-from portal.services.bookings import bookable_days
+from portal.services.charging import bookings as svc
+from portal.services.charging.bookings import bookable_days
 
 HX = {"HX-Request": "true"}
 
@@ -309,7 +309,7 @@ def test_stop_only_my_own_session_with_confirmation(
 
 
 def test_another_users_command_is_not_found(client, login, tagged, depot, db, enqueued, make_user):
-    from portal.services.charging import request_command
+    from portal.services.charging.commands import request_command
 
     command = request_command(
         db,

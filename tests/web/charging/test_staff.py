@@ -19,7 +19,7 @@ from portal.models import (
     Role,
     SessionStatus,
 )
-from portal.services.bookings import book_slot, bookable_days, depot_zone
+from portal.services.charging.bookings import book_slot, bookable_days, depot_zone
 
 HX = {"HX-Request": "true"}
 

@@ -7,14 +7,20 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from portal.demo import make_curp
 from portal.models import (
     ApplicationStatus,
     AuditEvent,
     CreditApplication,
     CreditScore,
 )
-from portal.services import credit
+from portal.services.credit.applications import PRIVACY_NOTICE_VERSION
+from portal.services.credit.features import application_features
+from portal.services.credit.self_service import (
+    SELF_SERVICE_PER_CURP_PER_30_DAYS,
+    SELF_SERVICE_PER_IP_PER_DAY,
+)
+from portal.services.identifiers import make_curp
+from scoring.store import score_application
 from tests.factories import earnings_json
 
 
@@ -78,14 +84,14 @@ def test_a_typed_profile_creates_a_submitted_application_with_consent(client, db
     assert application.created_by_id is None
     assert application.consent_at is not None
     assert application.consent_ip == "203.0.113.9"
-    assert application.privacy_notice_version == credit.PRIVACY_NOTICE_VERSION
+    assert application.privacy_notice_version == PRIVACY_NOTICE_VERSION
     assert application.consent_recorded_by_id is None
     (account,) = application.accounts
     assert account.platform.value == "didi"
     assert account.hand_entered
     assert float(account.acceptance_rate) == pytest.approx(0.88)
     assert account.debt_pending_cents == 15050
-    features = credit.application_features(db, application, date.today())
+    features = application_features(db, application, date.today())
     assert features["rating"] == pytest.approx(4.8)
     assert features["platform_debt_mxn"] == 150  # whole pesos
     kinds = set(
@@ -105,7 +111,7 @@ def test_a_typed_profile_creates_a_submitted_application_with_consent(client, db
 def test_the_confirmation_never_shows_the_score(client, db, active_model):
     assert client.post("/solicitud", data=_form(8)).status_code == 303
     application = db.scalar(select(CreditApplication).where(CreditApplication.curp == _curp(8)))
-    score = credit.score_application(db, application.id, today=date.today())
+    score = score_application(db, application.id, today=date.today())
     assert db.get(CreditScore, score.id) is not None
     page = client.get("/solicitud/enviada")
     assert str(score.score) not in page.text
@@ -119,7 +125,7 @@ def test_an_uploaded_export_is_imported(client, db):
     response = client.post("/solicitud", data=data, content_type="multipart/form-data")
     assert response.status_code == 303
     application = db.scalar(select(CreditApplication).where(CreditApplication.curp == _curp(9)))
-    features = credit.application_features(db, application, date.today())
+    features = application_features(db, application, date.today())
     assert features["weekly_earnings_mxn"] > 0
     assert [a.hand_entered for a in application.accounts] == [False]
 
@@ -165,7 +171,7 @@ def test_a_curp_with_an_open_application_is_refused_politely(client, db, make_ap
 
 
 def test_too_many_applications_from_one_address(client, db):
-    for n in range(credit.SELF_SERVICE_PER_IP_PER_DAY):
+    for n in range(SELF_SERVICE_PER_IP_PER_DAY):
         response = client.post(
             "/solicitud", data=_form(20 + n), environ_base={"REMOTE_ADDR": "198.51.100.7"}
         )
@@ -182,7 +188,7 @@ def test_too_many_applications_from_one_address(client, db):
 def test_too_many_applications_with_one_curp(client, db):
     curp = _curp(50)
     now = datetime.now(UTC)
-    for n in range(credit.SELF_SERVICE_PER_CURP_PER_30_DAYS):
+    for n in range(SELF_SERVICE_PER_CURP_PER_30_DAYS):
         ip = f"192.0.2.{n}"
         assert (
             client.post("/solicitud", data=_form(50), environ_base={"REMOTE_ADDR": ip}).status_code

@@ -9,7 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from portal.models import ApplicationStatus, AuditEvent, CreditApplication, PlatformAccount, Role
-from portal.services import credit
+from portal.services.credit.earnings import ProfileData, import_earnings, record_platform_profile
+from portal.services.credit.features import application_features
+from portal.services.credit.scoring import cutoff_values, latest_score, set_cutoffs
+from scoring.store import register_model, score_application
 from tests.factories import earnings_json
 
 HX = {"HX-Request": "true"}
@@ -34,11 +37,11 @@ def manager_client(client, login, make_user):
 def _scored(db, make_application, policy):
     application = make_application()
     approve, decline = {"approve": (300, 300), "decline": (900, 900), "refer": (900, 300)}[policy]
-    credit.set_cutoffs(
+    set_cutoffs(
         db, approve_at=approve, decline_below=decline, actor_id=None, reason="prueba de página"
     )
     application.status = ApplicationStatus.SCORING
-    credit.score_application(db, application.id, today=date.today())
+    score_application(db, application.id, today=date.today())
     return application
 
 
@@ -75,7 +78,7 @@ def test_new_application_needs_a_valid_curp_and_consent(staff_client, db):
     assert "La CURP no es válida" in response.text
     import random
 
-    from portal.demo import make_curp
+    from portal.services.identifiers import make_curp
 
     curp = make_curp("Ana", "Ruiz", "Zavala", date(1990, 1, 1), "M", "DF", random.Random(1))
     response = staff_client.post(
@@ -124,7 +127,7 @@ def test_application_page_shows_score_reasons_chart_and_proposal(
     assert "SINTÉTICOS" in page.text
     assert "<svg" in page.text
     assert "Contrato propuesto si se aprueba" in page.text
-    score = credit.latest_score(db, application.id)
+    score = latest_score(db, application.id)
     for reason in score.reason_codes:
         assert reason["text"] in page.text
     fragment = staff_client.get(f"/operacion/credito/{application.id}", headers=HX)
@@ -206,7 +209,7 @@ def test_policy_page_saves_cutoffs_and_rejects_bad_ones(manager_client, db):
         url, data={"approve_at": "570", "decline_below": "530", "reason": "Más estricto"}
     )
     assert good.status_code == 303
-    assert credit.cutoff_values(db) == (570, 530)
+    assert cutoff_values(db) == (570, 530)
     assert "Más estricto" in manager_client.get(url).text
 
 
@@ -225,7 +228,7 @@ def test_admin_models_page_and_switch(client, login, make_user, db, active_model
     login(admin)
     copy = tmp_path / "sintetico-dos"
     shutil.copytree(active_model.path, copy)
-    second = credit.register_model(db, copy)
+    second = register_model(db, copy)
     page = client.get("/admin/modelos/")
     assert page.status_code == 200
     assert "SINTÉTICO" in page.text
@@ -298,7 +301,7 @@ def test_staff_type_a_profile_that_feeds_the_features(
     )
     assert account.hand_entered
     assert account.debt_pending_cents == 100_000
-    features = credit.application_features(db, application, date.today())
+    features = application_features(db, application, date.today())
     assert features["acceptance_rate"] == pytest.approx(0.95)
     assert features["tenure_months"] == 12
     assert features["platform_debt_mxn"] == 1000
@@ -340,14 +343,14 @@ def test_a_bad_typed_profile_answers_422_and_changes_nothing(
 
 def test_an_import_replaces_a_typed_profile(db, make_application):
     application = make_application(earnings=False)
-    credit.record_platform_profile(
+    record_platform_profile(
         db,
         application,
-        credit.ProfileData(platform="uber", rating=Decimal("4.1")),
+        ProfileData(platform="uber", rating=Decimal("4.1")),
         actor_id=None,
         today=date.today(),
     )
-    credit.import_earnings(
+    import_earnings(
         db, application, earnings_json(), "uber.json", actor_id=None, today=date.today()
     )
     (account,) = application.accounts

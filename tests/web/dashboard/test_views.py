@@ -7,7 +7,8 @@ import pytest
 from babel.dates import format_date
 
 from portal.models import EntryKind, Role, VehicleDailyKm, VehicleStatus
-from portal.services import kpis
+from portal.services.kpis.credit import refresh_contract_outcomes
+from portal.services.kpis.daily import refresh_kpi_days
 from portal.services.ledger import post_entry
 from portal.timeutil import local_midnight, local_today
 
@@ -134,8 +135,8 @@ def test_the_page_says_where_its_figures_come_from(
     assert "Resultados calculados en vivo" in html  # the cohorts' outcomes
 
     today = local_today()
-    kpis.refresh_kpi_days(db, today - timedelta(days=3), today, today)
-    kpis.refresh_contract_outcomes(db, today)
+    refresh_kpi_days(db, today - timedelta(days=3), today, today)
+    refresh_contract_outcomes(db, today)
     html = client.get(URL).text
 
     closed = format_date(today - timedelta(days=1), "d MMM yyyy", locale="es_MX")

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.demo_payments import DEMO_CONTACT, open_demo_intent, pay_by_webhook
+from portal.demo.payments import DEMO_CONTACT, open_demo_intent, pay_by_webhook
 from portal.models import (
     Contract,
     ContractStatus,

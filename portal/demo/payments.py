@@ -1,6 +1,6 @@
 """Demo payments: a few pending OXXO references and paid SPEI transfers of today,
 issued by the labelled demonstration provider, and the two steps the ledger's history
-(`portal.demo_ledger`) pays its weeks with: opening an intent as the "Pagar" page does
+(`portal.demo.ledger`) pays its weeks with: opening an intent as the "Pagar" page does
 and the provider's webhook event that marks it paid. Deterministic and idempotent;
 every paid intent posts its own ledger payment (`payment:<intent id>`). No Flask here."""
 

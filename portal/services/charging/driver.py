@@ -26,9 +26,9 @@ from portal.models import (
     ContractStatus,
     SessionStatus,
 )
-
-from . import N_, DomainError
-from .bookings import driver_id_tag
+from portal.services import N_, DomainError
+from portal.services.charging.bookings import driver_id_tag
+from portal.services.charging.commands import request_command
 
 READY = (ConnectorStatus.PREPARING, ConnectorStatus.AVAILABLE)
 """Connector statuses a remote start can use, best first (PREPARING: a car is plugged)."""
@@ -144,7 +144,6 @@ def start_charging(
 
     Returns the logged command (enqueue it after the commit); it is already `failed`
     when the charger is offline."""
-    from .charging import request_command
 
     if active_session(session, driver_id) is not None:
         raise DomainError(N_("You are already charging."))
@@ -173,7 +172,6 @@ def stop_charging(
     session: Session, charging_session: ChargingSession, *, user_id: int
 ) -> ChargerCommand:
     """Ask the charger to stop the driver's own session (the view checked whose it is)."""
-    from .charging import request_command
 
     if charging_session.status != SessionStatus.ACTIVE:
         raise DomainError(N_("This charging session has already ended."))

@@ -1,7 +1,7 @@
-"""Charging, as the portal sees it: chargers, id tags, energy prices, remote commands.
+"""Remote commands to chargers, as staff and drivers send them.
 
-What chargers *say* is written by the OCPP server through `charging.store`; this module
-is what staff and admins *do*. The screens call, for example:
+What chargers *say* is written by the OCPP server through `charging.store`; the modules
+of this package are what staff, drivers and admins *do*. The screens call, for example:
 
     command = request_command(session, charger.id, CommandAction.REMOTE_STOP,
                               {"session_id": 12}, requested_by_id=user.id)
@@ -35,9 +35,7 @@ needed. Parameters per action (`CommandAction`):
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -48,28 +46,15 @@ from portal.db import utcnow
 from portal.models import (
     Charger,
     ChargerCommand,
-    ChargerConnector,
     ChargerRegistration,
     ChargingSession,
     CommandAction,
     CommandStatus,
-    ConnectorType,
-    Contract,
-    ContractStatus,
-    DepotEnergyPrice,
-    Driver,
-    IdTag,
     SessionStatus,
 )
-from portal.passwords import hash_password
+from portal.services import N_, DomainError, audit
+from portal.services.charging.registry import existing_charger
 
-from . import N_, DomainError, audit
-
-IDENTITY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,47}$")
-"""Charger identities: a URL path segment without escapes, at most 48 characters."""
-
-MIN_CHARGER_PASSWORD = 16  # OCPP 1.6 security whitepaper: AuthorizationKey 16-40 bytes
-MAX_CHARGER_PASSWORD = 40
 TRIGGER_MESSAGES = (
     "BootNotification",
     "Heartbeat",
@@ -79,227 +64,21 @@ TRIGGER_MESSAGES = (
     "FirmwareStatusNotification",
 )
 
+
 # Why a command failed, as English message ids (translated by the view with `_()`).
 OFFLINE = N_("The charger is offline.")
+
+
 NO_ANSWER = N_("The charger did not answer in time.")
+
+
 CALL_ERROR = N_("The charger answered with an error.")
+
+
 REJECTED = N_("The charger rejected the command.")
+
+
 BUS_DOWN = N_("The command service is not running; try again in a minute.")
-
-
-def valid_identity(identity: str) -> bool:
-    return bool(IDENTITY_RE.match(identity))
-
-
-# --- chargers ------------------------------------------------------------------------
-
-
-def register_charger(
-    session: Session,
-    *,
-    identity: str,
-    password: str,
-    depot_id: int | None,
-    connectors: list[tuple[int, ConnectorType, Decimal | None]],
-    name: str | None = None,
-    max_kw: Decimal | None = None,
-    actor_id: int | None = None,
-) -> Charger:
-    """Register a charger (accepted) with its connectors `(evse_id, type, max kW)`."""
-    identity = identity.strip()
-    if not valid_identity(identity):
-        raise DomainError(
-            N_("The identity may only have letters, digits, dots, dashes and colons.")
-        )
-    if session.scalar(select(Charger.id).where(Charger.identity == identity)) is not None:
-        raise DomainError(
-            N_("A charger with identity %(identity)s already exists."), identity=identity
-        )
-    _check_password(password)
-    charger = Charger(
-        identity=identity,
-        name=name,
-        depot_id=depot_id,
-        registration=ChargerRegistration.ACCEPTED,
-        password_hash=hash_password(password),
-        max_kw=max_kw,
-    )
-    session.add(charger)
-    session.flush()
-    for evse_id, connector_type, kw in connectors:
-        session.add(
-            ChargerConnector(
-                charger_id=charger.id, evse_id=evse_id, connector_type=connector_type, max_kw=kw
-            )
-        )
-    session.flush()
-    if actor_id is not None:
-        audit.record(session, actor_id, "charger.registered", charger, identity=identity)
-    return charger
-
-
-def _check_password(password: str) -> None:
-    if not MIN_CHARGER_PASSWORD <= len(password) <= MAX_CHARGER_PASSWORD:
-        raise DomainError(
-            N_("The charger password must have between %(min)s and %(max)s characters."),
-            min=MIN_CHARGER_PASSWORD,
-            max=MAX_CHARGER_PASSWORD,
-        )
-
-
-def approve_charger(session: Session, charger_id: int, *, depot_id: int, actor_id: int) -> Charger:
-    """Accept a charger that registered itself (pending); it is answered Accepted next boot."""
-    charger = _charger(session, charger_id)
-    charger.registration = ChargerRegistration.ACCEPTED
-    charger.depot_id = depot_id
-    session.flush()
-    audit.record(session, actor_id, "charger.approved", charger, depot_id=depot_id)
-    return charger
-
-
-def reject_charger(session: Session, charger_id: int, *, actor_id: int) -> Charger:
-    charger = _charger(session, charger_id)
-    charger.registration = ChargerRegistration.REJECTED
-    session.flush()
-    audit.record(session, actor_id, "charger.rejected", charger)
-    return charger
-
-
-def set_charger_password(
-    session: Session, charger_id: int, password: str, *, actor_id: int
-) -> Charger:
-    _check_password(password)
-    charger = _charger(session, charger_id)
-    charger.password_hash = hash_password(password)
-    session.flush()
-    audit.record(session, actor_id, "charger.password_changed", charger)
-    return charger
-
-
-def _charger(session: Session, charger_id: int) -> Charger:
-    charger = session.get(Charger, charger_id)
-    if charger is None:
-        raise DomainError(N_("That charger does not exist."))
-    return charger
-
-
-def list_chargers(session: Session, depot_id: int | None = None) -> list[Charger]:
-    query = select(Charger).order_by(Charger.identity)
-    if depot_id is not None:
-        query = query.where(Charger.depot_id == depot_id)
-    return list(session.scalars(query))
-
-
-def active_sessions(session: Session, charger_id: int) -> list[ChargingSession]:
-    return list(
-        session.scalars(
-            select(ChargingSession)
-            .where(
-                ChargingSession.charger_id == charger_id,
-                ChargingSession.status == SessionStatus.ACTIVE,
-            )
-            .order_by(ChargingSession.started_at)
-        )
-    )
-
-
-# --- id tags -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TagOwner:
-    """Who an id tag belongs to, and the vehicle of their active contract (if any)."""
-
-    id_tag_id: int
-    active: bool
-    driver_id: int
-    vehicle_id: int | None
-    contract_id: int | None
-
-
-def add_id_tag(session: Session, driver_id: int, tag: str, *, actor_id: int | None = None) -> IdTag:
-    tag = tag.strip().upper()
-    if not 1 <= len(tag) <= 20 or not re.fullmatch(r"[A-Z0-9]+", tag):
-        raise DomainError(N_("An id tag has 1 to 20 letters and digits."))
-    if session.scalar(select(IdTag.id).where(IdTag.tag == tag)) is not None:
-        raise DomainError(N_("That id tag is already in use."))
-    if session.get(Driver, driver_id) is None:
-        raise DomainError(N_("That driver does not exist."))
-    id_tag = IdTag(tag=tag, driver_id=driver_id, active=True)
-    session.add(id_tag)
-    session.flush()
-    if actor_id is not None:
-        audit.record(session, actor_id, "id_tag.added", id_tag, driver_id=driver_id)
-    return id_tag
-
-
-def resolve_id_tag(session: Session, tag: str) -> TagOwner | None:
-    """The owner of `tag` (case as stored, upper), or None for an unknown tag."""
-    id_tag = session.scalar(select(IdTag).where(IdTag.tag == tag.strip().upper()))
-    if id_tag is None:
-        return None
-    contract = session.scalar(
-        select(Contract).where(
-            Contract.driver_id == id_tag.driver_id, Contract.status == ContractStatus.ACTIVE
-        )
-    )
-    return TagOwner(
-        id_tag_id=id_tag.id,
-        active=id_tag.active,
-        driver_id=id_tag.driver_id,
-        vehicle_id=contract.vehicle_id if contract else None,
-        contract_id=contract.id if contract else None,
-    )
-
-
-# --- energy prices -------------------------------------------------------------------
-
-
-def set_energy_price(
-    session: Session,
-    depot_id: int,
-    valid_from: date,
-    price_per_kwh_cents: int,
-    *,
-    actor_id: int | None = None,
-) -> DepotEnergyPrice:
-    """Set the depot's price per kWh from `valid_from` on (replacing one set for that day)."""
-    if not 1 <= price_per_kwh_cents <= 10_000:
-        raise DomainError(N_("The price per kWh must be between $0.01 and $100.00."))
-    price = session.scalar(
-        select(DepotEnergyPrice).where(
-            DepotEnergyPrice.depot_id == depot_id, DepotEnergyPrice.valid_from == valid_from
-        )
-    )
-    if price is None:
-        price = DepotEnergyPrice(depot_id=depot_id, valid_from=valid_from)
-        session.add(price)
-    price.price_per_kwh_cents = price_per_kwh_cents
-    price.created_by_id = actor_id
-    session.flush()
-    if actor_id is not None:
-        audit.record(
-            session, actor_id, "energy_price.set", price, price_per_kwh_cents=price_per_kwh_cents
-        )
-    return price
-
-
-def energy_price_on(session: Session, depot_id: int, on: date) -> int | None:
-    """The depot's price per kWh in centavos on `on` (a local date), or None if unset."""
-    return session.scalar(
-        select(DepotEnergyPrice.price_per_kwh_cents)
-        .where(DepotEnergyPrice.depot_id == depot_id, DepotEnergyPrice.valid_from <= on)
-        .order_by(DepotEnergyPrice.valid_from.desc())
-        .limit(1)
-    )
-
-
-def energy_cost_cents(energy_wh: int, price_per_kwh_cents: int) -> int:
-    """Wh x centavos/kWh, rounded half up to the centavo."""
-    return (energy_wh * price_per_kwh_cents + 500) // 1000
-
-
-# --- remote commands -----------------------------------------------------------------
 
 
 def request_command(
@@ -319,7 +98,7 @@ def request_command(
         action = CommandAction(action)
     except ValueError:
         raise DomainError(N_("Unknown command.")) from None
-    charger = _charger(session, charger_id)
+    charger = existing_charger(session, charger_id)
     if charger.registration != ChargerRegistration.ACCEPTED:
         raise DomainError(N_("The charger is not approved yet."))
     clean = _clean_params(session, charger, action, dict(params or {}))

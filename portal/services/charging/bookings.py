@@ -45,8 +45,8 @@ from portal.models import (
     IdTag,
     SessionStatus,
 )
-
-from . import N_, DomainError, audit
+from portal.services import N_, DomainError, audit
+from portal.services.charging.commands import request_command
 
 UNUSABLE = frozenset({ConnectorStatus.FAULTED})
 """Connector statuses that take a connector out of the slots offered."""
@@ -429,7 +429,6 @@ def cancel_booking(
 
 
 def _cancel_reservation(session: Session, booking: Booking) -> ChargerCommand | None:
-    from portal.services.charging import request_command
 
     if booking.charger_id is None or booking.reservation_id is None:
         return None
@@ -533,7 +532,6 @@ def reserve_opening_windows(
     opens (within `lead` of now). Returns the commands; enqueue the queued ones after the
     commit. A booking whose driver has no active id tag stays `booked`: its connector is
     still held in our books, and remote start (which needs a tag too) is refused."""
-    from portal.services.charging import request_command
 
     opening = list(
         session.scalars(

@@ -1,6 +1,6 @@
 """Demo activity history: daily kilometres and depot charging sessions for the weeks of
 the demo ledger, so the dashboard's km, energy and charging panels have something to
-show on a fresh `flask seed-demo` (called by `portal.demo.seed_demo`, after the ledger,
+show on a fresh `flask seed-demo` (called by `portal.demo.seed.seed_demo`, after the ledger,
 the chargers and the bookings).
 
 - Kilometres go where the telemetry rollups write them (`vehicle_daily_km`, one row per
@@ -26,7 +26,7 @@ from datetime import date, timedelta
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from portal.demo_ledger import HISTORY_WEEKS, PRICE_PER_KWH_CENTS
+from portal.demo.ledger import HISTORY_WEEKS, PRICE_PER_KWH_CENTS
 from portal.models import (
     Charger,
     ChargerConnector,

@@ -1,7 +1,5 @@
-"""The charger registry as admins keep it: bulk imports from CSV, id tags per driver.
-
-Single registrations go through `portal.services.charging.register_charger` and
-`add_id_tag`; this module adds what an admin needs around them.
+"""The charger registry as admins keep it: chargers (registered, approved or rejected,
+their OCPP password), drivers' id tags, and bulk imports of both from CSV.
 
 CSV imports are all or nothing: every line is checked first, and if any line is bad
 nothing is written and every bad line is reported (line number, what is wrong), so a
@@ -23,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -31,22 +30,192 @@ from sqlalchemy.orm import Session, joinedload
 
 from portal.models import (
     Charger,
+    ChargerConnector,
+    ChargerRegistration,
+    ChargingSession,
     ConnectorType,
+    Contract,
+    ContractStatus,
     Depot,
     Driver,
     IdTag,
     OcppVersion,
+    SessionStatus,
 )
+from portal.passwords import hash_password
+from portal.services import N_, DomainError, audit
+from portal.services.identifiers import normalize_phone
 
-from . import N_, DomainError, audit
-from .charging import (
-    MAX_CHARGER_PASSWORD,
-    MIN_CHARGER_PASSWORD,
-    add_id_tag,
-    register_charger,
-    valid_identity,
-)
-from .identifiers import normalize_phone
+IDENTITY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,47}$")
+"""Charger identities: a URL path segment without escapes, at most 48 characters."""
+
+
+MIN_CHARGER_PASSWORD = 16  # OCPP 1.6 security whitepaper: AuthorizationKey 16-40 bytes
+
+
+MAX_CHARGER_PASSWORD = 40
+
+
+def valid_identity(identity: str) -> bool:
+    return bool(IDENTITY_RE.match(identity))
+
+
+def register_charger(
+    session: Session,
+    *,
+    identity: str,
+    password: str,
+    depot_id: int | None,
+    connectors: list[tuple[int, ConnectorType, Decimal | None]],
+    name: str | None = None,
+    max_kw: Decimal | None = None,
+    actor_id: int | None = None,
+) -> Charger:
+    """Register a charger (accepted) with its connectors `(evse_id, type, max kW)`."""
+    identity = identity.strip()
+    if not valid_identity(identity):
+        raise DomainError(
+            N_("The identity may only have letters, digits, dots, dashes and colons.")
+        )
+    if session.scalar(select(Charger.id).where(Charger.identity == identity)) is not None:
+        raise DomainError(
+            N_("A charger with identity %(identity)s already exists."), identity=identity
+        )
+    _check_password(password)
+    charger = Charger(
+        identity=identity,
+        name=name,
+        depot_id=depot_id,
+        registration=ChargerRegistration.ACCEPTED,
+        password_hash=hash_password(password),
+        max_kw=max_kw,
+    )
+    session.add(charger)
+    session.flush()
+    for evse_id, connector_type, kw in connectors:
+        session.add(
+            ChargerConnector(
+                charger_id=charger.id, evse_id=evse_id, connector_type=connector_type, max_kw=kw
+            )
+        )
+    session.flush()
+    if actor_id is not None:
+        audit.record(session, actor_id, "charger.registered", charger, identity=identity)
+    return charger
+
+
+def _check_password(password: str) -> None:
+    if not MIN_CHARGER_PASSWORD <= len(password) <= MAX_CHARGER_PASSWORD:
+        raise DomainError(
+            N_("The charger password must have between %(min)s and %(max)s characters."),
+            min=MIN_CHARGER_PASSWORD,
+            max=MAX_CHARGER_PASSWORD,
+        )
+
+
+def approve_charger(session: Session, charger_id: int, *, depot_id: int, actor_id: int) -> Charger:
+    """Accept a charger that registered itself (pending); it is answered Accepted next boot."""
+    charger = existing_charger(session, charger_id)
+    charger.registration = ChargerRegistration.ACCEPTED
+    charger.depot_id = depot_id
+    session.flush()
+    audit.record(session, actor_id, "charger.approved", charger, depot_id=depot_id)
+    return charger
+
+
+def reject_charger(session: Session, charger_id: int, *, actor_id: int) -> Charger:
+    charger = existing_charger(session, charger_id)
+    charger.registration = ChargerRegistration.REJECTED
+    session.flush()
+    audit.record(session, actor_id, "charger.rejected", charger)
+    return charger
+
+
+def set_charger_password(
+    session: Session, charger_id: int, password: str, *, actor_id: int
+) -> Charger:
+    _check_password(password)
+    charger = existing_charger(session, charger_id)
+    charger.password_hash = hash_password(password)
+    session.flush()
+    audit.record(session, actor_id, "charger.password_changed", charger)
+    return charger
+
+
+def existing_charger(session: Session, charger_id: int) -> Charger:
+    charger = session.get(Charger, charger_id)
+    if charger is None:
+        raise DomainError(N_("That charger does not exist."))
+    return charger
+
+
+def list_chargers(session: Session, depot_id: int | None = None) -> list[Charger]:
+    query = select(Charger).order_by(Charger.identity)
+    if depot_id is not None:
+        query = query.where(Charger.depot_id == depot_id)
+    return list(session.scalars(query))
+
+
+def active_sessions(session: Session, charger_id: int) -> list[ChargingSession]:
+    return list(
+        session.scalars(
+            select(ChargingSession)
+            .where(
+                ChargingSession.charger_id == charger_id,
+                ChargingSession.status == SessionStatus.ACTIVE,
+            )
+            .order_by(ChargingSession.started_at)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class TagOwner:
+    """Who an id tag belongs to, and the vehicle of their active contract (if any)."""
+
+    id_tag_id: int
+    active: bool
+    driver_id: int
+    vehicle_id: int | None
+    contract_id: int | None
+
+
+def add_id_tag(session: Session, driver_id: int, tag: str, *, actor_id: int | None = None) -> IdTag:
+    tag = tag.strip().upper()
+    if not 1 <= len(tag) <= 20 or not re.fullmatch(r"[A-Z0-9]+", tag):
+        raise DomainError(N_("An id tag has 1 to 20 letters and digits."))
+    if session.scalar(select(IdTag.id).where(IdTag.tag == tag)) is not None:
+        raise DomainError(N_("That id tag is already in use."))
+    if session.get(Driver, driver_id) is None:
+        raise DomainError(N_("That driver does not exist."))
+    id_tag = IdTag(tag=tag, driver_id=driver_id, active=True)
+    session.add(id_tag)
+    session.flush()
+    if actor_id is not None:
+        audit.record(session, actor_id, "id_tag.added", id_tag, driver_id=driver_id)
+    return id_tag
+
+
+def resolve_id_tag(session: Session, tag: str) -> TagOwner | None:
+    """The owner of `tag` (case as stored, upper), or None for an unknown tag."""
+    id_tag = session.scalar(select(IdTag).where(IdTag.tag == tag.strip().upper()))
+    if id_tag is None:
+        return None
+    contract = session.scalar(
+        select(Contract).where(
+            Contract.driver_id == id_tag.driver_id, Contract.status == ContractStatus.ACTIVE
+        )
+    )
+    return TagOwner(
+        id_tag_id=id_tag.id,
+        active=id_tag.active,
+        driver_id=id_tag.driver_id,
+        vehicle_id=contract.vehicle_id if contract else None,
+        contract_id=contract.id if contract else None,
+    )
+
+
+# --- imports from CSV ------------------------------------------------------------------
 
 CHARGER_COLUMNS = ("identity", "name", "depot", "ocpp_version", "password", "connectors")
 TAG_COLUMNS = ("tag", "driver")

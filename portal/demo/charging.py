@@ -1,4 +1,4 @@
-"""Demo chargers, id tags and energy prices (called by `portal.demo.seed_demo`).
+"""Demo chargers, id tags and energy prices (called by `portal.demo.seed.seed_demo`).
 
 Five chargers per demo depot (`LAFA-<depot>-01` … `-05`), each with a CCS2 and a GB/T
 connector of 60 kW; one id tag per driver under contract; a price per kWh per depot.

@@ -1,6 +1,6 @@
 """Demo incidents: a handful in every state of the workflow, with photos and timelines.
 
-Called by `portal.demo.seed_demo`. Deterministic (the photos are drawn with Pillow
+Called by `portal.demo.seed.seed_demo`. Deterministic (the photos are drawn with Pillow
 from fixed shapes and colours, so their checksums never change) and idempotent: an
 incident already seeded for a driver (same description) is not seeded again.
 """

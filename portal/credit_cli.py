@@ -10,8 +10,10 @@ import click
 from flask import Flask, current_app
 
 from portal.db import Session
-from portal.services import DomainError, credit
+from portal.services import DomainError
+from portal.services.credit.features import FEATURES, TARGET
 from portal.timeutil import local_today
+from scoring.store import activate_model, train_synthetic_model
 
 
 def models_dir() -> Path:
@@ -34,8 +36,8 @@ def register_credit_commands(app: Flask) -> None:
         out = models_dir() / name
         if out.exists():
             raise click.ClickException(f"{out} already exists")
-        manifest = credit.train_synthetic_model(out, rows=rows, seed=seed, folds=folds)
-        version = credit.register_model(Session(), out, name=name)
+        manifest = train_synthetic_model(out, rows=rows, seed=seed, folds=folds)
+        version = register_model(Session(), out, name=name)
         Session.commit()
         for kind, m in manifest["metrics"]["models"].items():
             click.echo(f"{kind}: AUC {m['auc']:.4f}, KS {m['ks']:.4f}, Brier {m['brier']:.4f}")
@@ -49,9 +51,9 @@ def register_credit_commands(app: Flask) -> None:
     def register_model(directory: str, name: str | None, activate: bool) -> None:
         """Register a model directory written by `python -m scoring train`."""
         try:
-            version = credit.register_model(Session(), directory, name=name)
+            version = register_model(Session(), directory, name=name)
             if activate:
-                credit.activate_model(Session(), version.id, actor_id=None, ip=None)
+                activate_model(Session(), version.id, actor_id=None, ip=None)
         except DomainError as error:
             raise click.ClickException(error.message % error.params) from None
         Session.commit()
@@ -65,12 +67,12 @@ def register_credit_commands(app: Flask) -> None:
     def export_outcomes(file: str) -> None:
         """Write the company's own labelled outcomes (CSV) for `python -m scoring train
         --target incumplimiento`: 1 = a contract 30+ days past due in its first 26 weeks."""
-        rows = credit.export_outcomes(Session(), local_today())
-        columns = ["contrato_id", *credit.FEATURES, credit.TARGET]
+        rows = export_outcomes(Session(), local_today())
+        columns = ["contrato_id", *FEATURES, TARGET]
         with open(file, "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
             for row in rows:
                 writer.writerow({k: "" if row[k] is None else row[k] for k in columns})
-        bad = sum(r[credit.TARGET] for r in rows)
+        bad = sum(r[TARGET] for r in rows)
         click.echo(f"{len(rows)} contracts with a known outcome ({bad} bad) written to {file}")

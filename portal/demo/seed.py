@@ -7,7 +7,6 @@ with more vehicles adds only what is missing. No Flask here, so benchmarks use i
 from __future__ import annotations
 
 import random
-import string
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -16,9 +15,13 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.demo_bookings import seed_bookings
-from portal.demo_charging import seed_charging
-from portal.demo_incidents import seed_incidents
+from portal.demo.bookings import seed_bookings
+from portal.demo.charging import seed_charging
+from portal.demo.credit import seed_demo_credit
+from portal.demo.history import seed_activity_history
+from portal.demo.incidents import seed_incidents
+from portal.demo.ledger import seed_ledger_history
+from portal.demo.payments import seed_demo_payments
 from portal.models import (
     ConnectorType,
     Contract,
@@ -33,7 +36,8 @@ from portal.models import (
 )
 from portal.passwords import hash_password
 from portal.services import balances
-from portal.services.identifiers import curp_check_digit, rfc_check_digit
+from portal.services.identifiers import luhn_complete, make_curp, make_rfc
+from portal.services.kpis.daily import refresh_rollups
 from portal.timeutil import local_today
 
 DEMO_PASSWORD = "lafa-demo-2026"  # noqa: S105 - demo mode only, printed by `make run`
@@ -209,54 +213,6 @@ class SeedSummary:
     staff: int
 
 
-def _plain(text: str) -> str:
-    table = str.maketrans("ÁÉÍÓÚÜÑáéíóúüñ", "AEIOUUXaeiouux")
-    return text.translate(table).upper()
-
-
-def _first_internal(word: str, letters: str) -> str:
-    return next((ch for ch in word[1:] if ch in letters), "X")
-
-
-def make_curp(
-    first: str, last: str, second: str, born: date, sex: str, state: str, rng: random.Random
-) -> str:
-    first, last, second = _plain(first), _plain(last), _plain(second)
-    vowels, consonants = "AEIOU", "BCDFGHJKLMNPQRSTVWXYZ"
-    head = last[0] + _first_internal(last, vowels) + second[0] + first[0]
-    body = (
-        head
-        + born.strftime("%y%m%d")
-        + sex
-        + state
-        + _first_internal(last, consonants)
-        + _first_internal(second, consonants)
-        + _first_internal(first, consonants)
-    )
-    body += rng.choice(string.digits) if born.year < 2000 else rng.choice("ABCDEF")
-    return body + curp_check_digit(body)
-
-
-def make_rfc(curp: str, rng: random.Random) -> str:
-    head = (
-        curp[:10]
-        + rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ123456789")
-        + rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ123456789")
-    )
-    return head + rfc_check_digit(head)
-
-
-def luhn_complete(partial: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(partial)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            d = d - 9 if d > 9 else d
-        total += d
-    return partial + str((10 - total % 10) % 10)
-
-
 def _vin(rng: random.Random, make: str) -> str:
     alphabet = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
     wmi = "LGX" if make == "BYD" else "LJ1"
@@ -412,21 +368,11 @@ def _seed_demo(
             session.flush()
     session.flush()
     seed_incidents(session, incident_storage)
-
-    from portal.demo_ledger import seed_ledger_history
-
     seed_ledger_history(session, today=today)
-    from portal.demo_payments import seed_demo_payments
-
     seed_demo_payments(session)
-    from portal.demo_credit import seed_demo_credit
-
     seed_demo_credit(session, today)
     seed_charging(session)
     seed_bookings(session)
-    from portal.demo_history import seed_activity_history
-    from portal.services.kpis import refresh_rollups
-
     seed_activity_history(session, today)
     refresh_rollups(session, today)  # the dashboard's rollup of the history's closed days
 

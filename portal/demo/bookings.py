@@ -1,4 +1,4 @@
-"""Demo charging bookings for today and tomorrow (called by `portal.demo.seed_demo`
+"""Demo charging bookings for today and tomorrow (called by `portal.demo.seed.seed_demo`
 after the demo chargers exist).
 
 A few drivers under contract at each demo depot get a slot: today the next free hours
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from portal.db import utcnow
 from portal.models import Contract, ContractStatus, Depot, Driver, Vehicle
 from portal.services import DomainError
-from portal.services.bookings import book_slot, bookable_days, depot_zone
+from portal.services.charging.bookings import book_slot, bookable_days, depot_zone
 
 DRIVERS_PER_DEPOT = 4
 

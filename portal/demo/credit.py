@@ -17,7 +17,18 @@ from sqlalchemy.orm import Session
 
 from portal.config import ROOT
 from portal.models import ApplicationStatus, CreditApplication, Outcome, Role, User
-from portal.services import credit
+from portal.services.credit.applications import (
+    ApplicantData,
+    create_application,
+    record_consent,
+    submit_application,
+    withdraw_application,
+)
+from portal.services.credit.decisions import decide
+from portal.services.credit.earnings import import_earnings
+from portal.services.credit.models import get_active_model
+from portal.services.identifiers import make_curp, make_rfc
+from scoring.store import register_model, score_application, train_synthetic_model
 
 DEMO_MODEL_NAME = "sintetico-demo-s7"
 #: (first name, last names, vehicle, weekly earnings MXN, week-to-week spread, final state)
@@ -40,12 +51,12 @@ def models_dir() -> Path:
 
 
 def ensure_demo_model(session: Session) -> None:
-    if credit.get_active_model(session) is not None:
+    if get_active_model(session) is not None:
         return
     out = models_dir() / DEMO_MODEL_NAME
     if not out.exists():
-        credit.train_synthetic_model(out, rows=3000, seed=7, kinds=("scorecard",), folds=3)
-    credit.register_model(session, out, name=DEMO_MODEL_NAME)
+        train_synthetic_model(out, rows=3000, seed=7, kinds=("scorecard",), folds=3)
+    register_model(session, out, name=DEMO_MODEL_NAME)
 
 
 def _export(rng: random.Random, today: date, weekly: float, spread: float) -> bytes:
@@ -92,8 +103,6 @@ def _export(rng: random.Random, today: date, weekly: float, spread: float) -> by
 
 
 def seed_demo_credit(session: Session, today: date) -> None:
-    from portal.demo import make_curp, make_rfc
-
     ensure_demo_model(session)
     staff = session.scalar(select(User).where(User.role == Role.STAFF).order_by(User.id))
     manager = session.scalar(select(User).where(User.role == Role.MANAGER).order_by(User.id))
@@ -106,9 +115,9 @@ def seed_demo_credit(session: Session, today: date) -> None:
         export = _export(rng, today, weekly, spread)
         if session.scalar(select(CreditApplication.id).where(CreditApplication.curp == curp)):
             continue
-        application = credit.create_application(
+        application = create_application(
             session,
-            credit.ApplicantData(
+            ApplicantData(
                 first_name=first,
                 last_name=last,
                 second_last_name=second,
@@ -126,25 +135,23 @@ def seed_demo_credit(session: Session, today: date) -> None:
             actor_id=staff.id if staff else None,
             today=today,
         )
-        credit.record_consent(
+        record_consent(
             session, application, recorded_by_id=staff.id if staff else None, ip="127.0.0.1"
         )
-        credit.import_earnings(
-            session, application, export, "demo.json", actor_id=None, today=today
-        )
+        import_earnings(session, application, export, "demo.json", actor_id=None, today=today)
         if state == "draft":
             continue
-        credit.submit_application(session, application, actor_id=None, ip=None)
+        submit_application(session, application, actor_id=None, ip=None)
         if state in ("submitted", "scoring"):
             # "submitted": a scoring attempt that found no model (as the job records it).
             if state == "submitted":
                 application.status = ApplicationStatus.SUBMITTED
             continue
-        score = credit.score_application(session, application.id, today=today)
+        score = score_application(session, application.id, today=today)
         if state == "withdrawn" and staff is not None:
-            credit.withdraw_application(session, application, actor_id=staff.id, ip=None)
+            withdraw_application(session, application, actor_id=staff.id, ip=None)
         elif state in ("approve", "decline") and manager is not None:
             outcome = Outcome(state)
             reason = "" if score.policy_result == outcome else "Revisión de la demostración"
-            credit.decide(session, application, outcome, actor=manager, reason=reason)
+            decide(session, application, outcome, actor=manager, reason=reason)
     session.flush()

@@ -1,1 +1,0 @@
-"""Credit: the applications desk, the policy cut-offs and the model registry."""

@@ -1,0 +1,152 @@
+"""The public application form: abuse limits (per address, per CURP, one open
+application per CURP) and the application an applicant sends themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal import clock
+from portal.models import (
+    ApplicationStatus,
+    CreditApplication,
+)
+from portal.services import N_, DomainError, FieldError
+from portal.services.credit.applications import (
+    ApplicantData,
+    _clean,
+    create_application,
+    record_consent,
+    submit_application,
+)
+from portal.services.credit.earnings import (
+    ProfileData,
+    import_earnings,
+    parse_earnings,
+    record_platform_profile,
+)
+
+OPEN = frozenset(
+    {
+        ApplicationStatus.DRAFT,
+        ApplicationStatus.SUBMITTED,
+        ApplicationStatus.SCORING,
+        ApplicationStatus.SCORED,
+        ApplicationStatus.REFERRED,
+    }
+)
+
+
+#: Abuse limits of the public form: applications sent from one address in a day, and
+#: with one CURP in 30 days (whatever became of them).
+SELF_SERVICE_PER_IP_PER_DAY = 5
+
+
+SELF_SERVICE_PER_CURP_PER_30_DAYS = 3
+
+
+class TooManyApplications(DomainError):
+    """The public form's limit per address or per CURP was reached (the web layer: 429)."""
+
+
+def check_self_service_limits(
+    session: Session, *, curp: str, ip: str | None, now: datetime
+) -> None:
+    """Refuse when this address or this CURP sent too many applications lately, or when
+    the CURP already has an open application (any channel)."""
+    curp = curp.strip().upper()
+    sent = select(func.count(CreditApplication.id)).where(CreditApplication.self_service)
+    if ip is not None:
+        from_ip = session.scalar(
+            sent.where(
+                CreditApplication.consent_ip == ip,
+                CreditApplication.created_at >= now - timedelta(days=1),
+            )
+        )
+        if (from_ip or 0) >= SELF_SERVICE_PER_IP_PER_DAY:
+            raise TooManyApplications(
+                N_(
+                    "Too many applications were sent from this connection today. "
+                    "Try again tomorrow or call us."
+                )
+            )
+    with_curp = session.scalar(
+        sent.where(
+            CreditApplication.curp == curp,
+            CreditApplication.created_at >= now - timedelta(days=30),
+        )
+    )
+    if (with_curp or 0) >= SELF_SERVICE_PER_CURP_PER_30_DAYS:
+        raise TooManyApplications(
+            N_("This CURP has sent several applications this month. Call us to continue.")
+        )
+    open_one = session.scalar(
+        select(CreditApplication.id).where(
+            CreditApplication.curp == curp, CreditApplication.status.in_(OPEN)
+        )
+    )
+    if open_one is not None:
+        raise FieldError(
+            "curp",
+            N_(
+                "We already have an open application with this CURP; we will contact you "
+                "about it. You do not need to send another one."
+            ),
+        )
+
+
+@dataclass
+class EarningsFile:
+    content: bytes
+    filename: str
+
+
+def apply_as_applicant(
+    session: Session,
+    data: ApplicantData,
+    *,
+    profiles: Sequence[ProfileData],
+    earnings: EarningsFile | None,
+    ip: str | None,
+    today: date,
+    now: datetime | None = None,
+) -> CreditApplication:
+    """An application sent by the applicant from the public form: created, consent
+    recorded (no member of staff), earnings imported and profiles stored, and submitted
+    for scoring (the caller queues the job after the commit). All or nothing: a
+    refusal raises before anything the caller commits."""
+    now = now or clock.now()
+    _clean(data, today)  # field errors first, before any lookup
+    check_self_service_limits(session, curp=data.curp, ip=ip, now=now)
+    if earnings is None and not profiles:
+        raise FieldError(
+            "file",
+            N_("Upload the export of your platforms or type the profile of at least one."),
+        )
+    if earnings is not None:
+        try:  # checked first so that its error lands on the form's file field
+            parse_earnings(earnings.content, earnings.filename, today)
+        except DomainError as error:
+            raise FieldError("file", error.message, **error.params) from None
+    application = create_application(session, data, actor_id=None, today=today, ip=ip)
+    application.self_service = True
+    record_consent(session, application, recorded_by_id=None, ip=ip, now=now)
+    if earnings is not None:
+        import_earnings(
+            session,
+            application,
+            earnings.content,
+            earnings.filename,
+            actor_id=None,
+            today=today,
+            ip=ip,
+        )
+    for profile in profiles:
+        record_platform_profile(session, application, profile, actor_id=None, today=today, ip=ip)
+    submit_application(session, application, actor_id=None, ip=ip)
+    return application
