@@ -73,58 +73,78 @@ def period_of(form: DashboardFilterForm, today: date) -> tuple[date, date]:
     return monday_of(today), today
 
 
+def _count(label: str, n: int) -> Figure:
+    return Figure(label, number(n), n)
+
+
+def _share(label: str, rate: float | None) -> Figure:
+    if rate is None:
+        return Figure(label, "—", None)
+    return Figure(label, _pct(rate), round(rate, 4))
+
+
+def _decimal(label: str, value: float | None, digits: int = 1) -> Figure:
+    if value is None:
+        return Figure(label, "—", None)
+    return Figure(label, number(value, digits), round(value, digits))
+
+
+def _money_figure(label: str, cents: int | None) -> Figure:
+    """An amount: shown as money, valued in pesos (the CSV's number)."""
+    if cents is None:
+        return Figure(label, "—", None)
+    return Figure(label, money(cents), float(pesos(cents)))
+
+
+Point = tuple[str, float, str]  # a chart's label, value and value as shown
+
+
+def _chart(chart_id: str, title: str, header: str, points: list[Point], kind: str = "bar") -> Chart:
+    labels = [label for label, _value, _text in points]
+    values = [value for _label, value, _text in points]
+    texts = [text for _label, _value, text in points]
+    return build(chart_id, title, kind, labels, values, texts, label_header=header)
+
+
 def _fleet(p: FleetPanel) -> Panel:
-    labels = [_day(d) for d, _n in p.daily_on_road]
-    values = [float(n) for _d, n in p.daily_on_road]
     return Panel(
         "fleet",
         _("Fleet utilization"),
         [
-            Figure(_("Cars on the road"), number(p.on_road), p.on_road),
-            Figure(_("Assigned to a driver"), number(p.assigned), p.assigned),
-            Figure(_("In repair"), number(p.in_repair), p.in_repair),
-            Figure(_("Idle at a depot"), number(p.idle), p.idle),
-            Figure(_("Out of service"), number(p.out_of_service), p.out_of_service),
-            Figure(_("Utilization"), _pct(p.utilization), round(p.utilization, 4)),
+            _count(_("Cars on the road"), p.on_road),
+            _count(_("Assigned to a driver"), p.assigned),
+            _count(_("In repair"), p.in_repair),
+            _count(_("Idle at a depot"), p.idle),
+            _count(_("Out of service"), p.out_of_service),
+            _share(_("Utilization"), p.utilization),
         ],
         [
-            build(
+            _chart(
                 "chart-fleet",
                 _("Cars that drove, per day"),
-                "bar",
-                labels,
-                values,
-                [number(v) for v in values],
-                label_header=_("Day"),
+                _("Day"),
+                [(_day(d), float(n), number(n)) for d, n in p.daily_on_road],
             )
         ],
     )
 
 
 def _km(p: KmPanel) -> Panel:
-    labels = [_day(d) for d, _v in p.daily]
-    values = [v for _d, v in p.daily]
     return Panel(
         "km",
         _("Kilometres per car per day"),
         [
-            Figure(
-                _("Average km per car per day"),
-                number(p.km_per_car_day, 1),
-                round(p.km_per_car_day, 1),
-            ),
+            _decimal(_("Average km per car per day"), p.km_per_car_day),
             Figure(_("Kilometres driven"), number(p.km), round(p.km, 1)),
-            Figure(_("Car-days with trips"), number(p.car_days), p.car_days),
+            _count(_("Car-days with trips"), p.car_days),
         ],
         [
-            build(
+            _chart(
                 "chart-km",
                 _("Average km per car that drove, per day"),
-                "line",
-                labels,
-                values,
-                [number(v, 1) for v in values],
-                label_header=_("Day"),
+                _("Day"),
+                [(_day(d), v, number(v, 1)) for d, v in p.daily],
+                kind="line",
             )
         ],
     )
@@ -136,73 +156,46 @@ def _bucket(low: int, high: int | None) -> str:
     return _("%(low)d to %(high)d days", low=low, high=high)
 
 
-def _money_figure(label: str, cents: int | None) -> Figure:
-    """An amount: shown as money, valued in pesos (the CSV's number)."""
-    if cents is None:
-        return Figure(label, "—", None)
-    return Figure(label, money(cents), float(pesos(cents)))
-
-
-def _in_pesos(amounts: list[int]) -> list[float]:
-    return [float(pesos(cents)) for cents in amounts]
-
-
 def _collections(p: CollectionsPanel) -> Panel:
-    weeks = [_week(w) for w, _b, _c in p.weekly]
-    billed = [b for _w, b, _c in p.weekly]
-    collected = [c for _w, _b, c in p.weekly]
-    buckets = [_bucket(*b) for b, _c, _n in p.overdue]
-    overdue = [c for _b, c, _n in p.overdue]
+    def weekly(title: str, chart_id: str, amounts: list[tuple[date, int]]) -> Chart:
+        points = [(_week(w), float(pesos(c)), money(c)) for w, c in amounts]
+        return _chart(chart_id, title, _("Week"), points)
+
     return Panel(
         "collections",
         _("Collections"),
         [
             _money_figure(_("Billed"), p.billed_cents),
             _money_figure(_("Collected"), p.collected_cents),
-            Figure(
-                _("Collected over billed"), _pct(p.collection_rate), round(p.collection_rate, 4)
-            ),
+            _share(_("Collected over billed"), p.collection_rate),
             _money_figure(_("Overdue"), p.overdue_cents),
-            Figure(_("Drivers late"), number(p.drivers_late), p.drivers_late),
+            _count(_("Drivers late"), p.drivers_late),
         ],
         [
-            build(
-                "chart-billed",
-                _("Billed per week (pesos)"),
-                "bar",
-                weeks,
-                _in_pesos(billed),
-                [money(c) for c in billed],
-                label_header=_("Week"),
-            ),
-            build(
-                "chart-collected",
+            weekly(_("Billed per week (pesos)"), "chart-billed", [(w, b) for w, b, _c in p.weekly]),
+            weekly(
                 _("Collected per week (pesos)"),
-                "bar",
-                weeks,
-                _in_pesos(collected),
-                [money(c) for c in collected],
-                label_header=_("Week"),
+                "chart-collected",
+                [(w, c) for w, _b, c in p.weekly],
             ),
-            build(
+            _chart(
                 "chart-overdue",
                 _("Owed by drivers late, by days late (pesos)"),
-                "bar",
-                buckets,
-                _in_pesos(overdue),
+                _("Days late"),
                 [
-                    _("%(amount)s (%(drivers)s drivers)", amount=money(c), drivers=number(n))
-                    for _b, c, n in p.overdue
+                    (
+                        _bucket(*b),
+                        float(pesos(c)),
+                        _("%(amount)s (%(drivers)s drivers)", amount=money(c), drivers=number(n)),
+                    )
+                    for b, c, n in p.overdue
                 ],
-                label_header=_("Days late"),
             ),
         ],
     )
 
 
 def _energy(p: EnergyPanel) -> Panel:
-    labels = [_day(d) for d, _k, _c in p.daily]
-    kwh = [k for _d, k, _c in p.daily]
     per_km = p.cost_per_km_cents
     rows = [
         [
@@ -215,88 +208,68 @@ def _energy(p: EnergyPanel) -> Panel:
         ]
         for r in p.depots
     ]
+    headers = [_("Depot"), "kWh", _("Cost"), _("Sessions"), "km", _("Cost per km")]
     return Panel(
         "energy",
         _("Energy"),
         [
-            Figure(_("Energy delivered (kWh)"), number(p.kwh, 1), round(p.kwh, 1)),
+            _decimal(_("Energy delivered (kWh)"), p.kwh),
             _money_figure(_("Energy cost"), p.cost_cents),
             _money_figure(_("Energy cost per km"), None if per_km is None else round(per_km)),
         ],
         [
-            build(
+            _chart(
                 "chart-energy",
                 _("kWh per day"),
-                "bar",
-                labels,
-                kwh,
-                [number(v, 1) for v in kwh],
-                label_header=_("Day"),
+                _("Day"),
+                [(_day(d), k, number(k, 1)) for d, k, _c in p.daily],
             )
         ],
-        tables=[
-            (
-                _("Per depot"),
-                [_("Depot"), "kWh", _("Cost"), _("Sessions"), "km", _("Cost per km")],
-                rows,
-            )
-        ],
+        tables=[(_("Per depot"), headers, rows)],
     )
 
 
 def _charging(p: ChargingPanel) -> Panel:
-    hours = [f"{h:02d}:00" for h, _u in p.hourly]
-    use = [u * 100 for _h, u in p.hourly]
     return Panel(
         "charging",
         _("Charging sessions"),
         [
-            Figure(_("Sessions"), number(p.sessions), p.sessions),
-            Figure(_("Connectors"), number(p.connectors), p.connectors),
-            Figure(_("Bookings"), number(p.bookings), p.bookings),
-            Figure(_("No-shows"), number(p.no_shows), p.no_shows),
-            Figure(_("No-show rate"), _pct(p.no_show_rate), round(p.no_show_rate, 4)),
+            _count(_("Sessions"), p.sessions),
+            _count(_("Connectors"), p.connectors),
+            _count(_("Bookings"), p.bookings),
+            _count(_("No-shows"), p.no_shows),
+            _share(_("No-show rate"), p.no_show_rate),
         ],
         [
-            build(
+            _chart(
                 "chart-connectors",
                 _("Connector utilization by hour of day (%)"),
-                "bar",
-                hours,
-                use,
-                [number(v, 1) + " %" for v in use],
-                label_header=_("Hour"),
+                _("Hour"),
+                [(f"{h:02d}:00", u * 100, number(u * 100, 1) + " %") for h, u in p.hourly],
             )
         ],
     )
 
 
 def _incidents(p: IncidentsPanel) -> Panel:
-    labels = [str(INCIDENT_STATUS_LABELS[s]) for s, _n in p.open_by_status]
-    values = [float(n) for _s, n in p.open_by_status]
-    average = p.average_days_to_close
     return Panel(
         "incidents",
         _("Incidents"),
         [
-            Figure(_("Open now"), number(p.open), p.open),
-            Figure(_("Reported in the period"), number(p.reported), p.reported),
-            Figure(_("Closed in the period"), number(p.closed), p.closed),
-            Figure(
-                _("Average days to close"),
-                number(average, 1) if average is not None else "—",
-                None if average is None else round(average, 1),
-            ),
+            _count(_("Open now"), p.open),
+            _count(_("Reported in the period"), p.reported),
+            _count(_("Closed in the period"), p.closed),
+            _decimal(_("Average days to close"), p.average_days_to_close),
         ],
         [
-            build(
+            _chart(
                 "chart-incidents",
                 _("Open incidents by status"),
-                "bar",
-                labels,
-                values,
-                [number(v) for v in values],
-                label_header=_("Status"),
+                _("Status"),
+                [
+                    (str(INCIDENT_STATUS_LABELS[st]), float(n), number(n))
+                    for st, n in p.open_by_status
+                ],
             )
         ],
     )
@@ -324,53 +297,65 @@ def _cohort_short(c: Cohort) -> str:
     return _("No ledger history")
 
 
+def _outcomes_source(d: DelinquencyPanel) -> str:
+    if d.computed_at is None:
+        return _("Outcomes computed live: the nightly summary has not run yet.")
+    return _("Outcomes as of %(when)s.", when=local_datetime(d.computed_at, "d MMM yyyy, HH:mm"))
+
+
+def _cohort_table(d: DelinquencyPanel) -> tuple[str, list[str], list[list[str]]]:
+    headers = [
+        _("Cohort"),
+        _("Contracts"),
+        _("No ledger history"),
+        _("Judged"),
+        _("Went bad"),
+        _("Rate"),
+    ]
+    rows = [
+        [
+            local_date(c.month, "MMM yyyy"),
+            number(c.contracts),
+            number(c.unobserved),
+            number(c.judged),
+            number(c.bad),
+            _pct(c.rate) if c.rate is not None else _cohort_short(c),
+        ]
+        for c in d.cohorts
+        if c.contracts
+    ]
+    return _("Early delinquency by cohort"), headers, rows
+
+
 def _credit(p: CreditPanel, d: DelinquencyPanel) -> Panel:
-    weeks = [_week(w) for w, _s, _a in p.weekly]
-    submitted = [float(s) for _w, s, _a in p.weekly]
-    months = [local_date(c.month, "MMM yyyy") for c in d.cohorts]
-    rates = [(c.rate or 0.0) * 100 for c in d.cohorts]
     judged = [c for c in d.cohorts if c.rate is not None]
     bad, contracts = sum(c.bad for c in judged), sum(c.judged for c in judged)
-    overall = bad / contracts if contracts else None
-    if d.computed_at is None:
-        source = _("Outcomes computed live: the nightly summary has not run yet.")
-    else:
-        source = _(
-            "Outcomes as of %(when)s.", when=local_datetime(d.computed_at, "d MMM yyyy, HH:mm")
-        )
     return Panel(
         "credit",
         _("Credit applications"),
         [
-            Figure(_("Applications submitted"), number(p.applications), p.applications),
-            Figure(_("Decisions"), number(p.decided), p.decided),
-            Figure(_("Approved"), number(p.approved), p.approved),
-            Figure(_("Declined"), number(p.declined), p.declined),
-            Figure(_("Approval rate"), _pct(p.approval_rate), round(p.approval_rate, 4)),
-            Figure(
-                _("Early delinquency, judged cohorts"),
-                _pct(overall) if overall is not None else "—",
-                None if overall is None else round(overall, 4),
-            ),
+            _count(_("Applications submitted"), p.applications),
+            _count(_("Decisions"), p.decided),
+            _count(_("Approved"), p.approved),
+            _count(_("Declined"), p.declined),
+            _share(_("Approval rate"), p.approval_rate),
+            _share(_("Early delinquency, judged cohorts"), bad / contracts if contracts else None),
         ],
         [
-            build(
+            _chart(
                 "chart-credit",
                 _("Applications submitted per week"),
-                "bar",
-                weeks,
-                submitted,
-                [number(v) for v in submitted],
-                label_header=_("Week"),
+                _("Week"),
+                [(_week(w), float(n), number(n)) for w, n, _a in p.weekly],
             ),
-            build(
+            _chart(
                 "chart-delinquency",
                 _("Early delinquency by cohort (%)"),
-                "bar",
-                months,
-                rates,
-                [_cohort_text(c) for c in d.cohorts],
-                label_header=_("Contracts started in"),
+                _("Contracts started in"),
+                [
+                    (local_date(c.month, "MMM yyyy"), (c.rate or 0.0) * 100, _cohort_text(c))
+                    for c in d.cohorts
+                ],
             ),
         ],
         note=_(
@@ -382,33 +367,9 @@ def _credit(p: CreditPanel, d: DelinquencyPanel) -> Panel:
             " The depot filter does not apply to applications.",
             days=BAD_DAYS_PAST_DUE,
             weeks=DELINQUENCY_WEEKS,
-            source=source,
+            source=_outcomes_source(d),
         ),
-        tables=[
-            (
-                _("Early delinquency by cohort"),
-                [
-                    _("Cohort"),
-                    _("Contracts"),
-                    _("No ledger history"),
-                    _("Judged"),
-                    _("Went bad"),
-                    _("Rate"),
-                ],
-                [
-                    [
-                        month,
-                        number(c.contracts),
-                        number(c.unobserved),
-                        number(c.judged),
-                        number(c.bad),
-                        _pct(c.rate) if c.rate is not None else _cohort_short(c),
-                    ]
-                    for month, c in zip(months, d.cohorts, strict=True)
-                    if c.contracts
-                ],
-            )
-        ],
+        tables=[_cohort_table(d)],
     )
 
 
