@@ -5,6 +5,7 @@ from portal.db import Base
 from .audit import (
     AuditEvent,
 )
+from .battery import BatteryEstimate, BatterySession, VehicleMatch
 from .bookings import (
     LIVE_BOOKING_STATUSES,
     Booking,
@@ -95,6 +96,8 @@ __all__ = [
     "AlertKind",
     "ApplicationStatus",
     "AuditEvent",
+    "BatteryEstimate",
+    "BatterySession",
     "Base",
     "Booking",
     "BookingStatus",
@@ -154,6 +157,7 @@ __all__ = [
     "Vehicle",
     "VehicleAlert",
     "VehicleDailyKm",
+    "VehicleMatch",
     "VehicleState",
     "VehicleStatus",
     "VehicleTrip",
