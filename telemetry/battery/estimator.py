@@ -69,6 +69,7 @@ FAST_FADE_Z = 3.0
 MIN_PEERS = 5
 """Cars with a fade rate needed before a car can be compared with its peers."""
 BOOTSTRAP_SAMPLES = 200
+PAIRS_PER_CHUNK = 2_000_000
 BAND = 0.95
 DAYS_PER_YEAR = 365.25
 MAD_TO_SIGMA = 1.4826
@@ -314,8 +315,9 @@ def _bootstrap(
         return np.array([robust_location(p) for p in points]), np.zeros(samples)
     days = car.days[used][draws]
     slopes = np.empty(samples)
-    for chunk in range(0, samples, 16):
-        part = slice(chunk, chunk + 16)
+    chunk = max(1, PAIRS_PER_CHUNK // len(used) ** 2)  # bounds the memory of a chunk
+    for first in range(0, samples, chunk):
+        part = slice(first, first + chunk)
         slopes[part] = _pairwise_median_slopes(days[part], points[part])
     intercepts = np.median(points - slopes[:, None] * days, axis=1)
     return intercepts + slopes * last, slopes
