@@ -110,10 +110,6 @@ class VehicleEstimate:
     alerts: tuple[str, ...] = ()
     trend: tuple[MonthPoint, ...] = ()
 
-    @property
-    def estimated(self) -> bool:
-        return self.soh_percent is not None
-
 
 @dataclass(frozen=True, slots=True)
 class FleetEstimate:
