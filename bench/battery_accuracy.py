@@ -6,12 +6,13 @@ rate, realistic efficiencies, 1 % SoC steps, noise, gaps, partial sessions, outl
 estimated after 30, 90 and 180 days. For each horizon: the mean absolute error of the
 state of health at each car's latest session, how often the truth falls inside the
 95 % band, and — from 90 days — the error of the fade rate per car and of the fleet's.
-In the same run, a naive baseline on the same sessions: the plain mean of
-energy × 0.90 ÷ ΔSoC over the sessions with ΔSoC ≥ 20 for the state of health, the
-least-squares line through the same per-session values for the fade rate. Then two
-checks of the assumptions: the season's effect on the efficiency off and four times
-stronger, a whole year (the seasons come round), and cars that were not new when
-their baseline was taken.
+Each line is repeated without the sessions' battery temperatures (no fleet temperature
+term), which is what a CSV without the optional column gets. In the same run, a naive
+baseline on the same sessions: the plain mean of energy × 0.90 ÷ ΔSoC over the sessions
+with ΔSoC ≥ 20 for the state of health, the least-squares line through the same
+per-session values for the fade rate. Then checks of the assumptions: the season's
+effect on the efficiency off and four times stronger, a whole year (the seasons come
+round), and cars that were not new when their baseline was taken.
 """
 
 from __future__ import annotations
@@ -67,10 +68,10 @@ def _naive(sessions: Sequence[ChargeSession]) -> tuple[float, float]:
     return float(np.mean(soh)), float(-slope * DAYS_PER_YEAR)
 
 
-def score(fleet: SimulatedFleet, horizon: int, samples: int) -> Scores:
+def score(fleet: SimulatedFleet, horizon: int, samples: int, temperature: bool = True) -> Scores:
     until = fleet.cars[0].commissioned + timedelta(days=horizon)
     sessions = sessions_until(fleet.sessions, until)
-    estimate = estimate_fleet(sessions, samples=samples)
+    estimate = estimate_fleet(sessions, samples=samples, temperature=temperature)
     by_car: dict[str, list[ChargeSession]] = {}
     for s in sessions:
         by_car.setdefault(s.vehicle_id, []).append(s)
@@ -142,6 +143,8 @@ def main() -> None:
     print(f"{len(fleet.sessions)} sessions simulated in {time.perf_counter() - started:.1f} s")
     for horizon in HORIZONS:
         print(_line(f"after {horizon} days", score(fleet, horizon, args.samples)))
+        plain = score(fleet, horizon, args.samples, temperature=False)
+        print(_line("  the same without temperatures", plain))
     if args.quick:
         return
     base = Disturbances()
@@ -153,6 +156,8 @@ def main() -> None:
             disturbances=replace(base, temperature_effect=effect),
         )
         print(_line(f"{label}, after 180 days", score(varied, 180, args.samples)))
+        plain = score(varied, 180, args.samples, temperature=False)
+        print(_line("  the same without temperatures", plain))
     year = simulate_fleet(args.cars, 365, seed=args.seed)
     print(_line("a whole year, after 365 days", score(year, 365, args.samples)))
     rng = np.random.default_rng(args.seed)

@@ -6,7 +6,7 @@ Revises: 0015
 Create Date: 2026-12-07 04:33:39
 
 `battery_sessions`: one row per completed charging session (the car, its tracker's state
-of charge before and after, charger type, energy, odometer), for the estimator and for
+of charge before and after, charger type, energy, odometer, battery temperature), for the estimator and for
 BI tools. `battery_estimates`: the latest state of health per vehicle. Both are filled
 by `portal.services.battery` (nightly job); nothing to backfill here.
 """
@@ -87,6 +87,7 @@ def upgrade() -> None:
         sa.Column("soc_end_pct", sa.SmallInteger(), nullable=True),
         sa.Column("soc_end_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("odometer_km", sa.Numeric(precision=9, scale=1), nullable=True),
+        sa.Column("battery_temp_c", sa.Numeric(precision=4, scale=1), nullable=True),
         sa.Column("model", sa.String(length=100), nullable=True),
         sa.Column("nominal_kwh", sa.Numeric(precision=5, scale=1), nullable=True),
         sa.Column("usable", sa.Boolean(), nullable=False),

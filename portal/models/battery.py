@@ -75,6 +75,8 @@ class BatterySession(Base):
     soc_end_pct: Mapped[int | None] = mapped_column(SmallInteger)
     soc_end_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     odometer_km: Mapped[Decimal | None] = mapped_column(Numeric(9, 1))
+    # The start reading's battery temperature (IO 151, CAN adapter), °C.
+    battery_temp_c: Mapped[Decimal | None] = mapped_column(Numeric(4, 1))
     model: Mapped[str | None] = mapped_column(String(100))
     nominal_kwh: Mapped[Decimal | None] = mapped_column(Numeric(5, 1))
     usable: Mapped[bool]

@@ -11,7 +11,7 @@ each car's estimate from its sessions (`telemetry.battery`).
   tracker agrees with a booking or a card;
 - the tracker's state of charge at the start (the last reading at or before it) and at
   the end (the first reading at or after it), looked for up to `SEARCH_WINDOW` away,
-  and the odometer of the start reading;
+  and the odometer and battery temperature (IO 151) of the start reading;
 - the charger type: DC when the connector (else the charger) is rated above
   `AC_MAX_KW` or the session's average power was above it, AC when rated at or under it;
 - the metered energy.
@@ -83,18 +83,19 @@ class _Reading:
     at: datetime
     soc_pct: int
     odometer_m: int | None
+    battery_temp_c: Decimal | None
 
 
 _READINGS_AROUND = text(
     """
     SELECT k.session_id,
-           b.device_time, b.soc_pct, b.odometer_m,
-           a.device_time, a.soc_pct, a.odometer_m
+           b.device_time, b.soc_pct, b.odometer_m, b.temp_decidegrees,
+           a.device_time, a.soc_pct, a.odometer_m, a.temp_decidegrees
     FROM unnest(CAST(:ids AS integer[]), CAST(:imeis AS varchar[]),
                 CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]))
          AS k(session_id, imei, started_at, ended_at)
     LEFT JOIN LATERAL (
-        SELECT r.device_time, r.soc_pct, r.odometer_m
+        SELECT r.device_time, r.soc_pct, r.odometer_m, r.io ->> '151' AS temp_decidegrees
         FROM telemetry_readings AS r
         WHERE r.imei = k.imei AND r.soc_pct IS NOT NULL
           AND r.device_time <= k.started_at AND r.device_time >= k.started_at - :search
@@ -102,7 +103,7 @@ _READINGS_AROUND = text(
         LIMIT 1
     ) AS b ON true
     LEFT JOIN LATERAL (
-        SELECT r.device_time, r.soc_pct, r.odometer_m
+        SELECT r.device_time, r.soc_pct, r.odometer_m, r.io ->> '151' AS temp_decidegrees
         FROM telemetry_readings AS r
         WHERE r.imei = k.imei AND r.soc_pct IS NOT NULL
           AND r.device_time >= k.ended_at AND r.device_time <= k.ended_at + :search
@@ -111,6 +112,15 @@ _READINGS_AROUND = text(
     ) AS a ON true
     """
 )
+
+
+def _degrees(decidegrees: str | None) -> Decimal | None:
+    """IO 151 as stored (a signed count of 0.1 °C) in °C; None when absent, not a number
+    or not a battery's temperature (outside -40..90 °C)."""
+    if decidegrees is None or not decidegrees.lstrip("-").isdigit():
+        return None
+    degrees = Decimal(decidegrees) / 10
+    return degrees if -40 <= degrees <= 90 else None
 
 
 def _readings_around(
@@ -131,10 +141,10 @@ def _readings_around(
                 "search": SEARCH_WINDOW,
             },
         )
-        for sid, b_at, b_soc, b_odo, a_at, a_soc, a_odo in rows:
+        for sid, b_at, b_soc, b_odo, b_temp, a_at, a_soc, a_odo, a_temp in rows:
             found[sid] = (
-                None if b_at is None else _Reading(b_at, b_soc, b_odo),
-                None if a_at is None else _Reading(a_at, a_soc, a_odo),
+                None if b_at is None else _Reading(b_at, b_soc, b_odo, _degrees(b_temp)),
+                None if a_at is None else _Reading(a_at, a_soc, a_odo, _degrees(a_temp)),
             )
     return found
 
@@ -331,6 +341,7 @@ def _row_values(
         "odometer_km": (
             Decimal(before.odometer_m) / 1000 if before and before.odometer_m is not None else None
         ),
+        "battery_temp_c": before.battery_temp_c if before else None,
         "model": f"{vehicle.make} {vehicle.model}" if vehicle else None,
         "nominal_kwh": vehicle.battery_kwh if vehicle else None,
         "usable": usable,
@@ -362,6 +373,7 @@ def list_estimator_sessions(session: Session) -> list[ChargeSession]:
                 soc_end=float(row.soc_end_pct),
                 charger_type="DC" if row.charger_type == "DC" else "AC",
                 odometer_km=None if row.odometer_km is None else float(row.odometer_km),
+                battery_temp_c=None if row.battery_temp_c is None else float(row.battery_temp_c),
             )
         )
     return sessions

@@ -70,6 +70,7 @@ def fleet_json(fleet: FleetEstimate, skipped_rows: int, details: bool = False) -
         document["fleet"] |= {
             "fade_median": _round(fleet.fade_median),
             "fade_mad": _round(fleet.fade_mad),
+            "efficiency_per_degree": _round(fleet.efficiency_per_degree, 6),
         }
     return document
 
@@ -83,7 +84,7 @@ def estimate_command(args: argparse.Namespace) -> int:
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         print(f"error: {path}: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    fleet = estimate_fleet(sessions, seed=args.seed)
+    fleet = estimate_fleet(sessions, seed=args.seed, temperature=args.temperature)
     json.dump(fleet_json(fleet, skipped, args.details), sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
     return 0
@@ -124,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--details", action="store_true", help="add efficiencies, bands, alerts and trends"
     )
     estimate.add_argument("--seed", type=int, default=0, help="seed of the bootstrap band")
+    estimate.add_argument(
+        "--no-temperature",
+        dest="temperature",
+        action="store_false",
+        help="ignore the battery_temp_c column (no temperature term)",
+    )
     estimate.set_defaults(run=estimate_command)
     simulate = commands.add_parser("simulate", help="a simulated fleet's sessions as CSV")
     simulate.add_argument("--cars", type=int, default=20)

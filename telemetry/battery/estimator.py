@@ -75,6 +75,13 @@ DAYS_PER_YEAR = 365.25
 MAD_TO_SIGMA = 1.4826
 OUTLIER_SIGMAS = 3.0
 
+TEMPERATURE_REFERENCE_C = 20.0
+"""Energies are normalised to a battery at this temperature (it cancels in the
+efficiency; any value would do)."""
+MIN_TEMPERATURE_SESSIONS = 200
+"""Sessions with a battery temperature the fleet needs before its temperature term is
+learned."""
+
 LOW_SOH = "low_soh"
 FAST_FADE = "fast_fade"
 
@@ -117,6 +124,9 @@ class FleetEstimate:
     fade_percent_per_year: float | None  # the fleet's mean fade (cars with a fade rate)
     fade_median: float | None
     fade_mad: float | None  # robust spread (MAD × 1.4826) of the cars' fade rates
+    # Efficiency gained per °C of battery temperature, learned over the fleet (relative,
+    # 0.0005 = 0.05 %/°C); None when the sessions carry too few temperatures.
+    efficiency_per_degree: float | None = None
 
 
 # --- robust building blocks ------------------------------------------------------------
@@ -398,6 +408,95 @@ def estimate_vehicle(
     )
 
 
+# --- temperature ---------------------------------------------------------------------------
+
+
+def _detrended(days: np.ndarray, values: np.ndarray) -> np.ndarray:
+    return np.asarray(values - np.polyval(np.polyfit(days, values, 1), days))
+
+
+def _temperature_residuals(
+    sessions: Sequence[ChargeSession],
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """One car's sessions with a battery temperature: how far each session's state of
+    health (log) lies from the car's line, and its temperature, both with their own
+    trend over time removed per charger type. The line has taken up the season's trend
+    along with the fade; what is left moves with the temperature from day to day and
+    month to month, and says how much a degree changes the efficiency."""
+    nominal = max(sessions, key=lambda s: s.started_at).nominal_kwh
+    usable = _usable(sessions, nominal)
+    if len(usable) < MIN_CALIBRATION_SESSIONS:
+        return None
+    car = _car(usable, nominal)
+    calibrations = _calibrations(car)
+    if not calibrations or car.days[-1] < MIN_FADE_DAYS:
+        return None
+    log_eta = {
+        t: _log_efficiency(car, c, np.arange(len(c.members))) for t, c in calibrations.items()
+    }
+    temperatures = np.array(
+        [math.nan if s.battery_temp_c is None else s.battery_temp_c for s in car.sessions]
+    )
+    residuals, degrees = [], []
+    for kind in log_eta:
+        idx = np.flatnonzero((car.dc == (kind == "DC")) & ~np.isnan(temperatures))
+        if len(idx) < MIN_CALIBRATION_SESSIONS or np.ptp(car.days[idx]) == 0:
+            continue
+        soh = _soh_points(car, log_eta, idx)
+        intercept, slope = _line(car.days[idx], soh)
+        line = intercept + slope * car.days[idx]
+        if np.any(line <= 0):
+            continue
+        residuals.append(_detrended(car.days[idx], np.log(soh / line)))
+        degrees.append(_detrended(car.days[idx], temperatures[idx]))
+    if not residuals:
+        return None
+    return np.concatenate(residuals), np.concatenate(degrees)
+
+
+def efficiency_per_degree(by_vehicle: dict[str, list[ChargeSession]]) -> float | None:
+    """The fleet's efficiency change per °C of battery temperature (relative), from a
+    Huber regression of the cars' detrended residuals on their detrended temperatures;
+    None with fewer than `MIN_TEMPERATURE_SESSIONS` sessions or no spread in them."""
+    parts = [r for r in map(_temperature_residuals, by_vehicle.values()) if r is not None]
+    if not parts:
+        return None
+    residuals = np.concatenate([p[0] for p in parts])
+    degrees = np.concatenate([p[1] for p in parts])
+    if len(residuals) < MIN_TEMPERATURE_SESSIONS or np.std(degrees) < 0.5:
+        return None
+    from sklearn.linear_model import HuberRegressor  # only when there is something to fit
+
+    fit = HuberRegressor().fit(degrees[:, None], residuals)
+    # A more efficient (warmer) charge needs fewer kWh per percent: the session's state
+    # of health reads low, so the residual falls as the efficiency rises.
+    return -float(fit.coef_[0])
+
+
+def at_reference_temperature(
+    sessions: Sequence[ChargeSession], per_degree: float
+) -> list[ChargeSession]:
+    """The sessions' energies as if charged at `TEMPERATURE_REFERENCE_C`. A session
+    without a temperature is taken at its car's median for its charger type."""
+    known: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for s in sessions:
+        if s.battery_temp_c is not None:
+            known[s.vehicle_id, s.charger_type].append(s.battery_temp_c)
+    medians = {key: float(np.median(values)) for key, values in known.items()}
+    out = []
+    for s in sessions:
+        temperature = s.battery_temp_c
+        if temperature is None:
+            temperature = medians.get((s.vehicle_id, s.charger_type))
+        if temperature is None:
+            out.append(s)
+            continue
+        # warmer than the reference: more efficient, so more kWh would have been needed
+        factor = math.exp(per_degree * (temperature - TEMPERATURE_REFERENCE_C))
+        out.append(replace(s, energy_kwh=s.energy_kwh * factor))
+    return out
+
+
 # --- the fleet ---------------------------------------------------------------------------
 
 
@@ -419,11 +518,22 @@ def estimate_fleet(
     *,
     seed: int = 0,
     samples: int = BOOTSTRAP_SAMPLES,
+    temperature: bool = True,
 ) -> FleetEstimate:
-    """Every car's estimate, the fleet's fade rate, and the peer comparison."""
+    """Every car's estimate, the fleet's fade rate, and the peer comparison.
+
+    When the sessions carry the battery's temperature, the fleet first learns how much
+    a degree changes the charging efficiency (`efficiency_per_degree`) and every
+    session's energy is taken to a battery at 20 °C, so a season does not read as fade
+    (docs/battery-health.md)."""
     by_vehicle: dict[str, list[ChargeSession]] = defaultdict(list)
     for s in sessions:
         by_vehicle[s.vehicle_id].append(s)
+    per_degree = efficiency_per_degree(by_vehicle) if temperature else None
+    if per_degree is not None:
+        by_vehicle = {
+            v: at_reference_temperature(rows, per_degree) for v, rows in by_vehicle.items()
+        }
     estimates = {
         vehicle_id: estimate_vehicle(rows, seed=seed, samples=samples)
         for vehicle_id, rows in sorted(by_vehicle.items())
@@ -432,11 +542,11 @@ def estimate_fleet(
         [e.fade_percent_per_year for e in estimates.values() if e.fade_percent_per_year is not None]
     )
     if len(fades) == 0:
-        return FleetEstimate(estimates, None, None, None)
+        return FleetEstimate(estimates, None, None, None, per_degree)
     median = float(np.median(fades))
     mad = MAD_TO_SIGMA * float(np.median(np.abs(fades - median)))
     estimates = {
         v: _with_peers(e, median, mad if len(fades) >= MIN_PEERS else None, len(fades))
         for v, e in estimates.items()
     }
-    return FleetEstimate(estimates, float(np.mean(fades)), median, mad)
+    return FleetEstimate(estimates, float(np.mean(fades)), median, mad, per_degree)

@@ -3,7 +3,8 @@
 One `ChargeSession` is one completed charging session joined to the car that was
 plugged in: the energy the charger metered, the tracker's state of charge just before
 and just after, the charger type and the odometer. The portal fills them from the
-database (`portal.services.battery`); anyone else writes the CSV of `CSV_COLUMNS`.
+database (`portal.services.battery`); anyone else writes the CSV of `CSV_COLUMNS` (and,
+if known, the battery's temperature at the start: `OPTIONAL_COLUMNS`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ CSV_COLUMNS = (
     "charger_type",
     "odometer_km",
 )
+OPTIONAL_COLUMNS = ("battery_temp_c",)
+"""Read when present: the battery's temperature at the start (the tracker's IO 151)."""
 
 
 class SessionFileError(ValueError):
@@ -48,6 +51,7 @@ class ChargeSession:
     soc_end: float  # percent, the tracker's first reading after
     charger_type: ChargerType
     odometer_km: float | None = None
+    battery_temp_c: float | None = None
 
     @property
     def delta_soc(self) -> float:
@@ -74,6 +78,7 @@ def parse_row(row: dict[str, str]) -> ChargeSession | None:
     a state of charge outside 0-100 or a nominal capacity ≤ 0."""
     try:
         odometer = (row.get("odometer_km") or "").strip()
+        temperature = (row.get("battery_temp_c") or "").strip()
         session = ChargeSession(
             vehicle_id=(row["vehicle_id"] or "").strip(),
             model=(row["model"] or "").strip(),
@@ -85,6 +90,7 @@ def parse_row(row: dict[str, str]) -> ChargeSession | None:
             soc_end=_number(row["soc_end"]),
             charger_type=(row["charger_type"] or "").strip().upper(),  # type: ignore[arg-type]
             odometer_km=_number(odometer) if odometer else None,
+            battery_temp_c=_number(temperature) if temperature else None,
         )
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
@@ -106,7 +112,8 @@ def read_sessions(stream: IO[str]) -> tuple[list[ChargeSession], int]:
     """The sessions of a CSV stream and how many rows were skipped as bad.
 
     Raises `SessionFileError` for an empty file, or one whose first line is not a
-    header naming every column of `CSV_COLUMNS` (other columns are ignored).
+    header naming every column of `CSV_COLUMNS` (`OPTIONAL_COLUMNS` are read when
+    present, other columns ignored).
     """
     reader = csv.DictReader(stream)
     header = reader.fieldnames
@@ -129,12 +136,14 @@ def read_sessions(stream: IO[str]) -> tuple[list[ChargeSession], int]:
     return sessions, skipped
 
 
-def _format(value: float | None) -> str:
-    return "" if value is None else f"{value:g}"
+def _format(value: float | None, decimals: int | None = None) -> str:
+    if value is None:
+        return ""
+    return f"{value:g}" if decimals is None else f"{value:.{decimals}f}"
 
 
 def session_rows(sessions: Iterable[ChargeSession]) -> Iterator[list[str]]:
-    """CSV rows (without the header) in the column order of `CSV_COLUMNS`."""
+    """CSV rows (without the header): `CSV_COLUMNS`, then `OPTIONAL_COLUMNS`."""
     for s in sessions:
         yield [
             s.vehicle_id,
@@ -146,11 +155,12 @@ def session_rows(sessions: Iterable[ChargeSession]) -> Iterator[list[str]]:
             _format(s.soc_start),
             _format(s.soc_end),
             s.charger_type,
-            "" if s.odometer_km is None else f"{s.odometer_km:.1f}",
+            _format(s.odometer_km, 1),
+            _format(s.battery_temp_c, 1),
         ]
 
 
 def write_sessions(stream: IO[str], sessions: Iterable[ChargeSession]) -> None:
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(CSV_COLUMNS + OPTIONAL_COLUMNS)
     writer.writerows(session_rows(sessions))

@@ -28,6 +28,8 @@ What the sessions carry, each with its reason:
   energy), cell balancing at 100 % (energy that moves no percent), meter noise.
 - Tracker gaps: a session without a reading before or after is not in the output
   (the join finds no state of charge for it).
+- The battery's temperature at the start as the tracker reads it (IO 151, ±0.5 °C),
+  missing for some sessions.
 """
 
 from __future__ import annotations
@@ -152,6 +154,7 @@ class Disturbances:
     stale_start: float = 0.04
     late_end: float = 0.04
     missing_reading: float = 0.03
+    missing_temperature: float = 0.1  # a tracker without the CAN adapter's IO 151
     soc_noise: float = 0.5  # the BMS's estimate, points (standard deviation)
     meter_noise: float = 0.003  # relative
     temperature_effect: float = 0.0005  # efficiency lost per °C under 20 °C
@@ -232,6 +235,11 @@ def simulate_car(
             shown_start += float(rng.uniform(0.1, 1.0)) * (soc_before_drive - soc)
         if rng.random() < d.late_end:  # the first reading after came after a drive
             shown_end -= float(rng.uniform(2, 20))
+        shown_temperature = (
+            None
+            if rng.random() < d.missing_temperature
+            else round(temperature + float(rng.normal(0.0, 0.5)), 1)
+        )
         missing = rng.random() < d.missing_reading
         soc = target
         if missing:
@@ -252,6 +260,7 @@ def simulate_car(
                 soc_end=soc_end,
                 charger_type="DC" if dc else "AC",
                 odometer_km=round(odometer, 1),
+                battery_temp_c=shown_temperature,
             )
         )
     return sessions

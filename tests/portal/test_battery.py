@@ -41,13 +41,13 @@ def depot(make_depot):
 def reading(db):
     """Store one tracker reading of a car: state of charge, odometer in metres."""
 
-    def store(vehicle, at, soc, odometer_m=12_000_000, **io):
+    def store(vehicle, at, soc, odometer_m=12_000_000, io=None):
         record = make_record(
             at,
             latitude=DEPOT[0],
             longitude=DEPOT[1],
             satellites=9,
-            io={152: soc, 87: odometer_m, **io},
+            io={152: soc, 87: odometer_m, **(io or {})},
         )
         ingest.store_records(db, [(vehicle.tracker_imei, record)], at)
 
@@ -113,7 +113,7 @@ def test_a_booked_session_gets_the_last_reading_before_and_the_first_after(
         )
     )
     reading(car, T0 - timedelta(minutes=40), 35, odometer_m=12_340_000)
-    reading(car, T0 - timedelta(minutes=5), 31, odometer_m=12_350_400)
+    reading(car, T0 - timedelta(minutes=5), 31, odometer_m=12_350_400, io={151: 215})
     reading(car, T0 + timedelta(minutes=30), 55)  # during the session: not an end
     reading(car, T0 + timedelta(minutes=63), 82)
     reading(car, T0 + timedelta(minutes=90), 79)
@@ -129,6 +129,7 @@ def test_a_booked_session_gets_the_last_reading_before_and_the_first_after(
     assert row.soc_start_at == T0 - timedelta(minutes=5)
     assert row.soc_end_at == T0 + timedelta(minutes=63)
     assert row.odometer_km == Decimal("12350.4")
+    assert row.battery_temp_c == Decimal("21.5")  # IO 151, 0.1 °C
     assert row.energy_kwh == Decimal("20.500")
     assert row.charger_type == "DC"
     assert row.depot_id == depot.id

@@ -56,10 +56,26 @@ def test_details_add_efficiencies_alerts_and_the_trend(capsys, sessions_csv):
     status, out, _ = run(capsys, "--sessions", str(sessions_csv), "--details")
     assert status == 0
     vehicle = json.loads(out)["vehicles"]["car-0000"]
-    assert 0.8 < vehicle["efficiency"]["AC"] < 0.95
+    assert vehicle["efficiency"]
+    assert all(0.8 < value < 0.97 for value in vehicle["efficiency"].values())
     assert vehicle["alerts"] == []
     assert vehicle["trend"][0]["month"] == "2026-01"
     assert vehicle["as_of"].startswith("2026-04")
+
+
+def test_the_battery_temperature_column_is_optional():
+    from io import StringIO
+
+    from telemetry.battery import read_sessions
+
+    row = "car-1,BYD,38.8,2026-04-20T05:00:00,2026-04-20T09:00:00Z,20,20,80,dc,1"
+    with_column, skipped = read_sessions(StringIO(f"{HEADER},battery_temp_c\n{row},12.5\n"))
+    assert skipped == 0
+    assert with_column[0].battery_temp_c == 12.5
+    assert with_column[0].charger_type == "DC"
+    assert with_column[0].started_at.tzinfo is not None  # no offset: UTC
+    without, _ = read_sessions(StringIO(f"{HEADER}\n{row}\n"))
+    assert without[0].battery_temp_c is None
 
 
 def test_bad_rows_are_skipped_and_counted(capsys, sessions_csv):
