@@ -25,7 +25,9 @@ capacity. Consequences:
 - Whatever is constant per car — its BMS's idea of 0-100 %, the energy cell balancing
   takes at 100 %, the standby draw of a long AC session — is folded into η, so it
   cancels as long as the car's habits stay the same. What changes over time does not
-  cancel: a cold season lowers η and reads as lost capacity (see docs/battery-health.md).
+  cancel: a cold season lowers η and reads as lost capacity. When the sessions carry
+  the battery's temperature, `estimate_fleet` learns one temperature term over the
+  fleet and takes every session's energy to 20 °C first (docs/battery-health.md).
 - A charger type the car did not use enough during its baseline is calibrated later,
   against the capacity its other type shows at the time (the estimate's trend line).
 
