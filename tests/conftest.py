@@ -21,7 +21,7 @@ from portal import clock as portal_clock
 from portal.app import create_app
 from portal.config import ROOT
 from portal.db import Session, make_engine, session_factory
-from tests.services import TEST_REDIS
+from tests.servers import TEST_REDIS
 
 pytest_plugins = ["tests.factories"]
 

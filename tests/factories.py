@@ -38,7 +38,7 @@ from portal.models import (
 )
 from portal.passwords import hash_password
 from portal.services.identifiers import luhn_complete, make_curp
-from tests.services import TEST_REDIS
+from tests.servers import TEST_REDIS
 
 PASSWORD = "correcto-caballo-bateria"
 _counter = itertools.count(1)

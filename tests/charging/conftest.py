@@ -23,7 +23,7 @@ from charging.csms import CSMS, Settings
 from portal.db import Session, session_factory
 from portal.models import Base, Charger, ChargerConnector, ConnectorType, IdTag
 from portal.services.charging.prices import set_energy_price
-from tests.services import TEST_REDIS
+from tests.servers import TEST_REDIS
 from workers import queues
 
 CHARGER_PASSWORD = "charger-secret-0123456789"

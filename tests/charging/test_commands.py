@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import pytest
 from rq import Queue, SimpleWorker
@@ -21,6 +20,7 @@ from portal.models import (
 )
 from portal.services import DomainError
 from portal.services.charging.commands import OFFLINE, request_command
+from tests.waiting import wait_until
 from workers import queues
 from workers.ocpp import enqueue_command
 
@@ -59,13 +59,6 @@ def work(redis):
     )
 
 
-def wait_for(check, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not (value := check()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return value
-
-
 @pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
 def test_remote_start_and_stop_from_the_portal(
     version, csms, db, job_queues, make_charger, make_tag, make_user
@@ -76,7 +69,7 @@ def test_remote_start_and_stop_from_the_portal(
     db.commit()
     sim = SimThread(csms.url, ChargerSpec(charger.identity, CHARGER_PASSWORD, version))
     try:
-        assert wait_for(lambda: db.expire_all() or db.get(type(charger), charger.id).is_online())
+        assert wait_until(lambda: db.expire_all() or db.get(type(charger), charger.id).is_online())
         start = request_command(
             db, charger.id, CommandAction.REMOTE_START, {"id_tag": tag.tag, "evse_id": 2}, staff.id
         )
@@ -99,7 +92,7 @@ def test_remote_start_and_stop_from_the_portal(
                 )
             )
 
-        session = wait_for(running)
+        session = wait_until(running)
         assert session is not None
         assert session.driver_id == tag.driver_id
 
@@ -119,7 +112,7 @@ def test_remote_start_and_stop_from_the_portal(
             db.expire_all()
             return db.get(ChargingSession, session.id).status == SessionStatus.COMPLETED
 
-        assert wait_for(stopped)
+        assert wait_until(stopped)
         done = db.get(ChargingSession, session.id)
         assert done.stop_reason == "Remote"
         assert done.energy_wh > 0
@@ -131,7 +124,7 @@ def test_configuration_and_charging_profile_commands(csms, db, job_queues, make_
     charger = make_charger()
     sim = SimThread(csms.url, ChargerSpec(charger.identity, CHARGER_PASSWORD, "ocpp1.6"))
     try:
-        assert wait_for(lambda: db.expire_all() or db.get(type(charger), charger.id).is_online())
+        assert wait_until(lambda: db.expire_all() or db.get(type(charger), charger.id).is_online())
         commands = [
             request_command(
                 db,

@@ -12,7 +12,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -38,7 +37,8 @@ from portal.models import (
     User,
     Vehicle,
 )
-from tests.services import TEST_REDIS
+from tests.servers import TEST_REDIS
+from tests.waiting import wait_port, wait_until
 
 from .conftest import ARTIFACTS, PG_ADMIN, sized
 
@@ -51,17 +51,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _wait_for_port(port: int, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"nothing listens on {port}; see tests/e2e/artifacts/live-*.log")
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +106,8 @@ def live_stack() -> Iterator[dict]:
                 subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
             )
             if label == "csms":
-                _wait_for_port(ocpp_port)
-        _wait_for_port(web_port)
+                wait_port(ocpp_port)
+        wait_port(web_port)
         log = open(ARTIFACTS / "live-simulator.log", "w")  # noqa: SIM115 - closed below
         logs.append(log)
         processes.append(
@@ -163,17 +152,15 @@ def live_stack() -> Iterator[dict]:
                 "driver_name": driver_user.driver.full_name,
                 "depot_id": depot.id,
             }
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+
+        def all_online() -> bool:
             with OrmSession(engine) as session:
                 chargers = session.scalars(
                     select(Charger).where(Charger.depot_id == info["depot_id"])
                 ).all()
-                if chargers and all(c.is_online(utcnow()) for c in chargers):
-                    break
-            time.sleep(0.5)
-        else:
-            raise RuntimeError("the simulated chargers did not come online")
+                return bool(chargers) and all(c.is_online(utcnow()) for c in chargers)
+
+        wait_until(all_online, what="the simulated chargers to come online")
         yield info
     finally:
         for process in reversed(processes):

@@ -25,7 +25,7 @@ from portal.models import (
 from portal.services import battery
 from portal.services import telemetry as ingest
 from telemetry.codec import make_record
-from tests.services import TEST_REDIS
+from tests.servers import TEST_REDIS
 from workers.battery import refresh_battery_health_job
 
 DEPOT = (19.4895, -99.1468)

@@ -21,6 +21,7 @@ from portal.models import TelemetryReading, TelemetryReject, VehicleState
 from telemetry.codec import encode_8e_frame, make_record
 from telemetry.listener import Listener
 from telemetry.simulate import MqttPublisher
+from tests.waiting import wait_until
 
 from .conftest import count_readings, new_imei
 
@@ -32,15 +33,6 @@ def frame(at: datetime, soc: int = 70) -> bytes:
         at, longitude=-99.14, latitude=19.43, satellites=9, speed=20, io={239: 1, 152: soc}
     )
     return encode_8e_frame([record])
-
-
-def wait_until(predicate, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Running:

@@ -19,7 +19,7 @@ from portal.models import (
     ConnectorType,
     IdTag,
 )
-from tests.services import TEST_REDIS
+from tests.servers import TEST_REDIS
 from workers import queues
 from workers.bookings import release_no_shows_job, reserve_opening_windows_job
 

@@ -10,7 +10,7 @@ from portal.models import VehicleDailyKm
 from portal.services.kpis.credit import early_delinquency
 from portal.services.kpis.daily import daily_figures, rollup_state
 from portal.timeutil import local_today
-from tests.services import TEST_REDIS
+from tests.servers import TEST_REDIS
 from workers.kpis import refresh_kpis_job
 
 

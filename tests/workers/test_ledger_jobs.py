@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from portal.models import EntryKind, LedgerEntry, PdfStatus, Statement
 from portal.services.ledger import post_entry
 from portal.timeutil import local_midnight, local_today, monday_of
-from tests.services import TEST_REDIS
+from tests.servers import TEST_REDIS
 from workers import queues
 from workers.ledger import (
     assess_late_fees_job,

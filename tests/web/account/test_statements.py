@@ -208,7 +208,10 @@ def test_a_reversal_without_a_reason_is_422(client, login, make_user, statement,
     url = f"/operacion/conductores/{statement.driver_id}/estado"
     response = client.post(url, data={"entry_id": _fine(db).id, "reason": "no"})
     assert response.status_code == 422
-    assert "error" in response.text
+    # the manager sees why, under the reason they typed, and nothing was reversed
+    assert "El campo debe tener entre 5 y 200 caracteres." in response.text
+    assert 'value="no"' in response.text
+    assert "Revertido" not in client.get(url).text
     assert db.scalar(select(LedgerEntry).where(LedgerEntry.kind == EntryKind.REVERSAL)) is None
 
 

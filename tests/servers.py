@@ -1,4 +1,4 @@
-"""Where the tests find the real services they talk to (one place for every suite)."""
+"""Where the tests find the real servers they talk to (one place for every suite)."""
 
 import os
 
