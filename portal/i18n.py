@@ -1,4 +1,5 @@
-"""Locale selection and the formatters every template uses: money, dates, times.
+"""Locale selection and the formatters every template uses: money, numbers, percents,
+dates, times.
 
 es_MX is the default; a user's choice is remembered on their account, and in a
 cookie before they log in.
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
 from babel.dates import format_timedelta
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 from flask import Flask, current_app, request
 from flask_babel import Babel, get_locale
 from flask_login import current_user
@@ -62,6 +63,15 @@ def number(value: float | int | None, digits: int = 0) -> str:
     return format_decimal(value, format=pattern, locale=str(get_locale()))
 
 
+def percent(value: float | None, digits: int = 1) -> str:
+    """A figure already in percent (96.4 for 96.4 %), as the locale writes it."""
+    if value is None:
+        return ""
+    pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
+    shown = round(value, digits) + 0.0  # never "-0.0%"
+    return format_percent(shown / 100, format=pattern, locale=str(get_locale()))
+
+
 def local_datetime(value: datetime | None, fmt: str = "medium") -> str:
     """A UTC timestamp shown in Mexico City time (or the configured zone)."""
     if value is None:
@@ -98,6 +108,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         money=money,
         number=number,
+        percent=percent,
         datetime=local_datetime,
         date=local_date,
         ago=time_ago,

@@ -7,6 +7,8 @@
 - `stacked`: bars of several series stacked per slot (energy per depot per day, an
   applicant's earnings per platform per day).
 - `polyline`: a time series as SVG polyline runs (a vehicle's charge and speed).
+- `gauge`: one value on a horizontal scale with its uncertainty band, the scale's
+  zones and reference pins (a battery's state of health, its fade against the fleet's).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Mark:
     height: float
     label: str
     text: str  # the value as shown (for the <title> tooltip and the table)
+    tone: str = ""  # a CSS modifier for this mark ("low": a bar under a threshold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,7 @@ class Chart:
     marks: list[Mark] = field(default_factory=list)
     ticks: list[Tick] = field(default_factory=list)
     xlabels: list[XLabel] = field(default_factory=list)
+    rules: list[Tick] = field(default_factory=list)  # labelled reference lines
 
     @property
     def bottom(self) -> float:
@@ -98,30 +102,45 @@ def build(
     axis_format: str = "{:,.0f}",
     unit: str = "",
     label_header: str = "",
+    y_range: tuple[float, float] | None = None,
+    rules: Sequence[tuple[float, str]] = (),
+    tones: Sequence[str] | None = None,
+    size: tuple[int, int] = (640, 240),
 ) -> Chart:
-    chart = Chart(chart_id, title, kind, labels, values, texts, unit, label_header)
+    """The axis runs from 0 to a round top, or over `y_range` when given (a state of
+    health between 80 and 100 %); `rules` are reference lines (value, label) and `tones`
+    a CSS modifier per mark."""
+    chart = Chart(chart_id, title, kind, labels, values, texts, unit, label_header, *size)
     plot_w = chart.right - chart.left
     plot_h = chart.bottom - chart.top
     # At least 4 at the top, so that four ticks of whole numbers stay distinct.
-    top_value = max(4.0, nice_max(max(values, default=0)))
+    low, top_value = y_range or (0.0, max(4.0, nice_max(max(values, default=0))))
+    span = top_value - low
+
+    def height_of(value: float) -> float:
+        return plot_h * min(max(0.0, value - low), span) / span
+
     n = max(1, len(values))
     slot = plot_w / n
     every = max(1, -(-n // 12))  # at most ~12 axis labels
-    for i, (label, value, text) in enumerate(zip(labels, values, texts, strict=True)):
-        h = plot_h * max(0.0, value) / top_value
+    tones = tones or [""] * len(values)
+    marks = zip(labels, values, texts, tones, strict=True)
+    for i, (label, value, text, tone) in enumerate(marks):
+        h = height_of(value)
         if kind == "bar":
             w = slot * 0.7
-            chart.marks.append(
-                Mark(chart.left + i * slot + (slot - w) / 2, chart.bottom - h, w, h, label, text)
-            )
+            x = chart.left + i * slot + (slot - w) / 2
+            chart.marks.append(Mark(x, chart.bottom - h, w, h, label, text, tone))
         else:
             x = chart.left + i * slot + slot / 2
-            chart.marks.append(Mark(x, chart.bottom - h, 0, h, label, text))
+            chart.marks.append(Mark(x, chart.bottom - h, 0, h, label, text, tone))
         if i % every == 0:
             chart.xlabels.append(XLabel(chart.left + i * slot + slot / 2, label))
     chart.ticks = [
-        Tick(chart.bottom - plot_h * k / 4, axis_format.format(top_value * k / 4)) for k in range(5)
+        Tick(chart.bottom - plot_h * k / 4, axis_format.format(low + span * k / 4))
+        for k in range(5)
     ]
+    chart.rules = [Tick(chart.bottom - height_of(value), text) for value, text in rules]
     return chart
 
 
@@ -216,3 +235,77 @@ def polyline(
         py = height - (y - y0) / (y1 - y0) * height if y1 > y0 else height
         runs[-1].append(f"{px:.1f},{py:.1f}")
     return [" ".join(run) for run in runs if run]
+
+
+@dataclass(frozen=True, slots=True)
+class Zone:
+    x: float
+    width: float
+    tone: str  # a CSS modifier: "low", "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    """A reference on a gauge's scale (the fleet's average), with its label."""
+
+    x: float
+    text: str
+
+
+@dataclass(slots=True)
+class Gauge:
+    """One value on a horizontal scale: the bar's zones, the value's band and mark,
+    ticks under the bar, pins above it. x in SVG units of a `width` x `height` box."""
+
+    width: int
+    height: int
+    bar_y: float
+    bar_height: float
+    left: float
+    right: float
+    value_x: float | None
+    band_x: float
+    band_width: float
+    zones: list[Zone] = field(default_factory=list)
+    ticks: list[XLabel] = field(default_factory=list)
+    pins: list[Pin] = field(default_factory=list)
+
+
+def gauge(
+    value: float | None,
+    band: tuple[float, float] | None,
+    domain: tuple[float, float],
+    *,
+    ticks: Sequence[float],
+    tick_text: Callable[[float], str],
+    zones: Sequence[tuple[float, float, str]] = (),
+    pins: Sequence[tuple[float, str]] = (),
+    width: int = 600,
+    height: int = 64,
+) -> Gauge:
+    """`value` (None: no mark) with its `band` (low, high) on a scale over `domain`;
+    `zones` are (from, to, tone) stretches of the scale; values outside the domain sit
+    at its ends."""
+    lo, hi = domain
+    left, right = 12.0, width - 12.0
+    top = 22.0 if pins else 6.0
+    bar_height = height - top - 22.0
+
+    def x_of(v: float) -> float:
+        return left + (right - left) * (min(max(v, lo), hi) - lo) / (hi - lo)
+
+    band_x, band_end = (x_of(band[0]), x_of(band[1])) if band else (0.0, 0.0)
+    return Gauge(
+        width=width,
+        height=height,
+        bar_y=top,
+        bar_height=bar_height,
+        left=left,
+        right=right,
+        value_x=None if value is None else x_of(value),
+        band_x=band_x,
+        band_width=band_end - band_x,
+        zones=[Zone(x_of(a), x_of(b) - x_of(a), tone) for a, b, tone in zones],
+        ticks=[XLabel(x_of(t), tick_text(t)) for t in ticks],
+        pins=[Pin(x_of(v), text) for v, text in pins],
+    )
