@@ -23,6 +23,7 @@ the caller commits.
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -46,12 +47,19 @@ from portal.models import (
     ChargingSession,
     Contract,
     ContractStatus,
+    Depot,
     IdTag,
     SessionStatus,
     Vehicle,
     VehicleMatch,
 )
-from telemetry.battery import FAST_FADE, LOW_SOH, ChargeSession, estimate_fleet
+from telemetry.battery import FAST_FADE, LOW_SOH, ChargeSession, FleetEstimate, estimate_fleet
+from telemetry.battery.estimator import (
+    LOW_SOH_PERCENT,
+    MIN_CALIBRATION_SESSIONS,
+    MIN_DELTA_SOC,
+    MIN_FADE_DAYS,
+)
 
 AC_MAX_KW = Decimal("22")
 """Above this a charger (or a session's average power) is DC: AC stops at 22 kW."""
@@ -383,7 +391,14 @@ def refresh_battery_estimates(session: Session, *, seed: int = 0) -> int:
     """Run the estimator over every vehicle's usable sessions and store each vehicle's
     estimate (replacing the previous one; vehicles without usable sessions lose theirs).
     Returns the number of vehicles estimated."""
-    fleet = estimate_fleet(list_estimator_sessions(session), seed=seed)
+    return store_battery_estimates(
+        session, estimate_fleet(list_estimator_sessions(session), seed=seed)
+    )
+
+
+def store_battery_estimates(session: Session, fleet: FleetEstimate) -> int:
+    """Replace every stored estimate with the fleet's (its vehicle ids are the vehicles'
+    ids as text). Returns the number of vehicles stored."""
     now = utcnow()
     session.execute(delete(BatteryEstimate))
     for vehicle_id, e in fleet.vehicles.items():
@@ -420,6 +435,29 @@ def refresh_battery_estimates(session: Session, *, seed: int = 0) -> int:
     return len(fleet.vehicles)
 
 
+# --- reads for the screens ------------------------------------------------------------------
+
+ESTIMATE_NEEDS = {
+    "sessions": MIN_CALIBRATION_SESSIONS,
+    "points": int(MIN_DELTA_SOC),
+    "fade_days": MIN_FADE_DAYS,
+}
+"""What an estimate needs, for the screens that explain why there is none yet: this many
+depot sessions that each added at least `points` points of charge (with the tracker
+reporting before and after), and `fade_days` days of them for a fade rate."""
+LOW_SOH_THRESHOLD = LOW_SOH_PERCENT
+DC_SHARE_BUCKETS = ((0.0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.0))
+"""The fleet page's groups by share of fast (DC) charging sessions."""
+WATCH_AT_LEAST = 10
+"""Rows of the fleet page's cars to watch: every car with an alert, at least this many."""
+
+_WATCH_ORDER = (
+    (BatteryEstimate.low_soh | BatteryEstimate.fast_fade).desc(),
+    BatteryEstimate.soh_percent.asc().nulls_last(),
+    BatteryEstimate.vehicle_id,
+)
+
+
 def get_battery_estimate(session: Session, vehicle_id: int) -> BatteryEstimate | None:
     """A vehicle's latest estimate (for the vehicle and contract pages)."""
     return session.get(BatteryEstimate, vehicle_id)
@@ -428,14 +466,113 @@ def get_battery_estimate(session: Session, vehicle_id: int) -> BatteryEstimate |
 def list_battery_estimates(session: Session) -> list[BatteryEstimate]:
     """Every vehicle's latest estimate, the cars to watch first (alerts, then lowest
     state of health)."""
-    return list(
-        session.scalars(
-            select(BatteryEstimate).order_by(
-                (BatteryEstimate.low_soh | BatteryEstimate.fast_fade).desc(),
-                BatteryEstimate.soh_percent.asc().nulls_last(),
-                BatteryEstimate.vehicle_id,
-            )
-        )
+    return list(session.scalars(select(BatteryEstimate).order_by(*_WATCH_ORDER)))
+
+
+def fleet_fade_median(session: Session) -> float | None:
+    """The fade of the fleet's typical car: the median of the cars' fade rates (the
+    alerts compare a car with it), None before any car has one."""
+    fade = BatteryEstimate.fade_percent_per_year
+    return session.scalar(select(func.percentile_cont(0.5).within_group(fade)))
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleBattery:
+    """A car's battery on its pages: its estimate (None before its first usable
+    session) beside the fleet's typical fade."""
+
+    estimate: BatteryEstimate | None
+    fleet_fade_median: float | None
+
+
+def get_vehicle_battery(session: Session, vehicle_id: int) -> VehicleBattery:
+    return VehicleBattery(
+        estimate=get_battery_estimate(session, vehicle_id),
+        fleet_fade_median=fleet_fade_median(session),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BatteryCar:
+    estimate: BatteryEstimate
+    plate: str
+    depot: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FadeGroup:
+    """The cars of a model, or of a share of fast charging, that have a fade rate."""
+
+    key: str | tuple[float, float]  # the model, or the DC share bucket (from, to)
+    cars: int
+    fade_percent_per_year: float  # their mean
+    soh_percent: float  # their mean
+
+
+@dataclass(frozen=True, slots=True)
+class FleetBattery:
+    """The managers' battery page: every estimate, the cars to watch first."""
+
+    cars: list[BatteryCar]
+    watch: list[BatteryCar]  # those with an alert (at least WATCH_AT_LEAST cars)
+    by_model: list[FadeGroup]
+    by_dc_share: list[FadeGroup]  # one per DC_SHARE_BUCKETS, empty ones included
+    fleet_fade_percent_per_year: float | None  # the mean, as the estimator reports it
+    fleet_fade_median: float | None
+    estimated_at: datetime | None
+    as_of: datetime | None  # the latest session any estimate used
+
+    @property
+    def measured(self) -> list[BatteryEstimate]:
+        """The estimates with a state of health."""
+        return [c.estimate for c in self.cars if c.estimate.soh_percent is not None]
+
+
+def _fade_group(key: str | tuple[float, float], estimates: list[BatteryEstimate]) -> FadeGroup:
+    fades = [e.fade_percent_per_year for e in estimates if e.fade_percent_per_year is not None]
+    sohs = [e.soh_percent for e in estimates if e.soh_percent is not None]
+    return FadeGroup(
+        key=key,
+        cars=len(fades),
+        fade_percent_per_year=sum(fades) / len(fades) if fades else 0.0,
+        soh_percent=sum(sohs) / len(sohs) if sohs else 0.0,
+    )
+
+
+def _dc_bucket(share: float) -> tuple[float, float]:
+    for bucket in DC_SHARE_BUCKETS:
+        if share < bucket[1]:
+            return bucket
+    return DC_SHARE_BUCKETS[-1]
+
+
+def get_fleet_battery(session: Session) -> FleetBattery:
+    rows = session.execute(
+        select(BatteryEstimate, Vehicle.plate, Depot.name)
+        .join(Vehicle, Vehicle.id == BatteryEstimate.vehicle_id)
+        .outerjoin(Depot, Depot.id == Vehicle.depot_id)
+        .order_by(*_WATCH_ORDER)
+    ).all()
+    cars = [BatteryCar(estimate, plate, depot) for estimate, plate, depot in rows]
+    measured = [c for c in cars if c.estimate.soh_percent is not None]
+    alerts = sum(1 for c in measured if c.estimate.low_soh or c.estimate.fast_fade)
+    fading = [c.estimate for c in cars if c.estimate.fade_percent_per_year is not None]
+    by_model: dict[str, list[BatteryEstimate]] = defaultdict(list)
+    by_share: dict[tuple[float, float], list[BatteryEstimate]] = defaultdict(list)
+    for e in fading:
+        by_model[e.model].append(e)
+        if e.dc_share is not None:
+            by_share[_dc_bucket(e.dc_share)].append(e)
+    fades = [e.fade_percent_per_year for e in fading if e.fade_percent_per_year is not None]
+    return FleetBattery(
+        cars=cars,
+        watch=measured[: max(alerts, WATCH_AT_LEAST)],
+        by_model=[_fade_group(m, es) for m, es in sorted(by_model.items())],
+        by_dc_share=[_fade_group(b, by_share[b]) for b in DC_SHARE_BUCKETS],
+        fleet_fade_percent_per_year=sum(fades) / len(fades) if fades else None,
+        fleet_fade_median=statistics.median(fades) if fades else None,
+        estimated_at=max((c.estimate.estimated_at for c in cars), default=None),
+        as_of=max((c.estimate.as_of for c in cars if c.estimate.as_of), default=None),
     )
 
 

@@ -1,5 +1,5 @@
 """A vehicle's page (staff, tablet), read in one place: its state now, the charge and
-speed series over the period, the last week's trips and charging."""
+speed series over the period, the last week's trips and charging, its battery's health."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from portal.models import ChargingEpisode, Vehicle, VehicleState, VehicleTrip
 
 from . import fleet_status
+from .battery import VehicleBattery, get_vehicle_battery
 from .fleet_status import SeriesPoint
 
 HISTORY = timedelta(days=7)
@@ -27,6 +28,7 @@ class VehiclePage:
     series: list[SeriesPoint]  # empty for a car without a tracker
     trips: list[VehicleTrip]
     episodes: list[ChargingEpisode]
+    battery: VehicleBattery
 
 
 def get_vehicle_page(session: Session, vehicle: Vehicle, now: datetime, period: str) -> VehiclePage:
@@ -43,4 +45,5 @@ def get_vehicle_page(session: Session, vehicle: Vehicle, now: datetime, period: 
         series=fleet_status.vehicle_series(session, imei, now, period) if imei else [],
         trips=fleet_status.list_trips(session, vehicle.id, now - HISTORY),
         episodes=fleet_status.list_charging_episodes(session, vehicle.id, now - HISTORY),
+        battery=get_vehicle_battery(session, vehicle.id),
     )

@@ -1,6 +1,6 @@
 """The battery join on real PostgreSQL rows: each completed charging session tied to the
 car plugged in, with its tracker's state of charge before and after; then the estimates
-the screens will read."""
+and what the screens read of them."""
 
 from __future__ import annotations
 
@@ -23,13 +23,15 @@ from portal.models import (
     VehicleMatch,
 )
 from portal.services import battery
-from portal.services import telemetry as ingest
+from telemetry import store as ingest
+from telemetry.battery import FAST_FADE, LOW_SOH
 from telemetry.codec import make_record
 from tests.servers import TEST_REDIS
 from workers.battery import refresh_battery_health_job
 
 DEPOT = (19.4895, -99.1468)
 T0 = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)  # 22:00 in Mexico City
+LATEST = datetime(2026, 7, 1, 13, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -333,3 +335,61 @@ def test_the_cron_config_runs_the_battery_job_nightly():
     assert jobs["battery-health"].cron == "30 2 * * *"
     assert jobs["battery-health"].func is refresh_battery_health_job
     assert jobs["battery-health"].queue_name == "telemetry"
+
+
+def test_the_fleet_read_groups_fade_by_model_and_dc_share_and_lists_the_cars_to_watch(
+    db, depot, make_vehicle, store_estimates
+):
+    cars = [make_vehicle(depot=depot) for _ in range(12)]
+    seal = make_vehicle(depot=depot, model="Seal")
+    new = make_vehicle(depot=depot)
+    common = {"fade_percent_per_year": 2.0, "dc_share": 0.1}
+    stored = store_estimates(
+        {
+            **{car: common | {"soh_percent": 99.0 - i * 0.1} for i, car in enumerate(cars[:10])},
+            cars[10]: common
+            | {"soh_percent": 84.0, "fade_percent_per_year": 3.0, "alerts": (LOW_SOH,)},
+            cars[11]: {"soh_percent": 98.9, "fade_percent_per_year": 6.0, "dc_share": 0.8}
+            | {"alerts": (FAST_FADE,), "as_of": LATEST},
+            seal: {"soh_percent": 97.0, "fade_percent_per_year": None, "dc_share": 1.0},
+            new: {"soh_percent": None, "fade_percent_per_year": None, "sessions_used": 0},
+        }
+    )
+    assert stored == 14
+    report = battery.get_fleet_battery(db)
+
+    assert len(report.cars) == 14
+    assert len(report.measured) == 13  # the new car waits for sessions
+    # Every car with an alert, then the lowest state of health: ten at least.
+    assert [c.estimate.vehicle_id for c in report.watch[:2]] == [cars[10].id, cars[11].id]
+    assert len(report.watch) == 10
+    assert report.watch[2].estimate.vehicle_id == seal.id  # the lowest: 97.0
+    assert report.watch[-1].estimate.soh_percent == pytest.approx(98.7)  # 98.1 .. 98.7
+    assert report.watch[0].plate == cars[10].plate
+    assert report.watch[0].depot == depot.name
+    # Fade groups count the cars with a fade rate only (not the Seal, nor the new car).
+    (dolphins,) = report.by_model
+    assert (dolphins.key, dolphins.cars) == ("BYD Dolphin Mini", 12)
+    assert dolphins.fade_percent_per_year == pytest.approx((10 * 2.0 + 3.0 + 6.0) / 12)
+    assert [(g.key, g.cars) for g in report.by_dc_share] == [
+        ((0.0, 0.25), 11),
+        ((0.25, 0.5), 0),
+        ((0.5, 0.75), 0),
+        ((0.75, 1.0), 1),
+    ]
+    assert report.fleet_fade_median == 2.0
+    assert report.fleet_fade_percent_per_year == pytest.approx(29 / 12)
+    assert report.estimated_at is not None
+    assert report.as_of == LATEST  # the latest session any estimate used
+
+
+def test_a_cars_battery_comes_with_the_fleets_median_fade(db, depot, make_vehicle, store_estimates):
+    cars = [make_vehicle(depot=depot) for _ in range(4)]
+    alone = battery.get_vehicle_battery(db, cars[0].id)
+    assert (alone.estimate, alone.fleet_fade_median) == (None, None)
+    fades = (1.0, 2.0, 2.4, 9.0)
+    store_estimates({car: {"fade_percent_per_year": f} for car, f in zip(cars, fades, strict=True)})
+    mine = battery.get_vehicle_battery(db, cars[0].id)
+    assert mine.estimate.soh_percent == 96.4
+    assert mine.fleet_fade_median == pytest.approx(2.2)  # not dragged up by the 9 %
+    assert battery.get_fleet_battery(db).by_dc_share[0].cars == 4
