@@ -24,6 +24,7 @@ FEATURES = (
     "incidents",
     "credit",
     "dashboard",
+    "battery",
     "admin",
     "webhooks",
 )

@@ -63,6 +63,9 @@ ACCESS: dict[str, object] = {
         STAFF, "charging_url"
     ),
     "/gerencia/energia": MANAGERS,
+    # The fleet's battery health; a car's is on its vehicle page (staff) and on its
+    # driver's home only (tests/web/account/test_home.py).
+    "/gerencia/bateria": MANAGERS,
     "/gerencia/indicadores": MANAGERS,
     "/gerencia/indicadores.csv": MANAGERS,
     "/admin/cargadores": frozenset({Role.ADMIN}),

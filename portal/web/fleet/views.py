@@ -14,6 +14,7 @@ from portal.services import fleet_status
 from portal.services.fleet import list_fleet
 from portal.services.telemetry import count_rejects, list_rejects
 from portal.services.vehicle_page import get_vehicle_page
+from portal.web.battery_health import battery_health
 from portal.web.kit import depot_choices
 from portal.web.labels import VEHICLE_STATUS_LABELS
 
@@ -73,7 +74,8 @@ def board() -> Response:
 
 @staff.get("/vehiculos/<int:vehicle_id>")
 def vehicle(vehicle_id: int) -> Response:
-    """A vehicle: its latest state, charge and speed charts, trips, charging, last frame."""
+    """A vehicle: its latest state, battery health, charge and speed charts, trips,
+    charging, last frame."""
     session = Session()
     car = session.get(Vehicle, vehicle_id)
     if car is None:
@@ -97,6 +99,7 @@ def vehicle(vehicle_id: int) -> Response:
         form=form,
         page=page,
         chart=vehicle_charts(page),
+        battery=battery_health(page.battery),
         raw=raw_frame(page),
         status_labels=VEHICLE_STATUS_LABELS,
     )

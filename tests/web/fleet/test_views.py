@@ -1,5 +1,6 @@
 """The live fleet (staff, tablet): the fleet list (filters, pages, 422), the board
-(flags, filters, map), a vehicle's page (charts toggle, raw frame, 404)."""
+(flags, filters, map), a vehicle's page (charts toggle, raw frame, 404, its battery's
+health and what it says before there is an estimate)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -132,3 +133,97 @@ def test_fleet_bad_filters_are_422_in_spanish(client, login, make_user, fleet, q
     response = client.get(f"/operacion/flota?{query}", headers={"HX-Request": "true"})
     assert response.status_code == 422
     assert "Revisa los filtros." in response.text
+
+
+def _battery_section(html):
+    return html[html.index('id="battery"') : html.index("</section>", html.index('id="battery"'))]
+
+
+def test_the_vehicle_page_shows_the_battery_health_with_its_band_trend_and_sessions(
+    client, login, make_user, make_vehicle, store_estimates
+):
+    car, peer = make_vehicle(), make_vehicle()
+    store_estimates({car: {}, peer: {"fade_percent_per_year": 2.5}})
+    login(make_user(Role.STAFF))
+
+    section = _battery_section(client.get(f"/operacion/vehiculos/{car.id}").text)
+
+    assert "Salud de la batería" in section
+    assert "96.4" in section
+    assert "37.4 de 38.8 kWh" in section
+    assert "Banda de 95%: 95.1% a 97.3%" in section
+    # The gauges say the whole reading to a screen reader; the fleet's average is pinned.
+    assert "Estado de salud 96.4% (banda de 95%: 95.1% a 97.3%)" in section
+    assert "Degradación de 2.1% al año (banda de 95%: 1.6% a 2.6%)" in section
+    assert "Flota: 2.3%" in section  # the median of 2.1 and 2.5
+    assert "131 de 140" in section  # sessions used of the car's sessions
+    assert "Cargas en CD</dt><dd>12%</dd>" in section
+    assert "AC 88% · DC 94%" in section  # the charging efficiencies it learned
+    assert "0.45% por cada 10,000 km" in section
+    assert "Estado de salud por mes" in section  # the monthly trend
+    assert "jun 26" in section
+    assert "96.6% (17 cargas)" in section
+    assert "battery-alert" not in section
+    assert "Estimado el" in section
+
+
+def test_the_vehicle_page_raises_the_battery_alerts(
+    client, login, make_user, make_vehicle, store_estimates
+):
+    car = make_vehicle()
+    store_estimates(
+        {
+            car: {
+                "soh_percent": 83.2,
+                "soh_low": 81.9,
+                "soh_high": 84.4,
+                "fade_percent_per_year": 9.8,
+                "alerts": ("low_soh", "fast_fade"),
+            }
+        }
+    )
+    login(make_user(Role.STAFF))
+    section = _battery_section(client.get(f"/operacion/vehiculos/{car.id}").text)
+    assert "Estado de salud menor a 85%." in section
+    assert "La batería conserva 83.2% de su capacidad nominal" in section
+    assert "Se degrada más rápido que sus pares." in section
+    assert "9.8% al año, frente a la mediana de la flota de 9.8%." in section
+
+
+def test_a_car_without_enough_sessions_says_what_an_estimate_needs(
+    client, login, make_user, make_vehicle, store_estimates
+):
+    few, none = make_vehicle(), make_vehicle()
+    store_estimates(
+        {few: {"sessions_total": 5, "sessions_used": 0, "soh_percent": None, "as_of": None}}
+    )
+    login(make_user(Role.STAFF))
+    for car in (few, none):
+        section = _battery_section(client.get(f"/operacion/vehiculos/{car.id}").text)
+        assert "Aún no hay suficientes cargas para estimar la salud de esta batería." in section
+        assert "al menos 8 cargas en el depósito que sumen 20 puntos de carga o más" in section
+        assert "<svg" not in section
+    few_page = _battery_section(client.get(f"/operacion/vehiculos/{few.id}").text)
+    assert "Hasta ahora hay 5 cargas de este auto unidas a su rastreador" in few_page
+
+
+def test_a_car_too_new_for_a_fade_rate_shows_its_health_and_when_the_rate_comes(
+    client, login, make_user, make_vehicle, store_estimates
+):
+    car = make_vehicle()
+    store_estimates(
+        {
+            car: {
+                "fade_percent_per_year": None,
+                "fade_low": None,
+                "fade_high": None,
+                "fade_percent_per_10000_km": None,
+                "trend": (),
+            }
+        }
+    )
+    login(make_user(Role.STAFF))
+    section = _battery_section(client.get(f"/operacion/vehiculos/{car.id}").text)
+    assert "96.4" in section
+    assert "La tasa de degradación necesita 60 días de cargas." in section
+    assert "Estado de salud por mes" not in section  # one month is not a trend
