@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from portal.db import utcnow
 from portal.models import User
@@ -79,7 +79,22 @@ def change_password(
         )
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
+    end_sessions(user)
     audit.record(session, user.id, "user.password_changed", user, ip=ip)
+
+
+def end_sessions(user: User) -> None:
+    """End every session of `user`, on every device (log out everywhere).
+
+    Each session carries the user's `session_version` from its log-in and every
+    request compares it with the row (`portal.sessions`), so one atomic increment
+    ends them all. Call it on a password change or reset, a deactivation, or when the
+    user asks; the caller commits (and may re-stamp the session it keeps).
+    """
+    user.session_version = User.session_version + 1  # in SQL: concurrent bumps add up
+    session = object_session(user)
+    if session is not None:
+        session.flush()
 
 
 def set_locale(session: Session, user: User, locale: str) -> None:
