@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -13,22 +12,13 @@ from werkzeug.wrappers import Response
 
 from portal.db import Session
 from portal.i18n import LOCALE_COOKIE
+from portal.redirects import safe_next
 from portal.security import client_ip, roles_home
 from portal.services import DomainError, accounts
 
 from .forms import LanguageForm, LoginForm, PasswordChangeForm
 
 bp = Blueprint("auth", __name__)
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Only a path on this site: never an absolute URL an attacker chose."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 @bp.get("/")
@@ -60,7 +50,7 @@ def login() -> Response | tuple[str, int] | str:
         return render_template("auth/login.html", form=form), 422
     Session.commit()
     login_user(user)
-    return redirect(_safe_next(form.next.data) or url_for(roles_home(user)), code=303)
+    return redirect(safe_next(form.next.data) or url_for(roles_home(user)), code=303)
 
 
 @bp.post("/salir")
@@ -97,7 +87,7 @@ def change_password() -> Response | tuple[str, int] | str:
 @bp.post("/idioma")
 def set_language() -> Response:
     form = LanguageForm()
-    target = _safe_next(form.next.data) or url_for("auth.index")
+    target = safe_next(form.next.data) or url_for("auth.index")
     if not form.validate_on_submit():
         return redirect(target, code=303)
     locale = form.locale.data or current_app.config["BABEL_DEFAULT_LOCALE"]

@@ -131,3 +131,13 @@ def test_inactive_user_cannot_log_in(client, make_user):
     user = make_user(Role.STAFF, is_active=False)
     response = client.post("/entrar", data={"identifier": user.email, "password": PASSWORD})
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize("target", ["/\\evil.com", "/\t/evil.com", "/\\/evil.com", "//evil.com"])
+def test_next_that_a_browser_reads_as_another_site_is_ignored(client, make_user, target):
+    user = make_user(Role.STAFF)
+    page = client.get("/entrar", query_string={"next": target})
+    assert page.status_code == 200
+    data = {"identifier": user.email, "password": PASSWORD, "next": target}
+    response = client.post("/entrar", data=data)
+    assert response.headers["Location"] == "/operacion/flota"
