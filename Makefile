@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export FLASK_APP := wsgi:app
+# run, test and bench are development: the only setting with default secrets and demo mode.
+export LAFA_ENV ?= development
 
 .PHONY: run test lint format typecheck bench translations compile-translations install \
         system-deps services e2e-deps clean

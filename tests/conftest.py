@@ -23,6 +23,10 @@ from tests.services import TEST_REDIS
 
 pytest_plugins = ["tests.factories"]
 
+# Development defaults (secret key, demo mode) exist only when asked for; the processes
+# the tests start (gunicorn, the CSMS, listeners) inherit this.
+os.environ["LAFA_ENV"] = "development"
+
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
