@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
+from portal import sessions
 from portal.db import Session
 from portal.models import Role, User
 
@@ -18,7 +19,9 @@ login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = _l("Please log in to see this page.")
 login_manager.login_message_category = "info"
-login_manager.session_protection = "strong"
+# Off: it hashed the client-supplied X-Forwarded-For; portal.sessions checks instead.
+login_manager.session_protection = None
+login_manager.unauthorized_handler(sessions.unauthorized)
 csrf = CSRFProtect()
 
 
@@ -53,8 +56,11 @@ CSP = content_security_policy()
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
+    """The session's user, if the session is still theirs (version, timeouts)."""
     user = Session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active or not sessions.is_current(user):
+        return None
+    return user
 
 
 def require_roles(blueprint: Blueprint, roles: Iterable[Role]) -> None:
@@ -111,6 +117,7 @@ def init_app(app: Flask) -> None:
     tile_origin = _origin(app.config.get("MAP_TILE_URL") or "")
     app.config["CSP"] = content_security_policy([tile_origin] if tile_origin else [])
     login_manager.init_app(app)
+    sessions.init_app(app)
     csrf.init_app(app)
     app.after_request(add_security_headers)
 

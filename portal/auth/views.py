@@ -7,9 +7,10 @@ from datetime import timedelta
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import refresh
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from portal import sessions
 from portal.db import Session
 from portal.i18n import LOCALE_COOKIE
 from portal.redirects import safe_next
@@ -49,15 +50,25 @@ def login() -> Response | tuple[str, int] | str:
         form.password.errors = [_(error.message, **error.params)]
         return render_template("auth/login.html", form=form), 422
     Session.commit()
-    login_user(user)
+    sessions.start(user)
     return redirect(safe_next(form.next.data) or url_for(roles_home(user)), code=303)
 
 
 @bp.post("/salir")
 @login_required
 def logout() -> Response:
-    logout_user()
+    sessions.end()
     flash(_("You have logged out."), "info")
+    return redirect(url_for("auth.login"), code=303)
+
+
+@bp.post("/salir/todas")
+@login_required
+def logout_everywhere() -> Response:
+    accounts.end_sessions(current_user)
+    Session.commit()
+    sessions.end()
+    flash(_("You have logged out on every device."), "info")
     return redirect(url_for("auth.login"), code=303)
 
 
@@ -80,6 +91,7 @@ def change_password() -> Response | tuple[str, int] | str:
             "auth/password.html", form=form, min_length=accounts.MIN_PASSWORD_LENGTH
         ), 422
     Session.commit()
+    sessions.restamp(current_user)  # this session stays; every other one has ended
     flash(_("Your password was changed."), "success")
     return redirect(url_for(roles_home(current_user)), code=303)
 
