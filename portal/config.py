@@ -102,6 +102,13 @@ def load_config() -> dict[str, Any]:
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "MQTT_URL": mqtt_url,
+        # Rate limits (portal/limits.py): the portal's Redis; in memory only without one.
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI")
+        or redis_url
+        or "memory://",
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # Proxies in front of the portal whose X-Forwarded-* headers are trusted (ProxyFix).
+        "PROXY_HOPS": int(os.environ.get("LAFA_PROXY_HOPS", "0")),
         "INSTANCE_PATH": str(instance),
         "STATEMENTS_DIR": os.environ.get("LAFA_STATEMENTS_DIR", str(instance / "statements")),
         # Credit model directories (`python -m scoring train --out`, `flask credit ...`).

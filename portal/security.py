@@ -10,8 +10,9 @@ from flask import Blueprint, Flask, Response, abort, current_app, request
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import sessions
+from portal import limits, sessions
 from portal.db import Session
 from portal.models import Role, User
 
@@ -113,7 +114,13 @@ def _upload_limit() -> None:
 
 
 def init_app(app: Flask) -> None:
+    hops = app.config["PROXY_HOPS"]
+    if hops:  # the client's address and scheme as the proxies in front of us saw them
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
     app.before_request(_upload_limit)  # before CSRF, which reads the body
+    limits.init_app(app)
     tile_origin = _origin(app.config.get("MAP_TILE_URL") or "")
     app.config["CSP"] = content_security_policy([tile_origin] if tile_origin else [])
     login_manager.init_app(app)

@@ -4,7 +4,8 @@ each test inside a transaction that is rolled back at the end."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session as OrmSession
 from portal.app import create_app
 from portal.config import ROOT
 from portal.db import Session, make_engine, session_factory
+from portal.limits import limiter
 from tests.services import TEST_REDIS
 
 pytest_plugins = ["tests.factories"]
@@ -63,11 +65,28 @@ def app(engine: Engine, database_url: str) -> Flask:
             "TESTING": True,
             "DATABASE_URL": database_url,
             "REDIS_URL": "",
+            "RATELIMIT_STORAGE_URI": TEST_REDIS,
             "SECRET_KEY": "test-secret",
             "WTF_CSRF_ENABLED": False,
             "SKIP_DB_CONFIGURE": True,
         }
     )
+
+
+@pytest.fixture
+def other_app(app: Flask) -> Callable[..., Flask]:
+    """`other_app(SETTING=value)`: another app with some settings changed, e.g. behind a
+    proxy. Creating an app points the job queues at its settings: they are put back as
+    the test had them."""
+    from workers import queues
+
+    def make(**settings: Any) -> Flask:
+        saved = queues._redis_url, queues._app_factory
+        other = create_app(dict(app.config) | settings)
+        queues.configure(*saved)
+        return other
+
+    return make
 
 
 @pytest.fixture
@@ -89,6 +108,7 @@ def db(engine: Engine) -> Iterator[OrmSession]:
 
 @pytest.fixture
 def client(app: Flask, db: OrmSession) -> FlaskClient:
+    limiter.reset()  # each test starts with no request counted against it
     return app.test_client()
 
 

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import refresh
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from portal import sessions
+from portal import limits, sessions
 from portal.db import Session
 from portal.i18n import LOCALE_COOKIE
 from portal.redirects import safe_next
@@ -30,6 +39,7 @@ def index() -> Response:
 
 
 @bp.route("/entrar", methods=["GET", "POST"])
+@limits.login_limits
 def login() -> Response | tuple[str, int] | str:
     if current_user.is_authenticated:
         return redirect(url_for(roles_home(current_user)))
@@ -44,11 +54,15 @@ def login() -> Response | tuple[str, int] | str:
             form.password.data or "",
             max_failures=current_app.config["LOGIN_MAX_FAILURES"],
             lockout=timedelta(minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"]),
+            others=limits.lockouts(),
         )
     except DomainError as error:
         Session.commit()  # keep the failure count
         form.password.errors = [_(error.message, **error.params)]
-        return render_template("auth/login.html", form=form), 422
+        page = make_response(render_template("auth/login.html", form=form), 422)
+        if isinstance(error, accounts.AccountLocked):
+            limits.too_many_requests(page, error.retry_after)
+        return page
     Session.commit()
     sessions.start(user)
     return redirect(safe_next(form.next.data) or url_for(roles_home(user)), code=303)

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, redirect, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from portal import limits
 from portal.db import Session
 from portal.htmx import render
 from portal.security import client_ip
@@ -51,6 +52,7 @@ def _entry_errors(form: SelfServiceForm) -> list[credit.ProfileData]:
 
 
 @bp.route("", methods=["GET", "POST"])
+@limits.application_limits
 def apply() -> Response | WerkzeugResponse:
     form = SelfServiceForm()
     if request.method == "GET":

@@ -118,6 +118,12 @@ class CreditApplication(Base):
     accounts: Mapped[list[PlatformAccount]] = relationship(
         back_populates="application", order_by="PlatformAccount.platform"
     )
+    repeat_of: Mapped[CreditApplication | None] = relationship(
+        remote_side=[id], back_populates="repeats"
+    )
+    repeats: Mapped[list[CreditApplication]] = relationship(
+        back_populates="repeat_of", order_by="CreditApplication.id"
+    )
 
     @property
     def full_name(self) -> str:
