@@ -64,9 +64,15 @@ def load_user(user_id: str) -> User | None:
     return user
 
 
+#: The roles each blueprint requires (`require_roles`), for checks made before the
+#: blueprint's own `before_request` runs (`_upload_limit`).
+_BLUEPRINT_ROLES: dict[Blueprint, frozenset[Role]] = {}
+
+
 def require_roles(blueprint: Blueprint, roles: Iterable[Role]) -> None:
     """Every view of `blueprint` needs a logged-in user with one of `roles` (else 403)."""
     allowed = frozenset(roles)
+    _BLUEPRINT_ROLES[blueprint] = allowed
 
     @blueprint.before_request
     def _check_role() -> Any:
@@ -97,11 +103,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def allow_large_uploads(view: F) -> F:
-    """Let `view` receive up to UPLOAD_MAX_CONTENT_LENGTH instead of MAX_CONTENT_LENGTH.
+    """Let `view` receive up to UPLOAD_MAX_CONTENT_LENGTH instead of MAX_CONTENT_LENGTH,
+    once the user is logged in with a role its blueprint allows.
 
     The limit must be set before anything reads the body, and CSRF protection reads
     the form in the app's `before_request`: so the mark is read by `_upload_limit`,
-    registered before CSRF.
+    registered before CSRF, which also makes the role check itself (the blueprint's
+    runs after CSRF). Anyone else keeps MAX_CONTENT_LENGTH: an anonymous 80 MB body is
+    refused before it is read, not parsed and then refused.
     """
     view.allows_large_uploads = True  # type: ignore[attr-defined]
     return view
@@ -109,7 +118,16 @@ def allow_large_uploads(view: F) -> F:
 
 def _upload_limit() -> None:
     view = current_app.view_functions.get(request.endpoint or "")
-    if getattr(view, "allows_large_uploads", False):
+    if not getattr(view, "allows_large_uploads", False):
+        return
+    required = [
+        _BLUEPRINT_ROLES[blueprint]
+        for name in request.blueprints
+        if (blueprint := current_app.blueprints.get(name)) in _BLUEPRINT_ROLES
+    ]
+    if not required or not current_user.is_authenticated:
+        return  # no role check to rely on, or nobody logged in: the ordinary limit
+    if all(current_user.role in roles for roles in required):
         request.max_content_length = current_app.config["UPLOAD_MAX_CONTENT_LENGTH"]
 
 
