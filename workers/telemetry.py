@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 SILENT_MINUTES = int(os.environ.get("TELEMETRY_SILENT_MINUTES", "30"))
 LOW_SOC_PCT = int(os.environ.get("TELEMETRY_LOW_SOC_PCT", "20"))
+REJECTS_KEEP_DAYS = int(os.environ.get("TELEMETRY_REJECTS_KEEP_DAYS", "30"))
 
 
 @job("telemetry")
@@ -64,3 +65,12 @@ def check_vehicle_alerts_job() -> tuple[int, int]:
 def ensure_telemetry_partitions_job() -> list[str]:
     """Create this month's and the next two months' reading partitions ahead of time."""
     return ingest.ensure_partitions_ahead(Session(), datetime.now(UTC))
+
+
+@job("telemetry")
+def prune_telemetry_rejects_job() -> int:
+    """Forget refused messages older than TELEMETRY_REJECTS_KEEP_DAYS (30)."""
+    before = datetime.now(UTC) - timedelta(days=REJECTS_KEEP_DAYS)
+    pruned = ingest.prune_rejects(Session(), before)
+    log.info("telemetry rejects: %d older than %s pruned", pruned, before.date())
+    return pruned

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from portal.models import (
@@ -330,6 +330,16 @@ def count_rejects(session: Session, since: datetime) -> dict[str, int]:
         .group_by(TelemetryReject.reason_code)
     )
     return {code: count for code, count in rows}
+
+
+def prune_rejects(session: Session, before: datetime) -> int:
+    """Forget the refused messages received before `before`; how many there were.
+
+    The quarantine is for staff to see what is being refused lately; anyone can fill it
+    (a stream of made-up IMEIs), so it is pruned daily (`prune_telemetry_rejects_job`).
+    """
+    deleted = session.execute(delete(TelemetryReject).where(TelemetryReject.received_at < before))
+    return int(deleted.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def list_rejects(session: Session, limit: int = 20) -> list[TelemetryReject]:
