@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, abort, current_app, request
+from flask import Blueprint, Flask, Response, abort, current_app, has_request_context, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
@@ -87,8 +88,38 @@ def client_ip() -> str | None:
     return request.remote_addr
 
 
+#: Browsers that saw it over HTTPS refuse plain HTTP to this host for a year.
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Over HTTPS the session cookie is `__Host-<name>`: a browser accepts such a cookie
+    only with Secure, Path=/ and no Domain, so a sibling subdomain or a plain-HTTP page
+    cannot plant or overwrite it. Over plain HTTP (a developer's machine) the name is
+    as configured. Behind a proxy, `LAFA_PROXY_HOPS` tells the portal it is on HTTPS."""
+
+    def get_cookie_name(self, app: Flask) -> str:
+        name = super().get_cookie_name(app)
+        return f"__Host-{name}" if _https() else name
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return _https() or super().get_cookie_secure(app)
+
+    def get_cookie_domain(self, app: Flask) -> str | None:
+        return None if _https() else super().get_cookie_domain(app)
+
+    def get_cookie_path(self, app: Flask) -> str:
+        return "/" if _https() else super().get_cookie_path(app)
+
+
+def _https() -> bool:
+    return has_request_context() and request.is_secure
+
+
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
+    if request.is_secure and current_app.config["ENV"] != "development":
+        headers.setdefault("Strict-Transport-Security", HSTS)
     headers.setdefault("Content-Security-Policy", current_app.config.get("CSP", CSP))
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
@@ -137,6 +168,7 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
         )
+    app.session_interface = SessionInterface()
     app.before_request(_upload_limit)  # before CSRF, which reads the body
     limits.init_app(app)
     tile_origin = _origin(app.config.get("MAP_TILE_URL") or "")
