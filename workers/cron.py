@@ -7,6 +7,7 @@ its registrations in its own block.
 
 from rq import cron
 
+from workers.battery import refresh_battery_health_job
 from workers.bookings import release_no_shows_job, reserve_opening_windows_job
 from workers.kpis import refresh_kpis_job
 from workers.ledger import assess_late_fees_job, close_statements_job, post_weekly_rent_job
@@ -40,3 +41,8 @@ cron.register(release_no_shows_job, "ocpp", cron="* * * * *", name="release-no-s
 # --- KPI dashboard -------------------------------------------------------------------------
 # Every day at 01:30 (after the ledger's jobs and yesterday's km): roll up the closed days.
 cron.register(refresh_kpis_job, "default", cron="30 1 * * *", name="kpi-rollup")
+
+# --- Battery health ------------------------------------------------------------------------
+# Every day at 02:30 (after the night's charging, before the depots open): sessions joined
+# to their cars, then every car's state of health.
+cron.register(refresh_battery_health_job, "telemetry", cron="30 2 * * *", name="battery-health")

@@ -5,6 +5,7 @@ from portal.db import Base
 from .audit import (
     AuditEvent,
 )
+from .battery import BatteryEstimate, BatterySession, VehicleMatch
 from .bookings import (
     LIVE_BOOKING_STATUSES,
     Booking,
@@ -96,6 +97,8 @@ __all__ = [
     "ApplicationStatus",
     "AuditEvent",
     "Base",
+    "BatteryEstimate",
+    "BatterySession",
     "Booking",
     "BookingStatus",
     "Charger",
@@ -154,6 +157,7 @@ __all__ = [
     "Vehicle",
     "VehicleAlert",
     "VehicleDailyKm",
+    "VehicleMatch",
     "VehicleState",
     "VehicleStatus",
     "VehicleTrip",
