@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import re
+import socket
 import tomllib
 from importlib.machinery import SourceFileLoader
 
@@ -113,3 +114,13 @@ def test_any_other_failure_of_pip_audit_fails():
     status, message = _audit().verdict("", "pip_audit: error: requirements.lock: hash mismatch")
     assert status == 2
     assert "hash mismatch" in message
+
+
+def test_an_advisory_database_that_does_not_answer_is_noticed_at_once():
+    """One probe before pip-audit's ~150 requests, which would each wait out a time-out."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    reason = _audit().unreachable(f"http://127.0.0.1:{port}/pypi/pip/json", timeout=2)
+    assert reason is not None
+    assert str(port) in reason
