@@ -30,20 +30,11 @@ from portal.services import telemetry_rollups as rollups
 from portal.timeutil import local_today
 from telemetry.codec import make_record
 from tests.services import TEST_REDIS
+from tests.waiting import wait_until
 from workers.telemetry import rollup_vehicle_job
 
 DEPOT = (19.4895, -99.1468)
 DELETING_EPISODES = "query LIKE 'DELETE FROM vehicle_charging_episodes%'"
-
-
-def wait_until(predicate, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def store(engine, imei: str, records: list) -> None:
