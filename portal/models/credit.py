@@ -202,7 +202,6 @@ class ModelVersion(Base):
             "active",
             unique=True,
             postgresql_where=text("active"),
-            sqlite_where=text("active"),
         ),
     )
 
