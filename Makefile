@@ -9,7 +9,7 @@ export FLASK_APP := wsgi:app
 export LAFA_ENV ?= development
 
 .PHONY: run test lint format typecheck bench translations compile-translations install \
-        system-deps services e2e-deps clean lock audit
+        system-deps system-deps-run services e2e-deps clean lock audit
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,8 +47,10 @@ translations: $(VENV)/.installed
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --ignore-obsolete -w 100
 	$(BIN)/pybabel compile -d translations --statistics
 
-## run: the whole portal with demo data (uses PostgreSQL/Redis/Mosquitto when they answer)
-run: install
+## run: the whole portal with demo data, on PostgreSQL/Redis/MQTT of this machine when they
+## answer, else on embedded ones started from Python packages (data under instance/);
+## as root it first installs the Debian packages the portal needs (WeasyPrint's)
+run: system-deps-run install
 	bin/run
 
 ## test: everything CI runs: system packages, services, lint, the whole suite with browsers
@@ -76,6 +78,9 @@ bench: install
 
 system-deps:
 	bin/system-deps
+
+system-deps-run:
+	@bin/system-deps run
 
 services:
 	bin/services

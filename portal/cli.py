@@ -29,10 +29,6 @@ def register_commands(app: Flask) -> None:
     def db_upgrade() -> None:
         """Migrate the database to the newest schema (Alembic)."""
         url = current_app.config["DATABASE_URL"]
-        if url.startswith("sqlite:///"):
-            from pathlib import Path
-
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         upgrade_database(url)
         click.echo(f"Database ready: {url.split('@')[-1]}")
 

@@ -6,25 +6,22 @@ and its public webhook secret) apply only with `LAFA_ENV=development`, which
 `make run` and the tests set. Any other value, or none, is treated as production:
 `check_production` refuses to start without real secrets (the web app, the OCPP
 server and the telemetry processes all call it, through `checked_config`).
-The database, Redis and the MQTT broker are detected on localhost when their URLs
-are not set: the portal uses them when they answer and otherwise falls back to an
-embedded default (a SQLite file, jobs run in-process) and says so in the log.
+PostgreSQL, Redis and the MQTT broker default to their standard ports on localhost,
+where `make run` starts embedded ones when nothing answers (portal/embedded.py).
+An empty REDIS_URL runs jobs inside the calling process (the tests).
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import socket
 from pathlib import Path
 from typing import Any
-
-log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - only with LAFA_ENV=development
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/lafa"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
 # Signs the demonstration provider's webhooks when no STRIPE_WEBHOOK_SECRET is set;
 # the demo provider exists only with LAFA_ENV=development, so this never guards money.
 DEMO_WEBHOOK_SECRET = "whsec_demo_only_not_secret"  # noqa: S105
@@ -34,14 +31,6 @@ MB = 1024 * 1024
 
 class ConfigError(RuntimeError):
     """The settings would make the portal unsafe or unable to start."""
-
-
-def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def _flag(name: str, default: bool = False) -> bool:
@@ -65,24 +54,7 @@ def load_config() -> dict[str, Any]:
     development = env == "development"
     instance = instance_path()
 
-    database_url = os.environ.get("DATABASE_URL")
-    if not database_url:
-        if port_open("127.0.0.1", 5432):
-            database_url = DEFAULT_DATABASE_URL
-        else:
-            database_url = f"sqlite:///{instance / 'lafa.sqlite3'}"
-            log.warning("PostgreSQL not found on 127.0.0.1:5432; using %s", database_url)
-
-    redis_url = os.environ.get("REDIS_URL")
-    if redis_url is None:
-        redis_url = DEFAULT_REDIS_URL if port_open("127.0.0.1", 6379) else ""
-        if not redis_url:
-            log.warning("Redis not found on 127.0.0.1:6379; jobs run in-process")
-
-    mqtt_url = os.environ.get("MQTT_URL")
-    if mqtt_url is None:
-        mqtt_url = "mqtt://127.0.0.1:1883" if port_open("127.0.0.1", 1883) else ""
-
+    redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
     demo_mode = _flag("LAFA_DEMO", default=development)
     provider = os.environ.get("PAYMENTS_PROVIDER")
     if provider is None:
@@ -99,9 +71,9 @@ def load_config() -> dict[str, Any]:
     return {
         "ENV": env,
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY if development else ""),
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
         "REDIS_URL": redis_url,
-        "MQTT_URL": mqtt_url,
+        "MQTT_URL": os.environ.get("MQTT_URL") or DEFAULT_MQTT_URL,
         # Rate limits (portal/limits.py): the portal's Redis; in memory only without one.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI")
         or redis_url

@@ -212,7 +212,6 @@ class ModelVersion(Base):
             "active",
             unique=True,
             postgresql_where=text("active"),
-            sqlite_where=text("active"),
         ),
     )
 

@@ -105,14 +105,12 @@ class Contract(Base):
             "vehicle_id",
             unique=True,
             postgresql_where=text("status = 'active'"),
-            sqlite_where=text("status = 'active'"),
         ),
         Index(
             "uq_contracts_active_driver",
             "driver_id",
             unique=True,
             postgresql_where=text("status = 'active'"),
-            sqlite_where=text("status = 'active'"),
         ),
     )
 

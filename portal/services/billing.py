@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from portal import clock
@@ -60,22 +61,11 @@ def insert_entries(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     fresh = [r for r in rows if r["idempotency_key"] not in existing]
     if not fresh:
         return 0
-    insert = dialect_insert(session)
     statement = insert(LedgerEntry).on_conflict_do_nothing(index_elements=["idempotency_key"])
     for i in range(0, len(fresh), BATCH):
         session.execute(statement, fresh[i : i + BATCH])
     balances.refresh(session, (r["driver_id"] for r in fresh))
     return len(fresh)
-
-
-def dialect_insert(session: Session) -> Any:
-    if session.get_bind().dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-    return pg_insert
 
 
 def closed_weeks(session: Session, pairs: Iterable[tuple[int, date]]) -> set[tuple[int, date]]:

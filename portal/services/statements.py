@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from portal import clock
@@ -49,7 +50,7 @@ from portal.models import (
 from portal.timeutil import local_midnight, monday_of
 
 from . import N_, DomainError
-from .billing import BATCH, dialect_insert, first_rent_week, unpaid_charges
+from .billing import BATCH, first_rent_week, unpaid_charges
 from .ledger import charge_due_on, days_past_due, driver_balance, oldest_unpaid_charge_at
 
 
@@ -238,7 +239,6 @@ def _close_batch(
                 "pdf_status": PdfStatus.NONE,
             }
         )
-    insert = dialect_insert(session)
     result = session.execute(
         insert(Statement)
         .on_conflict_do_nothing(index_elements=["contract_id", "week_start"])

@@ -107,7 +107,7 @@ def test_the_procfile_runs_a_worker_for_statement_pdfs_that_does_not_fork():
     # A horse forked per job would start WeasyPrint cold for every PDF (~3/s, not ~10).
     procfile = Path(__file__).parents[2] / "Procfile"
     line = next(x for x in procfile.read_text().splitlines() if x.startswith("statements:"))
-    assert line.split(":", 1)[1].split() == ["flask", "worker", "statements"]
+    assert line.split(":", 1)[1].split() == ["exec", "flask", "worker", "statements"]
     assert queues.worker_class(["statements"]) is SimpleWorker
     assert queues.worker_class(queues.QUEUES) is Worker
 
