@@ -674,7 +674,7 @@ def _event(
 
 
 def _set_vehicle_status(vehicle: Vehicle, status: VehicleStatus) -> list[str] | None:
-    if vehicle.status in (status, VehicleStatus.RETIRED):
+    if vehicle.status == status or vehicle.is_retired:
         return None
     change = [vehicle.status.value, status.value]
     vehicle.status = status

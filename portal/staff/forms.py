@@ -6,11 +6,14 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from portal.models import VehicleStatus
 
 STATUS_LABELS = {
+    VehicleStatus.IN_PREPARATION: _l("In preparation"),
     VehicleStatus.AVAILABLE: _l("Available"),
     VehicleStatus.LEASED: _l("Leased"),
     VehicleStatus.IN_REPAIR: _l("In repair"),
     VehicleStatus.OUT_OF_SERVICE: _l("Out of service"),
-    VehicleStatus.RETIRED: _l("Retired"),
+    VehicleStatus.TRANSFERRED: _l("Transferred to the driver"),
+    VehicleStatus.SOLD: _l("Sold"),
+    VehicleStatus.WRITTEN_OFF: _l("Written off"),
 }
 
 
