@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from portal.db import utcnow
 from portal.models import User
@@ -80,6 +80,21 @@ def change_password(
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
     audit.record(session, user.id, "user.password_changed", user, ip=ip)
+
+
+def end_sessions(user: User) -> None:
+    """End every session of `user`, on every device (a reset, a deactivation).
+
+    The security work adds `users.session_version` (its migration 0018), written into
+    each session at log-in and checked on every request; one increment in SQL ends
+    them all. Until that column is in the schema a deactivated user's sessions still
+    end (`security.load_user` refuses inactive users) and a reset's do not.
+    """
+    if hasattr(User, "session_version"):
+        user.session_version = User.session_version + 1  # type: ignore[attr-defined]
+        session = object_session(user)
+        if session is not None:
+            session.flush()
 
 
 def set_locale(session: Session, user: User, locale: str) -> None:
