@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy import func, select
@@ -217,6 +218,19 @@ def tariff_history(session: Session, depot_id: int) -> list[DepotTariff]:
             .order_by(DepotTariff.effective_from.desc())
         )
     )
+
+
+def engine_fields(tariff: DepotTariff) -> dict[str, Any]:
+    """The keyword arguments of the smart-charging engine's `charging.tariffs.Tariff`."""
+    return {
+        "kind": tariff.kind.value,
+        "effective_from": tariff.effective_from,
+        "energy_mxn_per_kwh": {p.period.value: float(p.mxn_per_kwh) for p in tariff.prices},
+        "capacity_mxn_per_kw": float(tariff.capacity_mxn_per_kw),
+        "distribution_mxn_per_kw": float(tariff.distribution_mxn_per_kw),
+        "fixed_mxn_per_month": float(tariff.fixed_mxn_per_month),
+        "transmission_mxn_per_kwh": float(tariff.transmission_mxn_per_kwh),
+    }
 
 
 def retire_depot(session: Session, depot: Depot, *, actor_id: int, ip: str | None = None) -> None:

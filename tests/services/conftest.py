@@ -4,7 +4,6 @@ model, a valid VIN and IMEI for a number, the clock's today."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -31,10 +30,19 @@ VIN_VALUES = {
     **dict(zip("STUVWXYZ", range(2, 10), strict=True)),
 }
 VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
-TODAY = date.today()
 
 
-def vin_for(n: int, wmi: str = "LGX") -> str:
+@pytest.fixture
+def vin_for() -> Callable[[int], str]:
+    return _vin_for
+
+
+@pytest.fixture
+def imei_for() -> Callable[[int], str]:
+    return _imei_for
+
+
+def _vin_for(n: int, wmi: str = "LGX") -> str:
     """A VIN with a right check digit (ISO 3779), different for every `n`."""
     body = f"{wmi}CE4CB0S{n:07d}"
     total = sum(VIN_VALUES[ch] * w for ch, w in zip(body, VIN_WEIGHTS, strict=True))
@@ -42,7 +50,7 @@ def vin_for(n: int, wmi: str = "LGX") -> str:
     return body[:8] + ("X" if check == 10 else str(check)) + body[9:]
 
 
-def imei_for(n: int) -> str:
+def _imei_for(n: int) -> str:
     return luhn_complete(f"86{n:012d}")
 
 
