@@ -7,6 +7,7 @@ cookie before they log in.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as babel_format_date
@@ -35,11 +36,21 @@ def local_zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["TIMEZONE"])
 
 
+def pesos(cents: int) -> Decimal:
+    """Integer centavos as an exact amount in pesos (for a CSV cell or a chart's scale)."""
+    return Decimal(cents).scaleb(-2)
+
+
+def pesos_input(cents: int | None) -> str:
+    """Centavos as a form field shows an amount to edit: `1234.50` (empty for none)."""
+    return "" if cents is None else f"{pesos(cents):.2f}"
+
+
 def money(cents: int | None, currency: str = "MXN") -> str:
     """Integer centavos as the locale writes money: `$1,234.50` in es_MX."""
     if cents is None:
         return ""
-    return format_currency(cents / 100, currency, locale=str(get_locale()))
+    return format_currency(pesos(cents), currency, locale=str(get_locale()))
 
 
 def number(value: float | int | None, digits: int = 0) -> str:

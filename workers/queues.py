@@ -16,6 +16,11 @@ from typing import Any
 from redis import Redis
 from rq import Queue, Retry, SimpleWorker, Worker
 from rq.job import Job, JobStatus
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
+
+from portal.db import session_factory
 
 log = logging.getLogger(__name__)
 
@@ -92,3 +97,26 @@ def _run_in_process(func: Callable[..., Any], args: tuple[Any, ...], kw: dict[st
         return func(*args, **kw)
     with _app_factory().app_context():
         return func(*args, **kw)
+
+
+AFTER_COMMIT = "enqueue_after_commit"
+
+
+def enqueue_after_commit(session: OrmSession, job: Any, *args: Any) -> None:
+    """Queue `job.delay(*args)` once `session` commits (the job then sees what it needs);
+    forgotten if the session rolls back. A job is never queued for work not yet saved."""
+    if not session.in_transaction():
+        session.begin()  # so a rollback before any statement forgets the job too
+    session.info.setdefault(AFTER_COMMIT, []).append((job, args))
+
+
+@event.listens_for(session_factory, "after_commit")
+def _enqueue_committed(session: OrmSession) -> None:
+    for job, args in session.info.pop(AFTER_COMMIT, []):
+        job.delay(*args)
+
+
+@event.listens_for(session_factory, "after_soft_rollback")
+def _forget_rolled_back(session: OrmSession, previous: SessionTransaction) -> None:
+    if not previous.nested:
+        session.info.pop(AFTER_COMMIT, None)

@@ -183,6 +183,7 @@ def live_stack() -> Iterator[dict]:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()  # reaped, or Popen.__del__ warns (an error under -W error)
         for log in logs:
             log.close()
         engine.dispose()
