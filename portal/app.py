@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from importlib import import_module
 from typing import Any
 
 from flask import Flask, Response, render_template, request
@@ -16,6 +17,7 @@ from portal.config import ROOT, check_payments, check_production, load_config
 from workers import queues
 
 log = logging.getLogger(__name__)
+RECORDS = ("users", "depots", "vehicles", "drivers", "contracts", "imports")
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -68,6 +70,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(incidents.driver_bp, url_prefix="/conductor/incidentes")
     app.register_blueprint(incidents.staff_bp, url_prefix="/operacion/incidentes")
     app.register_blueprint(incidents.manager_bp, url_prefix="/gerencia/incidentes")
+
+    # The operator's records (users, depots, vehicles, drivers, contracts, imports):
+    # each package's __init__ makes its blueprints, its views module adds the routes.
+    for name in RECORDS:
+        package = import_module(f"portal.web.{name}")
+        import_module(f"portal.web.{name}.views")
+        app.register_blueprint(package.bp)
 
     _register_error_pages(app)
 

@@ -39,6 +39,7 @@ from portal.models import (
     IncidentType,
     Outcome,
     Role,
+    Statement,
     User,
     Vehicle,
     VehicleState,
@@ -820,3 +821,50 @@ def count_by_status(session: Session) -> dict[ContractStatus, int]:
     counts = dict.fromkeys(ContractStatus, 0)
     counts.update({status: n for status, n in rows})
     return counts
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def weeks_paid(session: Session, contract: Contract) -> int:
+    """Rent weeks paid toward ownership: the last closed statement's count (it includes
+    the weeks paid before the portal), else those weeks alone."""
+    latest = session.scalar(
+        select(Statement.weeks_paid)
+        .where(Statement.contract_id == contract.id)
+        .order_by(Statement.week_start.desc())
+        .limit(1)
+    )
+    return contract.opening_weeks_paid if latest is None else int(latest)
+
+
+DOCUMENTS = ("summary", "letter")
+
+
+def record_document(session: Session, contract_id: int, kind: str, sha256: str) -> Contract:
+    """Remember a rendered PDF (the contract summary, or the letter at completion)."""
+    if kind not in DOCUMENTS:
+        raise ValueError(f"unknown contract document {kind!r}")
+    contract = get_contract(session, contract_id)
+    setattr(contract, f"{kind}_pdf_sha256", sha256)
+    session.flush()
+    return contract
+
+
+def has_photo(contract: Contract, sha256: str) -> dict[str, object] | None:
+    """The photo of one of the contract's checklists with that checksum, if any."""
+    for checklist in contract.checklists:
+        for photo in checklist.photos:
+            if photo.get("sha256") == sha256:
+                return photo
+    return None
+
+
+def driver_contract(session: Session, driver_id: int) -> Contract | None:
+    """The contract a driver's page shows: the live one, else the latest."""
+    return session.scalar(
+        select(Contract)
+        .where(Contract.driver_id == driver_id, Contract.status != CS.CANCELLED)
+        .order_by(Contract.status.in_(list(LIVE_CONTRACT_STATUSES)).desc(), Contract.id.desc())
+        .limit(1)
+    )

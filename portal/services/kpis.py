@@ -79,7 +79,14 @@ def _local_day(column: Any) -> Any:
 # --- daily figures: the rollup of closed days and the open day(s) live ---------------
 
 PARTS = frozenset({"km", "ledger", "energy", "hours", "bookings"})
-CHARGE_KINDS = (EntryKind.PAYMENT, EntryKind.DEPOSIT, EntryKind.ADJUSTMENT, EntryKind.REVERSAL)
+# Not billed: money moving in or out, and the security deposit (held, not earned).
+CHARGE_KINDS = (
+    EntryKind.PAYMENT,
+    EntryKind.SECURITY_DEPOSIT,
+    EntryKind.DEPOSIT,
+    EntryKind.ADJUSTMENT,
+    EntryKind.REVERSAL,
+)
 
 
 @dataclass(slots=True)
