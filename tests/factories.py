@@ -572,7 +572,8 @@ def make_documented_contract(
     def make(**kw: Any) -> Contract:
         contract = make_contract(**kw)
         contract.summary_pdf_sha256 = storage.put_blob(contract_storage, images.pdf())
-        photo = storage.put_blob(contract_storage, images.photo())
+        shade = next(_counter) % 250
+        photo = storage.put_blob(contract_storage, images.photo(color=(shade, 90, 90)))
         db.add(
             ContractChecklist(
                 contract=contract,
@@ -600,6 +601,7 @@ def records_url(
     make_driver: Callable[..., Driver],
     make_application: Callable[..., Any],
     make_documented_contract: Callable[..., Contract],
+    jobs_to_redis: None,
 ) -> Callable[[User, str], str]:
     """A concrete path for a URL of the operator's records (users, depots, vehicles,
     drivers, contracts): a driver's own contract for the driver's pages, else someone
