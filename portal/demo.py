@@ -33,7 +33,7 @@ from portal.models import (
 )
 from portal.passwords import hash_password
 from portal.services import balances
-from portal.services.identifiers import curp_check_digit, rfc_check_digit
+from portal.services.identifiers import curp_check_digit, is_valid_curp, rfc_check_digit
 from portal.timeutil import local_today
 
 DEMO_PASSWORD = "lafa-demo-2026"  # noqa: S105 - demo mode only, printed by `make run`
@@ -234,13 +234,18 @@ def make_curp(
         + _first_internal(first, consonants)
     )
     body += rng.choice(string.digits) if born.year < 2000 else rng.choice("ABCDEF")
-    return body + curp_check_digit(body)
+    curp = body + curp_check_digit(body)
+    if not is_valid_curp(curp):  # RENAPO writes an X for the 2nd letter of a rude word
+        body = body[0] + "X" + body[2:]
+        curp = body + curp_check_digit(body)
+    return curp
 
 
 def make_rfc(curp: str, rng: random.Random) -> str:
+    # SAT's homoclave: the first character 1-9 or A-V, the second 1-9 or A-Z.
     head = (
         curp[:10]
-        + rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ123456789")
+        + rng.choice("ABCDEFGHJKLMNPRSTUV123456789")
         + rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ123456789")
     )
     return head + rfc_check_digit(head)
