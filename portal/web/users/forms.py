@@ -74,7 +74,7 @@ class CodeResetForm(FlaskForm):
         render_kw={"autocomplete": "username", "autocapitalize": "none"},
     )
     code = StringField(
-        _l("Code"),
+        _l("6-digit code"),
         validators=[DataRequired(message=_l("Write the 6-digit code.")), Length(max=6)],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
     )
