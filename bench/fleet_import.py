@@ -31,25 +31,15 @@ from portal.db import make_engine
 from portal.demo import luhn_complete, make_curp
 from portal.models import ConnectorType, Depot, Vehicle, VehicleModel
 from portal.services import fleet_import, vehicles
+from portal.services.identifiers import with_vin_check_digit
 from portal.timeutil import local_today
 
 ADMIN = os.environ.get("TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 ROWS = 2_000
-VIN_VALUES = {
-    **{str(d): d for d in range(10)},
-    **dict(zip("ABCDEFGH", range(1, 9), strict=True)),
-    **dict(zip("JKLMN", range(1, 6), strict=True)),
-    "P": 7,
-    "R": 9,
-    **dict(zip("STUVWXYZ", range(2, 10), strict=True)),
-}
-VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 
 
 def vin(n: int, series: str = "S") -> str:
-    body = f"LGXCE4CB0{series}{n:07d}"
-    check = sum(VIN_VALUES[c] * w for c, w in zip(body, VIN_WEIGHTS, strict=True)) % 11
-    return body[:8] + ("X" if check == 10 else str(check)) + body[9:]
+    return with_vin_check_digit(f"LGXCE4CB0{series}{n:07d}")
 
 
 def files() -> dict[str, str]:

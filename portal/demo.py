@@ -33,7 +33,12 @@ from portal.models import (
 )
 from portal.passwords import hash_password
 from portal.services import balances
-from portal.services.identifiers import curp_check_digit, is_valid_curp, rfc_check_digit
+from portal.services.identifiers import (
+    curp_check_digit,
+    is_valid_curp,
+    rfc_check_digit,
+    with_vin_check_digit,
+)
 from portal.timeutil import local_today
 
 DEMO_PASSWORD = "lafa-demo-2026"  # noqa: S105 - demo mode only, printed by `make run`
@@ -265,7 +270,7 @@ def luhn_complete(partial: str) -> str:
 def _vin(rng: random.Random, make: str) -> str:
     alphabet = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
     wmi = "LGX" if make == "BYD" else "LJ1"
-    return (
+    return with_vin_check_digit(
         wmi
         + "".join(rng.choice(alphabet) for _ in range(6))
         + "R"

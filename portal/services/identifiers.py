@@ -106,6 +106,25 @@ def normalize_imei(raw: str) -> str | None:
     return number if len(number) == 15 else None
 
 
+_VIN_VALUES = {
+    **{str(d): d for d in range(10)},
+    **dict(zip("ABCDEFGH", range(1, 9), strict=True)),
+    **dict(zip("JKLMN", range(1, 6), strict=True)),
+    "P": 7,
+    "R": 9,
+    **dict(zip("STUVWXYZ", range(2, 10), strict=True)),
+}
+_VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
+
+
+def with_vin_check_digit(vin: str) -> str:
+    """The 17 characters with the 9th set to their ISO 3779 check digit (to make a VIN
+    for demo and test data; checking one is `normalize_vin`'s, through vininfo)."""
+    total = sum(_VIN_VALUES[ch] * w for ch, w in zip(vin, _VIN_WEIGHTS, strict=True))
+    check = total % 11
+    return vin[:8] + ("X" if check == 10 else str(check)) + vin[9:]
+
+
 class VinProblem(ValueError):
     """Why a VIN is refused: `shape` (length or letters) or `check_digit`."""
 

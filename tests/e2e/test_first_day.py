@@ -15,28 +15,18 @@ from playwright.sync_api import expect
 
 from portal.demo import luhn_complete, make_curp
 from portal.models import User
+from portal.services.identifiers import with_vin_check_digit
 
 from .conftest import ARTIFACTS, sized
 
 pytestmark = pytest.mark.e2e
 
-VIN_VALUES = {
-    **{str(d): d for d in range(10)},
-    **dict(zip("ABCDEFGH", range(1, 9), strict=True)),
-    **dict(zip("JKLMN", range(1, 6), strict=True)),
-    "P": 7,
-    "R": 9,
-    **dict(zip("STUVWXYZ", range(2, 10), strict=True)),
-}
-VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 STAFF_PASSWORD = "deposito-vallejo-2026"
 DRIVER_PASSWORD = "mi-auto-electrico-1"
 
 
 def _vin(n: int) -> str:
-    body = f"LGXCE4CB0T{n:07d}"
-    check = sum(VIN_VALUES[c] * w for c, w in zip(body, VIN_WEIGHTS, strict=True)) % 11
-    return body[:8] + ("X" if check == 10 else str(check)) + body[9:]
+    return with_vin_check_digit(f"LGXCE4CB0T{n:07d}")
 
 
 def _code(page) -> str:

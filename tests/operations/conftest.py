@@ -20,16 +20,7 @@ from portal.models import (
     User,
     VehicleModel,
 )
-
-VIN_VALUES = {
-    **{str(d): d for d in range(10)},
-    **dict(zip("ABCDEFGH", range(1, 9), strict=True)),
-    **dict(zip("JKLMN", range(1, 6), strict=True)),
-    "P": 7,
-    "R": 9,
-    **dict(zip("STUVWXYZ", range(2, 10), strict=True)),
-}
-VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
+from portal.services.identifiers import with_vin_check_digit
 
 
 @pytest.fixture
@@ -44,10 +35,7 @@ def imei_for() -> Callable[[int], str]:
 
 def _vin_for(n: int, wmi: str = "LGX") -> str:
     """A VIN with a right check digit (ISO 3779), different for every `n`."""
-    body = f"{wmi}CE4CB0S{n:07d}"
-    total = sum(VIN_VALUES[ch] * w for ch, w in zip(body, VIN_WEIGHTS, strict=True))
-    check = total % 11
-    return body[:8] + ("X" if check == 10 else str(check)) + body[9:]
+    return with_vin_check_digit(f"{wmi}CE4CB0S{n:07d}")
 
 
 def _imei_for(n: int) -> str:

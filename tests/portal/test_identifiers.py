@@ -103,3 +103,10 @@ def test_a_vin_needs_its_check_digit():
 def test_a_vin_has_17_characters_without_i_o_q(vin):
     with pytest.raises(VinProblem, match="shape"):
         normalize_vin(vin)
+
+
+def test_demo_and_test_vins_get_a_check_digit_vininfo_accepts():
+    from portal.services.identifiers import with_vin_check_digit
+
+    vin = with_vin_check_digit("LGXCE4CB0S0000001")
+    assert normalize_vin(vin) == vin

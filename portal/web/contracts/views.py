@@ -59,12 +59,21 @@ def _photos(form: Any) -> list[CleanFile]:
     return [clean_upload(f.stream, f.filename or "", max_bytes=limit) for f in chosen]
 
 
-def _with_photos(form: Any) -> list[CleanFile] | None:
+def _checklist(form: Any, **extra: Any) -> contracts.ChecklistData | None:
+    """The checklist the form describes, or None when a photo was refused (its error
+    is on the field)."""
     try:
-        return _photos(form)
+        photos = _photos(form)
     except DomainError as error:
         form.photos.errors = [error_text(error)]
         return None
+    return contracts.ChecklistData(
+        odometer_km=form.odometer_km.data or 0,
+        soc_pct=form.soc_pct.data or 0,
+        damage_notes=form.damage_notes.data or "",
+        photos=photos,
+        **extra,
+    )
 
 
 def _storage() -> str:
@@ -247,15 +256,8 @@ def handover(contract_id: int) -> Response:
     defaults = contracts.handover_defaults(Session(), contract.vehicle_id)
     form = HandoverForm(odometer_km=defaults.odometer_km, soc_pct=defaults.soc_pct)
     if form.validate_on_submit():
-        photos = _with_photos(form)
-        if photos is not None:
-            data = contracts.ChecklistData(
-                odometer_km=form.odometer_km.data or 0,
-                soc_pct=form.soc_pct.data or 0,
-                damage_notes=form.damage_notes.data or "",
-                charging_card=form.charging_card.data or "",
-                photos=photos,
-            )
+        data = _checklist(form, charging_card=form.charging_card.data or "")
+        if data is not None:
             with form_action(form) as action:
                 contracts.record_handover(
                     Session(),
@@ -329,15 +331,8 @@ def terminate(contract_id: int) -> Response:
     defaults = contracts.handover_defaults(Session(), contract.vehicle_id)
     form = ReturnForm(odometer_km=defaults.odometer_km, soc_pct=defaults.soc_pct)
     if form.validate_on_submit():
-        photos = _with_photos(form)
-        if photos is not None:
-            data = contracts.ChecklistData(
-                odometer_km=form.odometer_km.data or 0,
-                soc_pct=form.soc_pct.data or 0,
-                damage_notes=form.damage_notes.data or "",
-                damage_cents=form.damage.data or 0,
-                photos=photos,
-            )
+        data = _checklist(form, damage_cents=form.damage.data or 0)
+        if data is not None:
             with form_action(form) as action:
                 contracts.terminate(
                     Session(),
