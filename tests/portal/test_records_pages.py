@@ -270,3 +270,20 @@ def test_the_import_page_names_every_bad_row(client, login, make_user, make_depo
         "autos.csv, línea 3, vin: Un VIN tiene 17 letras y números, sin I, O ni Q." in response.text
     )
     assert "no se importó nada" in response.text
+
+
+@pytest.mark.parametrize(
+    "url", ["/operacion/conductores?q=Luc", "/operacion/contratos?status=active"]
+)
+def test_the_lists_answer_htmx_with_their_results_only(
+    client, login, make_user, make_contract, url
+):
+    make_contract()
+    login(make_user(Role.STAFF))
+    page = client.get(url)
+    fragment = client.get(url, headers={"HX-Request": "true"})
+    assert page.status_code == fragment.status_code == 200
+    assert "<html" in page.text
+    assert "<html" not in fragment.text
+    assert "<table" in fragment.text
+    assert "HX-Request" in fragment.headers["Vary"]
