@@ -26,6 +26,7 @@ DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
 # the demo provider exists only with LAFA_ENV=development, so this never guards money.
 DEMO_WEBHOOK_SECRET = "whsec_demo_only_not_secret"  # noqa: S105
 PAYMENT_PROVIDERS = ("conekta", "stripe", "demo", "")
+SMS_PROVIDERS = ("twilio", "demo", "")
 MB = 1024 * 1024
 
 
@@ -64,6 +65,10 @@ def load_config() -> dict[str, Any]:
             provider = "stripe"
         else:
             provider = "demo" if demo_mode else ""
+    sms_provider = os.environ.get("SMS_PROVIDER")
+    if sms_provider is None:
+        sms_provider = "twilio" if os.environ.get("TWILIO_ACCOUNT_SID") else ""
+        sms_provider = sms_provider or ("demo" if demo_mode else "")
     stripe_secret = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
     if not stripe_secret and provider == "demo" and development:
         stripe_secret = DEMO_WEBHOOK_SECRET
@@ -120,6 +125,14 @@ def load_config() -> dict[str, Any]:
         "PAYMENTS_OXXO_DAYS": int(os.environ.get("PAYMENTS_OXXO_DAYS", "3")),
         # Sent to the provider as the payer's e-mail when a driver has none on file.
         "PAYMENTS_CONTACT_EMAIL": os.environ.get("PAYMENTS_CONTACT_EMAIL", "cobranza@lafa.mx"),
+        # SMS (password reset codes): twilio, demo (the code shown on screen) or "" (off).
+        "SMS_PROVIDER": sms_provider.strip().lower(),
+        "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID", ""),
+        "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN", ""),
+        # The sender: a Twilio number (+52…) or a Messaging Service SID (MG…).
+        "TWILIO_FROM": os.environ.get("TWILIO_FROM", ""),
+        # Contract PDFs and handover/return photos, content-addressed.
+        "CONTRACT_STORAGE": os.environ.get("CONTRACT_STORAGE", str(instance / "contracts")),
         # The company on statements. The defaults are demonstration values, not LAFA's.
         "COMPANY_NAME": os.environ.get(
             "LAFA_COMPANY_NAME", "LAFA Movilidad Eléctrica, S.A.P.I. de C.V."
@@ -162,6 +175,8 @@ def check_production(config: dict[str, Any]) -> None:
         raise ConfigError(f"LAFA_DEMO must be off {where}")
     if config.get("PAYMENTS_PROVIDER") == "demo":
         raise ConfigError(f"PAYMENTS_PROVIDER=demo (demonstration mode) is refused {where}")
+    if config.get("SMS_PROVIDER") == "demo":
+        raise ConfigError(f"SMS_PROVIDER=demo (codes shown on screen) is refused {where}")
     if config.get("STRIPE_WEBHOOK_SECRET") == DEMO_WEBHOOK_SECRET:
         raise ConfigError(f"STRIPE_WEBHOOK_SECRET must not be the public demo secret {where}")
 
@@ -184,3 +199,10 @@ def check_payments(config: dict[str, Any]) -> None:
         raise ConfigError("PAYMENTS_PROVIDER=conekta needs CONEKTA_PRIVATE_KEY")
     if provider == "stripe" and not config.get("STRIPE_API_KEY"):
         raise ConfigError("PAYMENTS_PROVIDER=stripe needs STRIPE_API_KEY")
+    sms = config.get("SMS_PROVIDER", "")
+    if sms not in SMS_PROVIDERS:
+        raise ConfigError(f"SMS_PROVIDER must be one of twilio, demo: {sms!r}")
+    if sms == "twilio" and not all(
+        config.get(k) for k in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM")
+    ):
+        raise ConfigError("SMS_PROVIDER=twilio needs TWILIO_ACCOUNT_SID, _AUTH_TOKEN and _FROM")

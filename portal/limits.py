@@ -22,7 +22,7 @@ import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import Flask, Response, current_app, render_template, request
 from flask_babel import gettext as _
@@ -60,9 +60,15 @@ def _setting(name: str) -> Callable[[], str]:
     return lambda: str(current_app.config[name])
 
 
-def _form_value(field: str, normalize: Callable[[str], str | None]) -> Callable[[], str]:
+def _form_value(
+    field: str, normalize: Callable[[str], str | None], *others: str
+) -> Callable[[], str]:
+    """The key of a per-account limit: the form's `field` (or the first of `others` it
+    has), normalized; "-" when there is none."""
+
     def key() -> str:
-        return normalize(request.form.get(field, "")) or "-"
+        raw = next((request.form[f] for f in (field, *others) if request.form.get(f)), "")
+        return normalize(raw) or "-"
 
     return key
 
@@ -78,29 +84,40 @@ def _curp(value: str) -> str | None:
 def login_limits(view: F) -> F:
     """Failed log-ins per address and per account (POST only)."""
     account = _form_value("identifier", login_identity)
-    view = limiter.limit(
-        _setting("LIMIT_LOGIN_PER_ACCOUNT"), key_func=account, methods=["POST"], deduct_when=_failed
-    )(view)
-    return limiter.limit(
-        _setting("LIMIT_LOGIN_PER_ADDRESS"), methods=["POST"], deduct_when=_failed
-    )(view)
+    view = cast(
+        F,
+        limiter.limit(
+            _setting("LIMIT_LOGIN_PER_ACCOUNT"),
+            key_func=account,
+            methods=["POST"],
+            deduct_when=_failed,
+        )(view),
+    )
+    return cast(
+        F,
+        limiter.limit(_setting("LIMIT_LOGIN_PER_ADDRESS"), methods=["POST"], deduct_when=_failed)(
+            view
+        ),
+    )
 
 
 def application_limits(view: F) -> F:
     """Posts of the public application form per address and per CURP."""
     curp = _form_value("curp", _curp)
-    view = limiter.limit(_setting("LIMIT_APPLY_PER_CURP"), key_func=curp, methods=["POST"])(view)
-    return limiter.limit(_setting("LIMIT_APPLY_PER_ADDRESS"), methods=["POST"])(view)
+    per_curp = limiter.limit(_setting("LIMIT_APPLY_PER_CURP"), key_func=curp, methods=["POST"])
+    per_address = limiter.limit(_setting("LIMIT_APPLY_PER_ADDRESS"), methods=["POST"])
+    return cast(F, per_address(per_curp(view)))
 
 
 def reset_code_limits(view: F) -> F:
     """For the views that send or check a password-reset code: posts per address and,
-    when the form has an `identifier` (phone or e-mail), per account."""
-    account = _form_value("identifier", login_identity)
-    view = limiter.limit(_setting("LIMIT_RESET_PER_ACCOUNT"), key_func=account, methods=["POST"])(
-        view
+    when the form has an `identifier` (phone or e-mail) or a `phone`, per account."""
+    account = _form_value("identifier", login_identity, "phone")
+    per_account = limiter.limit(
+        _setting("LIMIT_RESET_PER_ACCOUNT"), key_func=account, methods=["POST"]
     )
-    return limiter.limit(_setting("LIMIT_RESET_PER_ADDRESS"), methods=["POST"])(view)
+    per_address = limiter.limit(_setting("LIMIT_RESET_PER_ADDRESS"), methods=["POST"])
+    return cast(F, per_address(per_account(view)))
 
 
 class Lockouts:

@@ -110,7 +110,7 @@ def unauthorized() -> Response:
     back = page.path + (f"?{page.query}" if page.query else "")
     target = url_for("auth.login", next=back or None)
     if not htmx:
-        return redirect(target)
+        return redirect(target)  # type: ignore[return-value]
     response = Response(status=401)
     response.headers["HX-Redirect"] = target
     return response

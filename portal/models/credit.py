@@ -114,7 +114,7 @@ class CreditApplication(Base):
 
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     consent_recorded_by: Mapped[User | None] = relationship(foreign_keys=[consent_recorded_by_id])
-    driver: Mapped[Driver | None] = relationship()
+    driver: Mapped[Driver | None] = relationship(foreign_keys=[driver_id])
     accounts: Mapped[list[PlatformAccount]] = relationship(
         back_populates="application", order_by="PlatformAccount.platform"
     )

@@ -87,7 +87,7 @@ def contracts_for_week(session: Session, week_start: date) -> list[Contract]:
         select(Contract).where(
             Contract.starts_on < week_end,
             or_(
-                Contract.status == ContractStatus.ACTIVE,
+                Contract.status.in_([ContractStatus.ACTIVE, ContractStatus.SUSPENDED]),
                 and_(
                     Contract.status.in_([ContractStatus.COMPLETED, ContractStatus.TERMINATED]),
                     Contract.ended_on >= week_start,
@@ -234,7 +234,8 @@ def _close_batch(
                 "entry_count": w["count"],
                 "due_on": week_start + timedelta(days=c.grace_days),
                 "days_late": days_late,
-                "weeks_paid": max(0, rents.get(c.id, 0) - unpaid_rents.get(c.id, 0)),
+                "weeks_paid": c.opening_weeks_paid
+                + max(0, rents.get(c.id, 0) - unpaid_rents.get(c.id, 0)),
                 "term_weeks": c.term_weeks,
                 "pdf_status": PdfStatus.NONE,
             }

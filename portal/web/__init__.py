@@ -26,6 +26,13 @@ FEATURES = (
     "dashboard",
     "admin",
     "webhooks",
+    # The operator's records.
+    "users",
+    "depots",
+    "vehicles",
+    "drivers",
+    "contracts",
+    "imports",
 )
 
 

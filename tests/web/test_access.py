@@ -22,6 +22,7 @@ DRIVER_OWN = "driver, own records only"
 STAFF_RECORD = "staff, any driver's record"
 DRIVER = frozenset({Role.DRIVER})
 MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
+ADMIN = frozenset({Role.ADMIN})
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,57 @@ ACCESS: dict[str, object] = {
     "/gerencia/incidentes/<int:incident_id>/responsabilidad/<int:entry_id>/correccion": Record(
         MANAGERS, "incident_url", "POST"
     ),
+    # The operator's records (tests/operations/ and tests/portal/test_records_pages.py):
+    # users, depots, the catalogue (admins); vehicles, drivers, contracts, imports
+    # (staff); sign-off and early termination (managers); the driver's own contract.
+    "/admin/usuarios": ADMIN,
+    "/admin/usuarios/<int:user_id>": Record(ADMIN, "records_url"),
+    "/admin/usuarios/<int:user_id>/rol": Record(ADMIN, "records_url", "POST"),
+    "/admin/usuarios/<int:user_id>/<any(desactivar, reactivar, desbloquear):change>": Record(
+        ADMIN, "records_url", "POST"
+    ),
+    "/admin/usuarios/<int:user_id>/codigo": Record(ADMIN, "records_url", "POST"),
+    "/entrar/olvide": PUBLIC,
+    "/entrar/codigo": PUBLIC,
+    "/entrar/restablecer/<token>": "public, a reset link's token (test_records_pages.py)",
+    "/admin/depositos": ADMIN,
+    "/admin/depositos/<int:depot_id>": Record(ADMIN, "records_url"),
+    "/admin/depositos/<int:depot_id>/tarifa": Record(ADMIN, "records_url", "POST"),
+    "/admin/depositos/<int:depot_id>/precio": Record(ADMIN, "records_url", "POST"),
+    "/admin/depositos/<int:depot_id>/baja": Record(ADMIN, "records_url", "POST"),
+    "/admin/catalogo": ADMIN,
+    "/operacion/vehiculos/nuevo": STAFF,
+    "/operacion/vehiculos/<int:vehicle_id>/expediente": Record(STAFF, "records_url"),
+    "/operacion/vehiculos/<int:vehicle_id>/estado": Record(STAFF, "records_url", "POST"),
+    "/operacion/vehiculos/<int:vehicle_id>/borrar": Record(ADMIN, "records_url", "POST"),
+    "/operacion/importar": STAFF,
+    "/operacion/conductores": STAFF,
+    "/operacion/conductores/nuevo": STAFF,
+    "/operacion/conductores/<int:driver_id>/ficha": Record(STAFF, "records_url"),
+    "/operacion/conductores/<int:driver_id>/<any(suspender, reactivar):change>": Record(
+        STAFF, "records_url", "POST"
+    ),
+    "/operacion/conductores/<int:driver_id>/acceso": Record(STAFF, "records_url", "POST"),
+    "/operacion/credito/<int:application_id>/conductor": Record(STAFF, "records_url", "POST"),
+    "/operacion/contratos": STAFF,
+    "/operacion/contratos/nuevo": Record(STAFF, "records_url"),
+    "/operacion/contratos/<int:contract_id>": Record(STAFF, "records_url"),
+    "/operacion/contratos/<int:contract_id>/firmar": Record(STAFF, "records_url", "POST"),
+    "/operacion/contratos/<int:contract_id>/<any(cancelar, suspender, reanudar, completar, devolver):step>": Record(  # noqa: E501
+        STAFF, "records_url", "POST"
+    ),
+    "/operacion/contratos/<int:contract_id>/sustituto": Record(STAFF, "records_url", "POST"),
+    "/operacion/contratos/<int:contract_id>/entrega": Record(STAFF, "records_url"),
+    "/operacion/contratos/<int:contract_id>/<any(contrato, carta):kind>.pdf": Record(
+        STAFF, "records_url"
+    ),
+    "/operacion/contratos/<int:contract_id>/fotos/<sha256>": Record(STAFF, "records_url"),
+    "/gerencia/contratos/<int:contract_id>/autorizar": Record(MANAGERS, "records_url", "POST"),
+    "/gerencia/contratos/<int:contract_id>/terminar": Record(MANAGERS, "records_url"),
+    "/conductor/contrato": Record(DRIVER, "records_url"),
+    "/conductor/contrato/entrega": Record(DRIVER, "records_url", "POST"),
+    "/conductor/contrato/contrato.pdf": Record(DRIVER, "records_url"),
+    "/conductor/contrato/fotos/<sha256>": Record(DRIVER, "records_url"),
 }
 
 

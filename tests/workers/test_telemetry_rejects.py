@@ -7,9 +7,9 @@ from rq import Queue, SimpleWorker, cron
 from sqlalchemy import select
 
 from portal.models import TelemetryReject
-from portal.services import telemetry as ingest
-from tests.services import TEST_REDIS
-from workers.telemetry import REJECTS_KEEP_DAYS, prune_telemetry_rejects_job
+from telemetry import store as ingest
+from tests.servers import TEST_REDIS
+from workers.telemetry import prune_telemetry_rejects_job
 
 
 def _reject(db, days_ago):
@@ -24,8 +24,9 @@ def _reject(db, days_ago):
     )
 
 
-def test_the_job_forgets_rejects_older_than_the_kept_days(redis_queues, db):
-    old, recent = _reject(db, REJECTS_KEEP_DAYS + 1), _reject(db, REJECTS_KEEP_DAYS - 1)
+def test_the_job_forgets_rejects_older_than_the_kept_days(app, redis_queues, db):
+    keep = app.config["TELEMETRY_REJECTS_KEEP_DAYS"]
+    old, recent = _reject(db, keep + 1), _reject(db, keep - 1)
     db.flush()
     old_id, recent_id = old.id, recent.id
     prune_telemetry_rejects_job.delay()
