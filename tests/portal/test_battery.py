@@ -23,7 +23,7 @@ from portal.models import (
     VehicleMatch,
 )
 from portal.services import battery
-from portal.services import telemetry as ingest
+from telemetry import store as ingest
 from telemetry.codec import make_record
 from tests.servers import TEST_REDIS
 from workers.battery import refresh_battery_health_job
