@@ -1,6 +1,11 @@
-"""Settings from the environment (12-factor), with development defaults.
+"""Settings from the environment (12-factor); development defaults only on request.
 
 `load_config()` reads `os.environ` once; `create_app(config)` overrides any key.
+The development defaults (a known secret key, demo mode, the demo payment provider
+and its public webhook secret) apply only with `LAFA_ENV=development`, which
+`make run` and the tests set. Any other value, or none, is treated as production:
+`check_production` refuses to start without real secrets (the web app, the OCPP
+server and the telemetry processes all call it, through `checked_config`).
 The database, Redis and the MQTT broker are detected on localhost when their URLs
 are not set: the portal uses them when they answer and otherwise falls back to an
 embedded default (a SQLite file, jobs run in-process) and says so in the log.
@@ -17,11 +22,11 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
-DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused in production below
+DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - only with LAFA_ENV=development
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/lafa"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # Signs the demonstration provider's webhooks when no STRIPE_WEBHOOK_SECRET is set;
-# the demo provider is refused in production, so this never guards real money.
+# the demo provider exists only with LAFA_ENV=development, so this never guards money.
 DEMO_WEBHOOK_SECRET = "whsec_demo_only_not_secret"  # noqa: S105
 PAYMENT_PROVIDERS = ("conekta", "stripe", "demo", "")
 MB = 1024 * 1024
@@ -56,8 +61,8 @@ def incident_storage(instance: Path | None = None) -> str:
 
 
 def load_config() -> dict[str, Any]:
-    env = os.environ.get("LAFA_ENV", "development")
-    production = env == "production"
+    env = os.environ.get("LAFA_ENV", "production")
+    development = env == "development"
     instance = instance_path()
 
     database_url = os.environ.get("DATABASE_URL")
@@ -78,7 +83,7 @@ def load_config() -> dict[str, Any]:
     if mqtt_url is None:
         mqtt_url = "mqtt://127.0.0.1:1883" if port_open("127.0.0.1", 1883) else ""
 
-    demo_mode = _flag("LAFA_DEMO", default=not production)
+    demo_mode = _flag("LAFA_DEMO", default=development)
     provider = os.environ.get("PAYMENTS_PROVIDER")
     if provider is None:
         if os.environ.get("CONEKTA_PRIVATE_KEY"):
@@ -88,15 +93,22 @@ def load_config() -> dict[str, Any]:
         else:
             provider = "demo" if demo_mode else ""
     stripe_secret = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
-    if not stripe_secret and provider == "demo":
+    if not stripe_secret and provider == "demo" and development:
         stripe_secret = DEMO_WEBHOOK_SECRET
 
     return {
         "ENV": env,
-        "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
+        "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY if development else ""),
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "MQTT_URL": mqtt_url,
+        # Rate limits (portal/limits.py): the portal's Redis; in memory only without one.
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI")
+        or redis_url
+        or "memory://",
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # Proxies in front of the portal whose X-Forwarded-* headers are trusted (ProxyFix).
+        "PROXY_HOPS": int(os.environ.get("LAFA_PROXY_HOPS", "0")),
         "INSTANCE_PATH": str(instance),
         "STATEMENTS_DIR": os.environ.get("LAFA_STATEMENTS_DIR", str(instance / "statements")),
         # Credit model directories (`python -m scoring train --out`, `flask credit ...`).
@@ -108,10 +120,10 @@ def load_config() -> dict[str, Any]:
         "LANGUAGES": ("es_MX", "en"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": production,
+        "SESSION_COOKIE_SECURE": not development,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
-        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": not development,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         # Every request body is capped at 16 MB; views marked with
         # `security.allow_large_uploads` (incident photos) get UPLOAD_MAX_CONTENT_LENGTH,
@@ -160,21 +172,35 @@ def load_config() -> dict[str, Any]:
         # long, and a state of charge under this while not charging.
         "TELEMETRY_SILENT_MINUTES": int(os.environ.get("TELEMETRY_SILENT_MINUTES", "30")),
         "TELEMETRY_LOW_SOC_PCT": int(os.environ.get("TELEMETRY_LOW_SOC_PCT", "20")),
+        "TELEMETRY_REJECTS_KEEP_DAYS": int(os.environ.get("TELEMETRY_REJECTS_KEEP_DAYS", "30")),
     }
 
 
 def check_production(config: dict[str, Any]) -> None:
-    """Refuse settings that are only safe on a developer's machine."""
-    if config["ENV"] != "production":
+    """Refuse settings that are only safe on a developer's machine, everywhere but
+    `LAFA_ENV=development` (an unset or misspelt LAFA_ENV is production)."""
+    if config["ENV"] == "development":
         return
+    where = f"with LAFA_ENV={config['ENV']} (only LAFA_ENV=development has defaults)"
     if not config.get("SECRET_KEY") or config["SECRET_KEY"] == DEV_SECRET_KEY:
-        raise ConfigError("SECRET_KEY must be set to a random value in production")
+        raise ConfigError(f"SECRET_KEY must be set to a random value {where}")
     if len(config["SECRET_KEY"]) < 32:
-        raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+        raise ConfigError(f"SECRET_KEY must be at least 32 characters {where}")
     if config.get("DEMO_MODE"):
-        raise ConfigError("LAFA_DEMO must be off in production")
+        raise ConfigError(f"LAFA_DEMO must be off {where}")
     if config.get("PAYMENTS_PROVIDER") == "demo":
-        raise ConfigError("PAYMENTS_PROVIDER=demo (demonstration mode) is refused in production")
+        raise ConfigError(f"PAYMENTS_PROVIDER=demo (demonstration mode) is refused {where}")
+    if config.get("STRIPE_WEBHOOK_SECRET") == DEMO_WEBHOOK_SECRET:
+        raise ConfigError(f"STRIPE_WEBHOOK_SECRET must not be the public demo secret {where}")
+
+
+def checked_config() -> dict[str, Any]:
+    """The settings, refused like the web app's: what the OCPP server and the telemetry
+    processes call at start-up."""
+    config = load_config()
+    check_production(config)
+    check_payments(config)
+    return config
 
 
 def check_payments(config: dict[str, Any]) -> None:

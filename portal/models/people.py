@@ -50,6 +50,9 @@ class User(Base):
     locked_until: Mapped[Timestamp | None]
     last_login_at: Mapped[Timestamp | None]
     password_changed_at: Mapped[Timestamp | None]
+    # Written into each session at log-in and checked on every request: bumping it
+    # (`services.accounts.end_sessions`) ends every session of the user.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[Created]
 
     driver: Mapped[Driver | None] = relationship(back_populates="user")

@@ -4,6 +4,7 @@ write; every message either stored as readings or quarantined."""
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -15,8 +16,6 @@ from portal.models import TelemetryReading, TelemetryReject
 from telemetry.codec import encode_8e_frame, make_record
 from telemetry.listener import Inbound, Listener
 from telemetry.settings import mqtt_settings
-
-from .conftest import free_port
 
 
 def good_frame() -> bytes:
@@ -48,7 +47,7 @@ def good_frame() -> bytes:
 def test_any_bytes_are_stored_or_quarantined(engine, committed_fleet, payloads):
     fleet = committed_fleet(1)
     (imei,) = fleet.vehicles
-    root = f"fuzz-{free_port()}/teltonika"
+    root = f"fuzz-{uuid.uuid4().hex}/teltonika"  # unique per example: rejects are counted by it
     listener = Listener(mqtt_settings("mqtt://127.0.0.1:1", topic_root=root), engine)
     batch = [
         Inbound(0, i, 0, f"{root}/{imei}/data", payload, time.time())

@@ -40,6 +40,7 @@ ACCESS: dict[str, object] = {
     "/entrar": PUBLIC,
     "/idioma": PUBLIC,
     "/salir": ANY_USER,
+    "/salir/todas": ANY_USER,
     "/cuenta/contrasena": ANY_USER,
     "/conductor/": frozenset({Role.DRIVER}),
     "/conductor/estados-de-cuenta": frozenset({Role.DRIVER}),
@@ -214,3 +215,4 @@ def test_public_application_pages_need_no_log_in(client):
 def test_any_user_pages_need_a_log_in(client):
     assert client.get("/cuenta/contrasena").status_code == 302
     assert client.post("/salir").status_code == 302
+    assert client.post("/salir/todas").status_code == 302
