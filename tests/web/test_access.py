@@ -14,10 +14,10 @@ ALL = frozenset(Role)
 STAFF = frozenset({Role.STAFF, Role.MANAGER, Role.ADMIN})
 PUBLIC = "public"
 ANY_USER = "any user"
-# Signed by the provider, no log-in (tests/portal/test_webhooks.py).
+# Signed by the provider, no log-in (tests/web/webhooks/test_views.py).
 WEBHOOK = "provider signature"
 # URLs with an id: who may open which record is tested beside the feature
-# (tests/portal/test_payments_pages.py).
+# (tests/web/payments/test_views.py).
 DRIVER_OWN = "driver, own records only"
 STAFF_RECORD = "staff, any driver's record"
 DRIVER = frozenset({Role.DRIVER})
@@ -46,11 +46,11 @@ ACCESS: dict[str, object] = {
     "/conductor/": frozenset({Role.DRIVER}),
     "/conductor/estados-de-cuenta": frozenset({Role.DRIVER}),
     "/conductor/movimientos": frozenset({Role.DRIVER}),
-    # a driver's own statement only: tested in tests/portal/test_statement_pages.py
+    # a driver's own statement only: tested in tests/web/account/test_statements.py
     "/conductor/estados-de-cuenta/<int:statement_id>": "driver's own",
     "/conductor/estados-de-cuenta/<int:statement_id>.pdf": "driver's own",
     # The former movements page, now a 308 to the account page below:
-    # tests/portal/test_statement_pages.py
+    # tests/web/account/test_statements.py
     "/operacion/conductores/<int:driver_id>/movimientos": "staff, redirect to /estado",
     "/conductor/cargar": frozenset({Role.DRIVER}),
     "/conductor/cargar/en-curso": frozenset({Role.DRIVER}),
@@ -80,7 +80,7 @@ ACCESS: dict[str, object] = {
     "/operacion/cobranza": STAFF,
     "/operacion/cobranza.csv": STAFF,
     # A driver's account: GET for staff; a reversal (POST) for managers only
-    # (tests/portal/test_statement_pages.py); cash (POST) for staff.
+    # (tests/web/account/test_statements.py); cash (POST) for staff.
     "/operacion/conductores/<int:driver_id>/estado": Record(STAFF, "staff_driver_url"),
     "/operacion/conductores/<int:driver_id>/efectivo": Record(STAFF, "staff_driver_url", "POST"),
     "/webhooks/conekta": WEBHOOK,
@@ -88,10 +88,10 @@ ACCESS: dict[str, object] = {
     "/conductor/vehicle-status": frozenset({Role.DRIVER}),
     "/operacion/tablero": STAFF,
     # Rules with a parameter are checked with real ids in their area's tests
-    # (tests/telemetry/test_screens.py); here only that they need a log-in and a role.
+    # (tests/web/fleet/test_views.py); here only that they need a log-in and a role.
     "/operacion/vehiculos/<int:vehicle_id>": STAFF,
     "/gerencia/": frozenset({Role.MANAGER, Role.ADMIN}),
-    # Credit: tests/portal/test_credit_pages.py
+    # Credit: tests/web/credit/test_views.py
     "/operacion/credito/": STAFF,
     "/operacion/credito/nueva": STAFF,
     "/operacion/credito/<int:application_id>": STAFF_RECORD,
@@ -101,7 +101,7 @@ ACCESS: dict[str, object] = {
     "/operacion/credito/<int:application_id>/decision": "staff; overrides by managers",
     "/operacion/credito/<int:application_id>/perfil": Record(STAFF, "credit_url", "POST"),
     "/gerencia/credito/politica": frozenset({Role.MANAGER, Role.ADMIN}),
-    # The applicant's own application: public (tests/portal/test_credit_apply.py)
+    # The applicant's own application: public (tests/web/credit/test_applicant.py)
     "/solicitud": PUBLIC,
     "/solicitud/enviada": PUBLIC,
     "/admin/modelos/": frozenset({Role.ADMIN}),
