@@ -69,7 +69,7 @@ HISTORY_SQL = [
     FROM vehicles v
     CROSS JOIN generate_series(:today - 364, :today, interval '1 day') AS d
     CROSS JOIN LATERAL (SELECT round((random() * 250)::numeric, 1) AS km) AS k
-    WHERE v.status <> 'retired'
+    WHERE v.status NOT IN ('transferred', 'sold', 'written_off')
     ON CONFLICT DO NOTHING
     """,
     # A session every other day per car at its depot's chargers, 30 min to 4 h.
@@ -94,7 +94,7 @@ HISTORY_SQL = [
                interval '30 minutes' * (1 + (v.id + n) % 8) AS dur,
                (10000 + ((v.id * 7 + n) % 40) * 1000)::bigint AS wh
     ) AS t
-    WHERE v.status <> 'retired'
+    WHERE v.status NOT IN ('transferred', 'sold', 'written_off')
     """,
     # A year of weekly rent, and payments (most weeks) per active contract.
     """

@@ -116,9 +116,9 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        from portal.config import load_config
+        from portal.config import checked_config
 
-        config = load_config()
+        config = checked_config()  # refuses development defaults outside development
         env = os.environ
         return cls(
             host=env.get("OCPP_HOST", "0.0.0.0"),  # noqa: S104

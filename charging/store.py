@@ -10,8 +10,6 @@ Two kinds of writes:
 - the chatter (connects, boots, heartbeats, status notifications, meter values):
   gathered by the CSMS into a `Batch` and applied together (`apply_batch`), a few
   statements per batch whatever its size ("group commit").
-
-PostgreSQL only (ON CONFLICT upserts): the CSMS does not run on the SQLite fallback.
 """
 
 from __future__ import annotations

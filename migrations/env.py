@@ -34,7 +34,6 @@ def _run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         # The monthly partitions of telemetry_readings are made at run time, not here.
         include_name=include_in_schema_compare,

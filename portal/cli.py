@@ -29,10 +29,6 @@ def register_commands(app: Flask) -> None:
     def db_upgrade() -> None:
         """Migrate the database to the newest schema (Alembic)."""
         url = current_app.config["DATABASE_URL"]
-        if url.startswith("sqlite:///"):
-            from pathlib import Path
-
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         upgrade_database(url)
         click.echo(f"Database ready: {url.split('@')[-1]}")
 
@@ -109,8 +105,12 @@ def register_commands(app: Flask) -> None:
             click.echo(f"{response.status} {response.read().decode()}")
 
     from portal.credit_cli import register_credit_commands
+    from portal.web.imports.cli import register_fleet_commands
+    from portal.web.users.cli import register_user_commands
 
     register_credit_commands(app)
+    register_fleet_commands(app)
+    register_user_commands(app)
 
     @app.cli.command("kpi-rollup")
     @click.option(

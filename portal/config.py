@@ -1,42 +1,37 @@
-"""Settings from the environment (12-factor), with development defaults.
+"""Settings from the environment (12-factor); development defaults only on request.
 
 `load_config()` reads `os.environ` once; `create_app(config)` overrides any key.
-The database, Redis and the MQTT broker are detected on localhost when their URLs
-are not set: the portal uses them when they answer and otherwise falls back to an
-embedded default (a SQLite file, jobs run in-process) and says so in the log.
+The development defaults (a known secret key, demo mode, the demo payment provider
+and its public webhook secret) apply only with `LAFA_ENV=development`, which
+`make run` and the tests set. Any other value, or none, is treated as production:
+`check_production` refuses to start without real secrets (the web app, the OCPP
+server and the telemetry processes all call it, through `checked_config`).
+PostgreSQL, Redis and the MQTT broker default to their standard ports on localhost,
+where `make run` starts embedded ones when nothing answers (portal/embedded.py).
+An empty REDIS_URL runs jobs inside the calling process (the tests).
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import socket
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
-
 ROOT = Path(__file__).resolve().parent.parent
-DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused in production below
+DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - only with LAFA_ENV=development
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/lafa"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
 # Signs the demonstration provider's webhooks when no STRIPE_WEBHOOK_SECRET is set;
-# the demo provider is refused in production, so this never guards real money.
+# the demo provider exists only with LAFA_ENV=development, so this never guards money.
 DEMO_WEBHOOK_SECRET = "whsec_demo_only_not_secret"  # noqa: S105
 PAYMENT_PROVIDERS = ("conekta", "stripe", "demo", "")
+SMS_PROVIDERS = ("twilio", "demo", "")
 MB = 1024 * 1024
 
 
 class ConfigError(RuntimeError):
     """The settings would make the portal unsafe or unable to start."""
-
-
-def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def _flag(name: str, default: bool = False) -> bool:
@@ -56,29 +51,12 @@ def incident_storage(instance: Path | None = None) -> str:
 
 
 def load_config() -> dict[str, Any]:
-    env = os.environ.get("LAFA_ENV", "development")
-    production = env == "production"
+    env = os.environ.get("LAFA_ENV", "production")
+    development = env == "development"
     instance = instance_path()
 
-    database_url = os.environ.get("DATABASE_URL")
-    if not database_url:
-        if port_open("127.0.0.1", 5432):
-            database_url = DEFAULT_DATABASE_URL
-        else:
-            database_url = f"sqlite:///{instance / 'lafa.sqlite3'}"
-            log.warning("PostgreSQL not found on 127.0.0.1:5432; using %s", database_url)
-
-    redis_url = os.environ.get("REDIS_URL")
-    if redis_url is None:
-        redis_url = DEFAULT_REDIS_URL if port_open("127.0.0.1", 6379) else ""
-        if not redis_url:
-            log.warning("Redis not found on 127.0.0.1:6379; jobs run in-process")
-
-    mqtt_url = os.environ.get("MQTT_URL")
-    if mqtt_url is None:
-        mqtt_url = "mqtt://127.0.0.1:1883" if port_open("127.0.0.1", 1883) else ""
-
-    demo_mode = _flag("LAFA_DEMO", default=not production)
+    redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+    demo_mode = _flag("LAFA_DEMO", default=development)
     provider = os.environ.get("PAYMENTS_PROVIDER")
     if provider is None:
         if os.environ.get("CONEKTA_PRIVATE_KEY"):
@@ -87,16 +65,27 @@ def load_config() -> dict[str, Any]:
             provider = "stripe"
         else:
             provider = "demo" if demo_mode else ""
+    sms_provider = os.environ.get("SMS_PROVIDER")
+    if sms_provider is None:
+        sms_provider = "twilio" if os.environ.get("TWILIO_ACCOUNT_SID") else ""
+        sms_provider = sms_provider or ("demo" if demo_mode else "")
     stripe_secret = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
-    if not stripe_secret and provider == "demo":
+    if not stripe_secret and provider == "demo" and development:
         stripe_secret = DEMO_WEBHOOK_SECRET
 
     return {
         "ENV": env,
-        "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
-        "DATABASE_URL": database_url,
+        "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY if development else ""),
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
         "REDIS_URL": redis_url,
-        "MQTT_URL": mqtt_url,
+        "MQTT_URL": os.environ.get("MQTT_URL") or DEFAULT_MQTT_URL,
+        # Rate limits (portal/limits.py): the portal's Redis; in memory only without one.
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI")
+        or redis_url
+        or "memory://",
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # Proxies in front of the portal whose X-Forwarded-* headers are trusted (ProxyFix).
+        "PROXY_HOPS": int(os.environ.get("LAFA_PROXY_HOPS", "0")),
         "INSTANCE_PATH": str(instance),
         "STATEMENTS_DIR": os.environ.get("LAFA_STATEMENTS_DIR", str(instance / "statements")),
         # Credit model directories (`python -m scoring train --out`, `flask credit ...`).
@@ -108,10 +97,10 @@ def load_config() -> dict[str, Any]:
         "LANGUAGES": ("es_MX", "en"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": production,
+        "SESSION_COOKIE_SECURE": not development,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
-        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": not development,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         # Every request body is capped at 16 MB; views marked with
         # `security.allow_large_uploads` (incident photos) get UPLOAD_MAX_CONTENT_LENGTH,
@@ -136,6 +125,14 @@ def load_config() -> dict[str, Any]:
         "PAYMENTS_OXXO_DAYS": int(os.environ.get("PAYMENTS_OXXO_DAYS", "3")),
         # Sent to the provider as the payer's e-mail when a driver has none on file.
         "PAYMENTS_CONTACT_EMAIL": os.environ.get("PAYMENTS_CONTACT_EMAIL", "cobranza@lafa.mx"),
+        # SMS (password reset codes): twilio, demo (the code shown on screen) or "" (off).
+        "SMS_PROVIDER": sms_provider.strip().lower(),
+        "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID", ""),
+        "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN", ""),
+        # The sender: a Twilio number (+52…) or a Messaging Service SID (MG…).
+        "TWILIO_FROM": os.environ.get("TWILIO_FROM", ""),
+        # Contract PDFs and handover/return photos, content-addressed.
+        "CONTRACT_STORAGE": os.environ.get("CONTRACT_STORAGE", str(instance / "contracts")),
         # The company on statements. The defaults are demonstration values, not LAFA's.
         "COMPANY_NAME": os.environ.get(
             "LAFA_COMPANY_NAME", "LAFA Movilidad Eléctrica, S.A.P.I. de C.V."
@@ -160,21 +157,37 @@ def load_config() -> dict[str, Any]:
         # long, and a state of charge under this while not charging.
         "TELEMETRY_SILENT_MINUTES": int(os.environ.get("TELEMETRY_SILENT_MINUTES", "30")),
         "TELEMETRY_LOW_SOC_PCT": int(os.environ.get("TELEMETRY_LOW_SOC_PCT", "20")),
+        "TELEMETRY_REJECTS_KEEP_DAYS": int(os.environ.get("TELEMETRY_REJECTS_KEEP_DAYS", "30")),
     }
 
 
 def check_production(config: dict[str, Any]) -> None:
-    """Refuse settings that are only safe on a developer's machine."""
-    if config["ENV"] != "production":
+    """Refuse settings that are only safe on a developer's machine, everywhere but
+    `LAFA_ENV=development` (an unset or misspelt LAFA_ENV is production)."""
+    if config["ENV"] == "development":
         return
+    where = f"with LAFA_ENV={config['ENV']} (only LAFA_ENV=development has defaults)"
     if not config.get("SECRET_KEY") or config["SECRET_KEY"] == DEV_SECRET_KEY:
-        raise ConfigError("SECRET_KEY must be set to a random value in production")
+        raise ConfigError(f"SECRET_KEY must be set to a random value {where}")
     if len(config["SECRET_KEY"]) < 32:
-        raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+        raise ConfigError(f"SECRET_KEY must be at least 32 characters {where}")
     if config.get("DEMO_MODE"):
-        raise ConfigError("LAFA_DEMO must be off in production")
+        raise ConfigError(f"LAFA_DEMO must be off {where}")
     if config.get("PAYMENTS_PROVIDER") == "demo":
-        raise ConfigError("PAYMENTS_PROVIDER=demo (demonstration mode) is refused in production")
+        raise ConfigError(f"PAYMENTS_PROVIDER=demo (demonstration mode) is refused {where}")
+    if config.get("SMS_PROVIDER") == "demo":
+        raise ConfigError(f"SMS_PROVIDER=demo (codes shown on screen) is refused {where}")
+    if config.get("STRIPE_WEBHOOK_SECRET") == DEMO_WEBHOOK_SECRET:
+        raise ConfigError(f"STRIPE_WEBHOOK_SECRET must not be the public demo secret {where}")
+
+
+def checked_config() -> dict[str, Any]:
+    """The settings, refused like the web app's: what the OCPP server and the telemetry
+    processes call at start-up."""
+    config = load_config()
+    check_production(config)
+    check_payments(config)
+    return config
 
 
 def check_payments(config: dict[str, Any]) -> None:
@@ -186,3 +199,10 @@ def check_payments(config: dict[str, Any]) -> None:
         raise ConfigError("PAYMENTS_PROVIDER=conekta needs CONEKTA_PRIVATE_KEY")
     if provider == "stripe" and not config.get("STRIPE_API_KEY"):
         raise ConfigError("PAYMENTS_PROVIDER=stripe needs STRIPE_API_KEY")
+    sms = config.get("SMS_PROVIDER", "")
+    if sms not in SMS_PROVIDERS:
+        raise ConfigError(f"SMS_PROVIDER must be one of twilio, demo: {sms!r}")
+    if sms == "twilio" and not all(
+        config.get(k) for k in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM")
+    ):
+        raise ConfigError("SMS_PROVIDER=twilio needs TWILIO_ACCOUNT_SID, _AUTH_TOKEN and _FROM")

@@ -5,11 +5,17 @@ creation time, seed, features, metrics, the SHA-256 fingerprint of the training 
 of the model file). It is written to a temporary directory next to the destination and
 renamed into place, so a failure never leaves a half-written model. Loading checks the
 manifest and the model file's hash before unpickling; only load models you trust.
+
+Unpickling runs code, so the hash that matters is one the attacker cannot rewrite with
+the file: a registered model is loaded with the hash recorded when it was registered
+(`expected_sha256`, from the database), not the manifest's, which sits beside the file.
+The bytes hashed are the bytes unpickled (read once, so the file cannot change between).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -23,7 +29,7 @@ from typing import Any
 import joblib
 import pandas as pd
 
-from scoring.errors import ArtifactError
+from scoring.errors import ArtifactError, UnregisteredModel
 from scoring.model import CreditModel
 
 FORMAT = "lafa-scoring-model"
@@ -133,8 +139,11 @@ def save_model(
     return manifest
 
 
-def load_model(directory: str | os.PathLike[str]) -> SavedModel:
-    """Load a model directory after verifying its manifest and the model file's hash."""
+def load_model(
+    directory: str | os.PathLike[str], *, expected_sha256: str | None = None
+) -> SavedModel:
+    """Load a model directory after verifying its manifest and the model file's hash,
+    and first against `expected_sha256` when given (the hash it was registered with)."""
     src = Path(directory)
     manifest_path, model_path = src / MANIFEST_FILE, src / MODEL_FILE
     if not manifest_path.is_file() or not model_path.is_file():
@@ -148,9 +157,13 @@ def load_model(directory: str | os.PathLike[str]) -> SavedModel:
         raise ArtifactError(f"{src} has an unknown model format")
     if version == 1 and "boosting" in manifest.get("models", []):
         raise ArtifactError(f"{src} holds a boosting model of format 1; retrain it")
-    if _sha256_file(model_path) != manifest.get("model_sha256"):
+    content = model_path.read_bytes()
+    sha256 = hashlib.sha256(content).hexdigest()
+    if expected_sha256 is not None and sha256 != expected_sha256:
+        raise UnregisteredModel(f"{model_path} is not the model file that was registered")
+    if sha256 != manifest.get("model_sha256"):
         raise ArtifactError(f"{model_path} does not match the hash in its manifest")
-    payload = joblib.load(model_path)
+    payload = joblib.load(io.BytesIO(content))
     models: dict[str, CreditModel] = payload["models"]
     primary: str = payload["primary"]
     if sorted(models) != manifest["models"] or primary != manifest["primary"]:

@@ -11,3 +11,7 @@ class DataError(ScoringError, ValueError):
 
 class ArtifactError(ScoringError):
     """A saved model directory is incomplete, tampered with or of an unknown format."""
+
+
+class UnregisteredModel(ArtifactError):
+    """The model file is not the one whose hash was registered (refused unopened)."""

@@ -43,23 +43,24 @@ _cache: dict[tuple[str, str], SavedModel] = {}
 
 
 def load_version(version: ModelVersion) -> SavedModel:
-    """The saved model of a version (loaded once per process; its hash is checked)."""
+    """The saved model of a version (loaded once per process), refused before it is
+    unpickled if its file is not the one registered (`model_sha256`)."""
     from scoring import load_model
-    from scoring.errors import ArtifactError
+    from scoring.errors import ArtifactError, UnregisteredModel
 
     key = (version.path, version.model_sha256)
     with _cache_lock:
         saved = _cache.get(key)
         if saved is None:
             try:
-                saved = load_model(version.path)
+                saved = load_model(version.path, expected_sha256=version.model_sha256)
+            except UnregisteredModel:
+                raise DomainError(N_("The model file changed since it was registered.")) from None
             except ArtifactError as error:  # e.g. saved by an older engine: retrain
                 message = N_(
                     "The model %(name)s cannot be loaded (%(error)s); retrain or activate another."
                 )
                 raise DomainError(message, name=version.name, error=str(error)) from None
-            if saved.manifest.get("model_sha256") != version.model_sha256:
-                raise DomainError(N_("The model file changed since it was registered."))
             _cache[key] = saved
         return saved
 

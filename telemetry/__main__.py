@@ -208,10 +208,11 @@ def _logging() -> None:
 
 
 def _database_engine() -> Any:
-    from portal.config import load_config
+    from portal.config import checked_config
     from portal.db import make_engine
 
-    return make_engine(load_config()["DATABASE_URL"], pool_size=2)
+    # The listener and the gateway refuse development defaults outside development.
+    return make_engine(checked_config()["DATABASE_URL"], pool_size=2)
 
 
 def listen_command(args: argparse.Namespace) -> int:

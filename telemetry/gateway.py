@@ -9,6 +9,13 @@ acknowledgement (the record count, u32) only after the broker has acknowledged t
 publish — so a frame is never acknowledged before it is safely handed on. A frame that
 fails its checks is quarantined and not acknowledged (the device sends it again); a
 stream that cannot be read as frames (a bad preamble or length) is closed.
+
+Exposed to the internet, it bounds what a stranger can hold: at most `max_connections`
+sessions at once (the next one is closed at once), `first_bytes_timeout` seconds to send
+the IMEI packet (a device sends it as soon as it connects; an idle session of a known
+tracker may then last IDLE_TIMEOUT_S), and an unknown IMEI reloads the list of
+trackers from the database at most every UNKNOWN_IMEI_RELOAD_S, as the MQTT listener
+does, so a stream of made-up IMEIs does not become a stream of queries.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import signal
 import threading
 import time
@@ -43,6 +51,11 @@ log = logging.getLogger(__name__)
 
 IDLE_TIMEOUT_S = 600.0
 """A device that sends nothing (not even a keep-alive) for this long is disconnected."""
+FIRST_BYTES_TIMEOUT_S = 10.0
+"""Time to send the IMEI packet after connecting."""
+MAX_CONNECTIONS = 5000
+"""Sessions held at once (a fleet of 2,000 trackers, with room for reconnections)."""
+UNKNOWN_IMEI_RELOAD_S = 5.0
 
 
 class Gateway:
@@ -54,13 +67,22 @@ class Gateway:
         client_id: str | None = None,
         publish_timeout: float = 15.0,
         imei_refresh_s: float = 30.0,
+        max_connections: int = MAX_CONNECTIONS,
+        first_bytes_timeout: float = FIRST_BYTES_TIMEOUT_S,
+        unknown_imei_reload_s: float = UNKNOWN_IMEI_RELOAD_S,
     ) -> None:
         self.settings = settings
         self.sessions = sessionmaker(bind=engine, expire_on_commit=False)
         self.publish_timeout = publish_timeout
         self.imei_refresh_s = imei_refresh_s
+        self.max_connections = max_connections
+        self.first_bytes_timeout = first_bytes_timeout
+        self.unknown_imei_reload_s = unknown_imei_reload_s
+        self.connections = 0
+        self.connections_refused = 0
+        self.imei_loads = 0
         self._imeis: dict[str, int] = {}
-        self._imeis_loaded = 0.0
+        self._imeis_loaded = -math.inf
         self._lock = threading.Lock()
         self._waiting: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = {}
         self.frames_acknowledged = 0
@@ -112,11 +134,15 @@ class Gateway:
     # --- The database (in a thread) -------------------------------------------------------
 
     def is_known(self, imei: str) -> bool:
-        if imei in self._imeis and time.monotonic() - self._imeis_loaded < self.imei_refresh_s:
-            return True
-        with self.sessions() as session:
-            self._imeis = ingest.load_imei_map(session)
-        self._imeis_loaded = time.monotonic()
+        """Whether `imei` is a tracker of ours (the list reloaded every `imei_refresh_s`,
+        or sooner for an IMEI it lacks, but not more than every `unknown_imei_reload_s`)."""
+        age = time.monotonic() - self._imeis_loaded
+        unknown = imei not in self._imeis
+        if age > self.imei_refresh_s or (unknown and age > self.unknown_imei_reload_s):
+            with self.sessions() as session:
+                self._imeis = ingest.load_imei_map(session)
+            self._imeis_loaded = time.monotonic()
+            self.imei_loads += 1
         return imei in self._imeis
 
     def quarantine(self, code: str, reason: str, payload: bytes, imei: str | None) -> None:
@@ -130,10 +156,24 @@ class Gateway:
     # --- A device session -----------------------------------------------------------------
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.connections >= self.max_connections:
+            self.connections_refused += 1
+            if self.connections_refused % 1000 == 1:
+                log.warning("gateway full (%d sessions): refusing connections", self.connections)
+            await _close(writer)
+            return
+        self.connections += 1
+        try:
+            await self._session(reader, writer)
+        finally:
+            self.connections -= 1
+            await _close(writer)
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         loop = asyncio.get_running_loop()
         try:
-            packet = await asyncio.wait_for(reader.readexactly(17), IDLE_TIMEOUT_S)
+            packet = await asyncio.wait_for(reader.readexactly(17), self.first_bytes_timeout)
             try:
                 imei = parse_imei_packet(packet)
             except FrameError as error:
@@ -158,10 +198,6 @@ class Gateway:
             await self._frames(imei, reader, writer)
         except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
             pass
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
 
     async def _frames(
         self, imei: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -195,6 +231,12 @@ class Gateway:
             writer.write(tcp_ack(len(packet.records)))
             await writer.drain()
             self.frames_acknowledged += 1
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(ConnectionError):
+        await writer.wait_closed()
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

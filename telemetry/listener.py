@@ -3,7 +3,9 @@
 Subscribes to `{root}/+/data` with QoS 1 on a persistent MQTT 5 session (a fixed client
 id, clean start off, a session expiry), so what the broker holds while the listener is
 down is delivered when it comes back. With TELEMETRY_SHARED_GROUP set it subscribes to
-`$share/{group}/{root}/+/data` and several listeners split the messages.
+`$share/{group}/{root}/+/data` and several listeners split the messages. A broker
+without MQTT 5 (the embedded amqtt of `make run`): MQTT_PROTOCOL=3.1.1, a persistent
+3.1.1 session (clean session off) and one listener, as shared subscriptions need MQTT 5.
 
 Messages are acknowledged by hand (paho's `manual_ack`): the network thread only queues
 them; the writer thread decodes a batch, writes it to PostgreSQL in one transaction
@@ -145,6 +147,9 @@ class Listener:
         self.settings = settings
         self.sessions = sessionmaker(bind=engine, expire_on_commit=False)
         self.client_id = client_id or default_client_id("telemetry")
+        self.mqtt5 = settings.protocol == "5"
+        if shared_group and not self.mqtt5:
+            raise ValueError("a shared subscription (TELEMETRY_SHARED_GROUP) needs MQTT 5")
         self.shared_group = shared_group
         self.batch_size = batch_size
         self.batch_wait = batch_wait
@@ -163,12 +168,21 @@ class Listener:
         self._imeis: dict[str, int] = {}
         self._imeis_loaded = 0.0
 
-        self.client = BufferedClient(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
-        )
+        if self.mqtt5:
+            self.client = BufferedClient(
+                CallbackAPIVersion.VERSION2,
+                client_id=self.client_id,
+                protocol=mqtt.MQTTv5,
+                manual_ack=True,
+            )
+        else:
+            self.client = BufferedClient(
+                CallbackAPIVersion.VERSION2,
+                client_id=self.client_id,
+                protocol=mqtt.MQTTv311,
+                clean_session=False,
+                manual_ack=True,
+            )
         if settings.username:
             self.client.username_pw_set(settings.username, settings.password)
         self.client.reconnect_delay_set(min_delay=1, max_delay=10)
@@ -199,7 +213,10 @@ class Listener:
             flags.session_present,
             self.topic_filter,
         )
-        client.subscribe(self.topic_filter, options=SubscribeOptions(qos=1))
+        if self.mqtt5:
+            client.subscribe(self.topic_filter, options=SubscribeOptions(qos=1))
+        else:
+            client.subscribe(self.topic_filter, qos=1)
         self.connected.set()
 
     def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, reasons: Any, _p: Any) -> None:
@@ -235,13 +252,16 @@ class Listener:
     # --- The writer (main thread) --------------------------------------------------------
 
     def start(self) -> None:
-        self.client.connect_async(
-            self.settings.host,
-            self.settings.port,
-            keepalive=30,
-            clean_start=False,
-            properties=self._connect_properties,
-        )
+        if self.mqtt5:
+            self.client.connect_async(
+                self.settings.host,
+                self.settings.port,
+                keepalive=30,
+                clean_start=False,
+                properties=self._connect_properties,
+            )
+        else:  # the session persists through the client's clean_session=False
+            self.client.connect_async(self.settings.host, self.settings.port, keepalive=30)
         self.client.loop_start()
 
     def stop(self) -> None:

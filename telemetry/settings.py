@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 DEFAULT_TOPIC_ROOT = "lafa/teltonika"
+MQTT_PROTOCOLS = ("5", "3.1.1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +18,9 @@ class MqttSettings:
     username: str | None
     password: str | None
     topic_root: str
+    # The listener speaks MQTT 5 (shared subscriptions, session expiry); "3.1.1" for a
+    # broker without it, such as the embedded one of `make run` (amqtt).
+    protocol: str = "5"
 
     def data_topic(self, imei: str) -> str:
         return f"{self.topic_root}/{imei}/data"
@@ -27,17 +31,22 @@ class MqttSettings:
 
 
 def mqtt_settings(url: str | None = None, topic_root: str | None = None) -> MqttSettings:
-    """The broker from `url` or MQTT_URL (mqtt://user:pass@host:port), and the topic root
-    from TELEMETRY_TOPIC_ROOT (default `lafa/teltonika`)."""
+    """The broker from `url` or MQTT_URL (mqtt://user:pass@host:port), the topic root
+    from TELEMETRY_TOPIC_ROOT (default `lafa/teltonika`) and the listener's protocol
+    from MQTT_PROTOCOL (`5`, the default, or `3.1.1`)."""
     raw = url or os.environ.get("MQTT_URL") or "mqtt://127.0.0.1:1883"
     parts = urlsplit(raw if "://" in raw else f"mqtt://{raw}")
     root = topic_root or os.environ.get("TELEMETRY_TOPIC_ROOT") or DEFAULT_TOPIC_ROOT
+    protocol = os.environ.get("MQTT_PROTOCOL") or "5"
+    if protocol not in MQTT_PROTOCOLS:
+        raise ValueError(f"MQTT_PROTOCOL must be 5 or 3.1.1, not {protocol!r}")
     return MqttSettings(
         host=parts.hostname or "127.0.0.1",
         port=parts.port or 1883,
         username=parts.username,
         password=parts.password,
         topic_root=root.strip("/"),
+        protocol=protocol,
     )
 
 

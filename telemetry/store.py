@@ -20,10 +20,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from portal.models import (
-    TelemetryReading,
     TelemetryReject,
     Vehicle,
-    VehicleState,
 )
 from telemetry.codec import AvlRecord
 
@@ -144,13 +142,11 @@ def partition_name(month: date) -> str:
 
 
 def ensure_partitions(session: Session, months: Iterable[date]) -> list[str]:
-    """Create the monthly partitions of telemetry_readings that are missing (PostgreSQL).
+    """Create the monthly partitions of telemetry_readings that are missing.
 
     Cheap when they exist (one catalogue query). Creation takes a transaction-scoped
     advisory lock so two listeners do not race. Returns the partitions created.
     """
-    if session.get_bind().dialect.name != "postgresql":
-        return []
     wanted = sorted({month_start(m) for m in months})
     if not wanted:
         return []
@@ -220,8 +216,6 @@ def store_rows(session: Session, rows: Sequence[tuple[Any, ...]]) -> StoreResult
     if not rows:
         return StoreResult(0, 0, 0)
     ensure_partitions(session, {month_start(row[1]) for row in rows})
-    if session.get_bind().dialect.name != "postgresql":
-        return _store_rows_portable(session, rows)
     _staging(session)
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f"COPY {_STAGING} ({_COLUMN_LIST}) FROM STDIN") as copy:
@@ -256,39 +250,6 @@ ON CONFLICT (vehicle_id) DO UPDATE SET
     last_record = excluded.last_record
 WHERE excluded.device_time > vehicle_states.device_time
 """  # noqa: S608 - fixed column names only
-
-
-def _store_rows_portable(session: Session, rows: Sequence[tuple[Any, ...]]) -> StoreResult:
-    """The same contract without PostgreSQL (the SQLite fallback): row by row."""
-    imei_map = load_imei_map(session)
-    inserted = states = 0
-    for row in rows:
-        values = dict(zip(READING_COLUMNS, row, strict=True))
-        values["io"] = json.loads(values["io"])
-        key = (values["imei"], values["device_time"])
-        if session.get(TelemetryReading, key) is not None:
-            continue
-        session.add(TelemetryReading(**values))
-        inserted += 1
-        vehicle_id = imei_map.get(values["imei"])
-        if vehicle_id is None:
-            continue
-        state = session.get(VehicleState, vehicle_id)
-        fields = {k: v for k, v in values.items() if k not in {"altitude", "io"}}
-        record = {
-            "timestamp": values["device_time"].isoformat(),
-            "io": values["io"],
-        } | {k: values[k] for k in ("latitude", "longitude", "speed", "satellites")}
-        if state is None:
-            session.add(VehicleState(vehicle_id=vehicle_id, last_record=record, **fields))
-            states += 1
-        elif values["device_time"] > state.device_time:
-            for k, v in fields.items():
-                setattr(state, k, v)
-            state.last_record = record
-            states += 1
-        session.flush()
-    return StoreResult(len(rows), inserted, states)
 
 
 def store_records(

@@ -4,8 +4,9 @@ each test inside a transaction that is rolled back at the end."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -21,9 +22,14 @@ from portal import clock as portal_clock
 from portal.app import create_app
 from portal.config import ROOT
 from portal.db import Session, make_engine, session_factory
+from portal.limits import limiter
 from tests.servers import TEST_REDIS
 
 pytest_plugins = ["tests.factories"]
+
+# Development defaults (secret key, demo mode) exist only when asked for; the processes
+# the tests start (gunicorn, the CSMS, listeners) inherit this.
+os.environ["LAFA_ENV"] = "development"
 
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -62,10 +68,27 @@ def app(engine: Engine, database_url: str) -> Flask:
             "TESTING": True,
             "DATABASE_URL": database_url,
             "REDIS_URL": "",
+            "RATELIMIT_STORAGE_URI": TEST_REDIS,
             "SECRET_KEY": "test-secret",
             "WTF_CSRF_ENABLED": False,
         }
     )
+
+
+@pytest.fixture
+def other_app(app: Flask) -> Callable[..., Flask]:
+    """`other_app(SETTING=value)`: another app with some settings changed, e.g. behind a
+    proxy. Creating an app points the job queues at its settings: they are put back as
+    the test had them."""
+    from workers import queues
+
+    def make(**settings: Any) -> Flask:
+        saved = queues._redis_url, queues._app_factory
+        other = create_app(dict(app.config) | settings)
+        queues.configure(*saved)
+        return other
+
+    return make
 
 
 @pytest.fixture
@@ -87,6 +110,7 @@ def db(engine: Engine) -> Iterator[OrmSession]:
 
 @pytest.fixture
 def client(app: Flask, db: OrmSession) -> FlaskClient:
+    limiter.reset()  # each test starts with no request counted against it
     return app.test_client()
 
 

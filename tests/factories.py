@@ -606,3 +606,89 @@ def store_estimates(db: Session) -> Callable[[dict[Vehicle, dict[str, Any]]], in
         return stored
 
     return store
+
+
+@pytest.fixture
+def contract_storage(app: Any, tmp_path: Any) -> Any:
+    """The contract file store (PDFs, checklist photos) of this test: a fresh folder."""
+    previous = app.config["CONTRACT_STORAGE"]
+    app.config["CONTRACT_STORAGE"] = str(tmp_path / "contracts")
+    yield tmp_path / "contracts"
+    app.config["CONTRACT_STORAGE"] = previous
+
+
+@pytest.fixture
+def make_documented_contract(
+    db: Session, make_contract: Callable[..., Contract], contract_storage: Any
+) -> Callable[..., Contract]:
+    """A contract with its summary PDF stored and a handover checklist with a photo."""
+    from portal.models import ChecklistKind, ContractChecklist
+    from portal.services import storage
+    from tests import images
+
+    def make(**kw: Any) -> Contract:
+        contract = make_contract(**kw)
+        contract.summary_pdf_sha256 = storage.put_blob(contract_storage, images.pdf())
+        shade = next(_counter) % 250
+        photo = storage.put_blob(contract_storage, images.photo(color=(shade, 90, 90)))
+        db.add(
+            ContractChecklist(
+                contract=contract,
+                vehicle_id=contract.vehicle_id,
+                kind=ChecklistKind.HANDOVER,
+                odometer_km=10,
+                soc_pct=90,
+                photos=[{"sha256": photo, "content_type": "image/jpeg", "size": 1}],
+                recorded_by_id=contract.driver.user_id,
+            )
+        )
+        db.flush()
+        db.refresh(contract)
+        return contract
+
+    return make
+
+
+@pytest.fixture
+def records_url(
+    db: Session,
+    make_user: Callable[..., User],
+    make_depot: Callable[..., Depot],
+    make_vehicle: Callable[..., Vehicle],
+    make_driver: Callable[..., Driver],
+    make_application: Callable[..., Any],
+    make_documented_contract: Callable[..., Contract],
+    jobs_to_redis: None,
+) -> Callable[[User, str], str]:
+    """A concrete path for a URL of the operator's records (users, depots, vehicles,
+    drivers, contracts): a driver's own contract for the driver's pages, else someone
+    else's records."""
+
+    def build(user: User, rule: str) -> str:
+        if rule.startswith("/conductor/"):
+            owner = user.driver or make_driver()
+            contract = make_documented_contract(driver=owner)
+        else:
+            contract = make_documented_contract()
+        photo = contract.checklists[0].photos[0]["sha256"]
+        values = {
+            "<int:user_id>": str(make_user(Role.STAFF).id),
+            "<any(desactivar, reactivar, desbloquear):change>": "desbloquear",
+            "<int:depot_id>": str(make_depot().id),
+            "<int:vehicle_id>": str(make_vehicle().id),
+            "<int:driver_id>": str(make_driver().id),
+            "<any(suspender, reactivar):change>": "reactivar",
+            "<int:application_id>": str(make_application(earnings=False).id),
+            "<int:contract_id>": str(contract.id),
+            "<any(cancelar, suspender, reanudar, completar, devolver):step>": "reanudar",
+            "<any(contrato, carta):kind>": "contrato",
+            "<sha256>": photo,
+        }
+        path = rule
+        for placeholder, value in values.items():
+            path = path.replace(placeholder, value)
+        if rule.endswith("/contratos/nuevo"):
+            path += f"?driver={contract.driver_id}"
+        return path
+
+    return build

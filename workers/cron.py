@@ -14,6 +14,7 @@ from workers.ledger import assess_late_fees_job, close_statements_job, post_week
 from workers.telemetry import (
     check_vehicle_alerts_job,
     ensure_telemetry_partitions_job,
+    prune_telemetry_rejects_job,
     rollup_fleet_job,
 )
 
@@ -29,6 +30,8 @@ cron.register(assess_late_fees_job, "default", cron="15 0 * * *", name="late-fee
 cron.register(check_vehicle_alerts_job, "telemetry", interval=60)
 cron.register(rollup_fleet_job, "telemetry", interval=300)
 cron.register(ensure_telemetry_partitions_job, "telemetry", cron="15 3 * * *")
+# Every day at 03:45: the quarantine of refused messages keeps 30 days (anyone can fill it).
+cron.register(prune_telemetry_rejects_job, "telemetry", cron="45 3 * * *", name="prune-rejects")
 
 # --- Charging bookings ---------------------------------------------------------------------
 # Every minute: ReserveNow for the windows that open, and release the no-shows.

@@ -1,8 +1,8 @@
-"""RQ's connection, the named queues, and `enqueue` with an in-process fallback.
+"""RQ's connection, the named queues, and `enqueue`.
 
-With Redis configured, jobs go to their named queue and an `rq worker` (started
-by `flask worker`, so it has the app's settings) runs them. Without Redis (the
-embedded default), they run in a background thread of the web process.
+Jobs go to their named queue in Redis and an `rq worker` (started by `flask worker`,
+so it has the app's settings) runs them. With an empty REDIS_URL (the tests' app)
+they run in a background thread of the calling process instead.
 """
 
 from __future__ import annotations

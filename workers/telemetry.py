@@ -13,6 +13,7 @@ from flask import current_app
 
 from portal import clock
 from portal.db import Session
+from portal.services import telemetry as telemetry_reads
 from portal.services import telemetry_rollups as rollups
 from portal.timeutil import local_today
 from telemetry import store as ingest
@@ -63,3 +64,12 @@ def check_vehicle_alerts_job() -> tuple[int, int]:
 def ensure_telemetry_partitions_job() -> list[str]:
     """Create this month's and the next two months' reading partitions ahead of time."""
     return ingest.ensure_partitions_ahead(Session(), clock.now())
+
+
+@job("telemetry")
+def prune_telemetry_rejects_job() -> int:
+    """Forget refused messages older than TELEMETRY_REJECTS_KEEP_DAYS (30)."""
+    before = clock.now() - timedelta(days=current_app.config["TELEMETRY_REJECTS_KEEP_DAYS"])
+    pruned = telemetry_reads.prune_rejects(Session(), before)
+    log.info("telemetry rejects: %d older than %s pruned", pruned, before.date())
+    return pruned

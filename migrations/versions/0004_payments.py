@@ -70,7 +70,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('provider', 'provider_payment_id', name=op.f('uq_payment_intents_provider'))
     )
     op.create_index('ix_payment_intents_driver_created', 'payment_intents', ['driver_id', 'created_at'], unique=False)
-    op.create_index('uq_payment_intents_receipt', 'payment_intents', ['receipt_number'], unique=True, postgresql_where=sa.text('receipt_number IS NOT NULL'), sqlite_where=sa.text('receipt_number IS NOT NULL'))
+    op.create_index('uq_payment_intents_receipt', 'payment_intents', ['receipt_number'], unique=True, postgresql_where=sa.text('receipt_number IS NOT NULL'))
     op.create_table('webhook_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('provider', sa.Enum('conekta', 'stripe', 'demo', 'cash', name='paymentprovider', native_enum=False, create_constraint=True, length=15), nullable=False),
@@ -96,7 +96,7 @@ def downgrade() -> None:
     op.drop_index('ix_webhook_events_object', table_name='webhook_events')
     op.drop_index(op.f('ix_webhook_events_intent_id'), table_name='webhook_events')
     op.drop_table('webhook_events')
-    op.drop_index('uq_payment_intents_receipt', table_name='payment_intents', postgresql_where=sa.text('receipt_number IS NOT NULL'), sqlite_where=sa.text('receipt_number IS NOT NULL'))
+    op.drop_index('uq_payment_intents_receipt', table_name='payment_intents', postgresql_where=sa.text('receipt_number IS NOT NULL'))
     op.drop_index('ix_payment_intents_driver_created', table_name='payment_intents')
     op.drop_table('payment_intents')
     op.drop_table('payment_accounts')

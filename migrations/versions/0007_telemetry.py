@@ -5,7 +5,6 @@ telemetry_readings is created PARTITION BY RANGE (device_time) with no partition
 ingest creates each month's partition on demand (portal.services.telemetry.
 ensure_partitions) and a monthly job creates the next ones ahead. Autogenerate does not
 know partitions; migrations/env.py leaves them out of the comparison (include_name).
-On SQLite (the embedded fallback) the partitioning clause is ignored.
 
 Revision ID: 0007
 Revises: 0006
@@ -49,7 +48,7 @@ def upgrade() -> None:
     postgresql_partition_by='RANGE (device_time)'
     )
     op.create_table('telemetry_rejects',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', sa.BigInteger(), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('source', sa.String(length=10), nullable=False),
     sa.Column('reason_code', sa.String(length=20), nullable=False),
@@ -71,7 +70,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['vehicle_id'], ['vehicles.id'], name=op.f('fk_vehicle_alerts_vehicle_id_vehicles')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_vehicle_alerts'))
     )
-    op.create_index('uq_vehicle_alerts_open', 'vehicle_alerts', ['vehicle_id', 'kind'], unique=True, postgresql_where=sa.text('closed_at IS NULL'), sqlite_where=sa.text('closed_at IS NULL'))
+    op.create_index('uq_vehicle_alerts_open', 'vehicle_alerts', ['vehicle_id', 'kind'], unique=True, postgresql_where=sa.text('closed_at IS NULL'))
     op.create_table('vehicle_charging_episodes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('vehicle_id', sa.Integer(), nullable=False),
@@ -144,7 +143,7 @@ def downgrade() -> None:
     op.drop_table('vehicle_states')
     op.drop_table('vehicle_daily_km')
     op.drop_table('vehicle_charging_episodes')
-    op.drop_index('uq_vehicle_alerts_open', table_name='vehicle_alerts', postgresql_where=sa.text('closed_at IS NULL'), sqlite_where=sa.text('closed_at IS NULL'))
+    op.drop_index('uq_vehicle_alerts_open', table_name='vehicle_alerts', postgresql_where=sa.text('closed_at IS NULL'))
     op.drop_table('vehicle_alerts')
     op.drop_index('ix_telemetry_rejects_received_at', table_name='telemetry_rejects')
     op.drop_table('telemetry_rejects')

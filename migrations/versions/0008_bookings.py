@@ -17,10 +17,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    postgres = op.get_bind().dialect.name == "postgresql"
-    if postgres:
-        # btree_gist lets one GiST index mix `=` on an integer with `&&` on a range.
-        op.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
     op.create_table('bookings',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('driver_id', sa.Integer(), nullable=False),
@@ -54,14 +50,15 @@ def upgrade() -> None:
     op.create_index(op.f('ix_bookings_connector_id'), 'bookings', ['connector_id'], unique=False)
     op.create_index('ix_bookings_depot_window', 'bookings', ['depot_id', 'window_start'], unique=False)
     op.create_index('ix_bookings_driver_window', 'bookings', ['driver_id', 'window_start'], unique=False)
-    if postgres:
-        # No two live bookings on one connector with overlapping windows (the SQLite
-        # fallback relies on the service's depot lock alone).
-        op.execute(
-            "ALTER TABLE bookings ADD CONSTRAINT no_overlap_on_connector"
-            " EXCLUDE USING gist (connector_id WITH =, tstzrange(window_start, window_end) WITH &&)"
-            " WHERE (status IN ('booked', 'charging', 'reserved'))"
-        )
+    # No two live bookings on one connector with overlapping windows. The connector is
+    # compared as a one-value range so that core PostgreSQL's GiST range operators do
+    # it (no btree_gist, which the embedded PostgreSQL of `make run` does not have).
+    op.execute(
+        "ALTER TABLE bookings ADD CONSTRAINT no_overlap_on_connector"
+        " EXCLUDE USING gist (int4range(connector_id, connector_id, '[]') WITH &&,"
+        " tstzrange(window_start, window_end) WITH &&)"
+        " WHERE (status IN ('booked', 'charging', 'reserved') AND connector_id IS NOT NULL)"
+    )
 
 
 def downgrade() -> None:

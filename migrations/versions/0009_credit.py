@@ -44,7 +44,6 @@ def upgrade() -> None:
         ["active"],
         unique=True,
         postgresql_where=sa.text("active"),
-        sqlite_where=sa.text("active"),
     )
     op.create_table(
         "policy_cutoffs",
@@ -375,7 +374,6 @@ def downgrade() -> None:
         "uq_model_versions_active",
         table_name="model_versions",
         postgresql_where=sa.text("active"),
-        sqlite_where=sa.text("active"),
     )
     op.drop_table("model_versions")
     # ### end Alembic commands ###

@@ -61,8 +61,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("driver_id", name=op.f("pk_driver_balances")),
     )
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(BACKFILL)
+    op.execute(BACKFILL)
 
 
 def downgrade() -> None:

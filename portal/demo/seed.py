@@ -36,7 +36,12 @@ from portal.models import (
 )
 from portal.passwords import hash_password
 from portal.services import balances
-from portal.services.identifiers import luhn_complete, make_curp, make_rfc
+from portal.services.identifiers import (
+    luhn_complete,
+    make_curp,
+    make_rfc,
+    with_vin_check_digit,
+)
 from portal.services.kpis.daily import refresh_rollups
 from portal.timeutil import local_today
 
@@ -216,7 +221,7 @@ class SeedSummary:
 def _vin(rng: random.Random, make: str) -> str:
     alphabet = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
     wmi = "LGX" if make == "BYD" else "LJ1"
-    return (
+    return with_vin_check_digit(
         wmi
         + "".join(rng.choice(alphabet) for _ in range(6))
         + "R"

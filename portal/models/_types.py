@@ -19,7 +19,7 @@ Created = Annotated[datetime, mapped_column(DateTime(timezone=True), default=utc
 
 
 def enum_column(enum_class: type[enum.StrEnum], *, name: str | None = None, **kwargs: Any) -> Any:
-    """A VARCHAR with a CHECK constraint listing the enum's values (portable, readable).
+    """A VARCHAR with a CHECK constraint listing the enum's values (readable in plain SQL).
 
     `name` names the CHECK constraint when a table has two columns of the same enum.
     """

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base
 
 from ._types import Created
+
+if TYPE_CHECKING:
+    from .people import User
 
 
 class AuditEvent(Base):
@@ -24,6 +27,8 @@ class AuditEvent(Base):
     entity_id: Mapped[str] = mapped_column(String(40))
     ip: Mapped[str | None] = mapped_column(String(45))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    actor: Mapped[User | None] = relationship(lazy="joined")
 
     def __repr__(self) -> str:
         return f"<AuditEvent {self.action} {self.entity_type}:{self.entity_id}>"

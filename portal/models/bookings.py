@@ -3,10 +3,10 @@
 A booking is made for a window (a slot of `BOOKING_SLOT_MINUTES` in the depot's time
 zone, stored in UTC) and is given a connector of the right type at once, so that the
 database itself can refuse two live bookings on the same connector at the same time
-(an exclusion constraint over `tstzrange(window_start, window_end)`, PostgreSQL's
-btree_gist). When the window opens, the connector is reserved on the charger
-(OCPP ReserveNow, `reservation_id` = the booking's id); the driver then starts
-charging; a booking nobody turns up for is released after a grace period.
+(an exclusion constraint over the connector and `tstzrange(window_start, window_end)`).
+When the window opens, the connector is reserved on the charger (OCPP ReserveNow,
+`reservation_id` = the booking's id); the driver then starts charging; a booking nobody
+turns up for is released after a grace period.
 """
 
 from __future__ import annotations
@@ -53,15 +53,14 @@ class Booking(Base):
         CheckConstraint(
             "(status = 'cancelled') = (cancelled_at IS NOT NULL)", name="cancel_recorded"
         ),
-        # No two live bookings on one connector whose windows overlap. PostgreSQL only
-        # (btree_gist); the service also takes a row lock on the depot, so the SQLite
-        # fallback stays correct for its single writer.
+        # No two live bookings on one connector whose windows overlap; the connector as
+        # a one-value range, so that core PostgreSQL's GiST does it (no btree_gist).
         ExcludeConstraint(
-            ("connector_id", "="),
+            (func.int4range(text("connector_id"), text("connector_id"), text("'[]'")), "&&"),
             (func.tstzrange(text("window_start"), text("window_end")), "&&"),
             name="no_overlap_on_connector",
             using="gist",
-            where=text(f"status IN ({_LIVE_SQL})"),
+            where=text(f"status IN ({_LIVE_SQL}) AND connector_id IS NOT NULL"),
         ),
         Index("ix_bookings_driver_window", "driver_id", "window_start"),
         Index("ix_bookings_depot_window", "depot_id", "window_start"),

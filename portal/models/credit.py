@@ -104,15 +104,25 @@ class CreditApplication(Base):
     scoring_error: Mapped[str | None] = mapped_column(String(300))
     # Sent by the applicant from /solicitud (no member of staff entered it).
     self_service: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Sent from /solicitud with the CURP of this open application (staff review both).
+    repeat_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("credit_applications.id"), index=True
+    )
     submitted_at: Mapped[Timestamp | None]
     created_at: Mapped[Created]
     updated_at: Mapped[Created] = mapped_column(onupdate=utcnow)
 
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     consent_recorded_by: Mapped[User | None] = relationship(foreign_keys=[consent_recorded_by_id])
-    driver: Mapped[Driver | None] = relationship()
+    driver: Mapped[Driver | None] = relationship(foreign_keys=[driver_id])
     accounts: Mapped[list[PlatformAccount]] = relationship(
         back_populates="application", order_by="PlatformAccount.platform"
+    )
+    repeat_of: Mapped[CreditApplication | None] = relationship(
+        remote_side=[id], back_populates="repeats"
+    )
+    repeats: Mapped[list[CreditApplication]] = relationship(
+        back_populates="repeat_of", order_by="CreditApplication.id"
     )
 
     @property
@@ -202,7 +212,6 @@ class ModelVersion(Base):
             "active",
             unique=True,
             postgresql_where=text("active"),
-            sqlite_where=text("active"),
         ),
     )
 

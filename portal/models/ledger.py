@@ -28,6 +28,9 @@ class EntryKind(enum.StrEnum):
     DAMAGE = "damage"
     DEDUCTIBLE = "deductible"
     LATE_FEE = "late_fee"
+    # The security deposit charged when a contract is signed (the driver pays it like
+    # any charge); `DEPOSIT` is that deposit credited back when the contract ends.
+    SECURITY_DEPOSIT = "security_deposit"
     DEPOSIT = "deposit"
     PAYMENT = "payment"
     ADJUSTMENT = "adjustment"
@@ -43,6 +46,7 @@ CHARGES = frozenset(
         EntryKind.DAMAGE,
         EntryKind.DEDUCTIBLE,
         EntryKind.LATE_FEE,
+        EntryKind.SECURITY_DEPOSIT,
     }
 )
 CREDITS = frozenset({EntryKind.PAYMENT, EntryKind.DEPOSIT})

@@ -79,7 +79,6 @@ class PaymentIntent(Base):
             "receipt_number",
             unique=True,
             postgresql_where=text("receipt_number IS NOT NULL"),
-            sqlite_where=text("receipt_number IS NOT NULL"),
         ),
     )
 

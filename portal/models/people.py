@@ -6,7 +6,7 @@ import enum
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, String
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base
@@ -14,6 +14,7 @@ from portal.db import Base
 from ._types import Created, Timestamp, enum_column
 
 if TYPE_CHECKING:
+    from .credit import CreditApplication
     from .fleet import Contract
 
 
@@ -50,9 +51,15 @@ class User(Base):
     locked_until: Mapped[Timestamp | None]
     last_login_at: Mapped[Timestamp | None]
     password_changed_at: Mapped[Timestamp | None]
+    # Written into each session at log-in and checked on every request: bumping it
+    # (`services.accounts.end_sessions`) ends every session of the user.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    deactivated_at: Mapped[Timestamp | None]
     created_at: Mapped[Created]
 
-    driver: Mapped[Driver | None] = relationship(back_populates="user")
+    driver: Mapped[Driver | None] = relationship(
+        back_populates="user", foreign_keys="Driver.user_id"
+    )
 
     # Flask-Login's protocol, without importing Flask here.
     @property
@@ -92,9 +99,19 @@ class Driver(Base):
     postal_code: Mapped[str | None] = mapped_column(String(5))
     platforms: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[DriverStatus] = enum_column(DriverStatus, default=DriverStatus.APPLICANT)
+    # The approved credit application the driver came from (None: entered by hand).
+    application_id: Mapped[int | None] = mapped_column(
+        ForeignKey("credit_applications.id", use_alter=True), unique=True
+    )
+    # The privacy notice and the consent for checks (carried over from the application,
+    # or recorded by staff when the driver is entered by hand).
+    consent_at: Mapped[Timestamp | None]
+    privacy_notice_version: Mapped[str | None] = mapped_column(String(20))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[Created]
 
-    user: Mapped[User | None] = relationship(back_populates="driver")
+    user: Mapped[User | None] = relationship(back_populates="driver", foreign_keys=[user_id])
+    application: Mapped[CreditApplication | None] = relationship(foreign_keys=[application_id])
     contracts: Mapped[list[Contract]] = relationship(back_populates="driver")
 
     @property
@@ -103,3 +120,45 @@ class Driver(Base):
 
     def __repr__(self) -> str:
         return f"<Driver {self.id} {self.curp}>"
+
+
+class ResetChannel(enum.StrEnum):
+    STAFF = "staff"  # issued by staff and handed to the person (shown once on screen)
+    SMS = "sms"  # requested on the log-in page and sent to the driver's phone
+    DEMO = "demo"  # requested on the log-in page in demonstration mode: shown on screen
+
+
+class PasswordReset(Base):
+    """A one-time way back into an account: a 6-digit code and a link token.
+
+    Both are kept only as hashes (the code with Argon2, since six digits are few; the
+    link's 256-bit token with SHA-256). Single use, valid for 30 minutes, void after a
+    few wrong codes or when a newer reset is issued for the same user.
+    """
+
+    __tablename__ = "password_resets"
+    __table_args__ = (
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        Index("ix_password_resets_user_created", "user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    channel: Mapped[ResetChannel] = enum_column(ResetChannel)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    expires_at: Mapped[Timestamp]
+    attempts: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[Timestamp | None]
+    voided_at: Mapped[Timestamp | None]
+    # What the SMS provider answered (its message id), when sent by SMS.
+    provider_message_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[Created]
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    issued_by: Mapped[User | None] = relationship(foreign_keys=[issued_by_id])
+
+    def __repr__(self) -> str:
+        return f"<PasswordReset {self.id} user {self.user_id}>"

@@ -110,7 +110,7 @@ class TelemetryReject(Base):
     __tablename__ = "telemetry_rejects"
     __table_args__ = (Index("ix_telemetry_rejects_received_at", "received_at"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     source: Mapped[str] = mapped_column(String(10))
     reason_code: Mapped[str] = mapped_column(String(20))
@@ -189,7 +189,6 @@ class VehicleAlert(Base):
             "kind",
             unique=True,
             postgresql_where=text("closed_at IS NULL"),
-            sqlite_where=text("closed_at IS NULL"),
         ),
     )
 

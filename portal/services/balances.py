@@ -10,8 +10,7 @@ transaction, with the same statement as the live one (`live_accounts`) restricte
 those drivers. It first locks their summary rows (`SELECT … FOR UPDATE`, in driver
 order), then recomputes in a new statement: under READ COMMITTED that statement sees
 every posting committed before the lock was granted, so two transactions posting for
-the same driver leave the summary of both. Requires PostgreSQL, as the collections
-list does; on SQLite (the development fallback) there is nothing to keep.
+the same driver leave the summary of both.
 """
 
 from __future__ import annotations
@@ -126,7 +125,7 @@ def refresh(session: Session, driver_ids: Iterable[int]) -> None:
         pending.update(driver_ids)
         return
     ids = sorted(set(driver_ids))
-    if not ids or session.get_bind().dialect.name != "postgresql":
+    if not ids:
         return
     for i in range(0, len(ids), BATCH):
         _refresh(session, ids[i : i + BATCH])

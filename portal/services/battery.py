@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from portal.db import utcnow
 from portal.models import (
+    LIVE_CONTRACT_STATUSES,
     BatteryEstimate,
     BatterySession,
     Booking,
@@ -490,6 +491,19 @@ def get_vehicle_battery(session: Session, vehicle_id: int) -> VehicleBattery:
         estimate=get_battery_estimate(session, vehicle_id),
         fleet_fade_median=fleet_fade_median(session),
     )
+
+
+DRIVERS_CAR_STATUSES = LIVE_CONTRACT_STATUSES | {ContractStatus.COMPLETED}
+"""A contract's car is its driver's while the contract is live, and for good once it is
+completed; not before it is signed, nor after an early termination."""
+
+
+def get_contract_battery(session: Session, contract: Contract) -> VehicleBattery | None:
+    """The battery of a contract's car as its driver sees it (None when the car is not
+    the driver's: a draft, an early termination)."""
+    if contract.status not in DRIVERS_CAR_STATUSES:
+        return None
+    return get_vehicle_battery(session, contract.vehicle_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from portal import clock
@@ -60,22 +61,11 @@ def insert_entries(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     fresh = [r for r in rows if r["idempotency_key"] not in existing]
     if not fresh:
         return 0
-    insert = dialect_insert(session)
     statement = insert(LedgerEntry).on_conflict_do_nothing(index_elements=["idempotency_key"])
     for i in range(0, len(fresh), BATCH):
         session.execute(statement, fresh[i : i + BATCH])
     balances.refresh(session, (r["driver_id"] for r in fresh))
     return len(fresh)
-
-
-def dialect_insert(session: Session) -> Any:
-    if session.get_bind().dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-    return pg_insert
 
 
 def closed_weeks(session: Session, pairs: Iterable[tuple[int, date]]) -> set[tuple[int, date]]:
@@ -106,21 +96,36 @@ def post_weekly_rent(session: Session, week_start: date, *, now: datetime | None
     """
     if week_start.weekday() != 0:
         raise DomainError(N_("A rent week starts on a Monday, not on %(day)s."), day=week_start)
-    now = _now(now)
     week_end = week_start + timedelta(days=7)
-    contracts = [
-        c
-        for c in session.scalars(
-            select(Contract).where(
-                Contract.status == ContractStatus.ACTIVE, Contract.starts_on < week_end
-            )
+    contracts = session.scalars(
+        select(Contract).where(
+            Contract.status == ContractStatus.ACTIVE, Contract.starts_on < week_end
         )
-        if 1 <= rent_week_number(c, week_start) <= c.term_weeks
-    ]
-    closed = closed_weeks(session, ((c.id, week_start) for c in contracts))
-    monday = local_midnight(week_start)
+    )
+    return _post_rent(session, [(c, week_start) for c in contracts], _now(now))
+
+
+def post_rent_to_date(
+    session: Session, contract: Contract, today: date, *, now: datetime | None = None
+) -> int:
+    """Charge an active contract every rent week from its start up to `today`'s week
+    that the weekly job has not charged (a contract handed over mid-week, after that
+    Monday's run). The same keys as the weekly job: each week is charged once."""
+    if contract.status != ContractStatus.ACTIVE:
+        return 0
+    weeks = []
+    week = first_rent_week(contract)
+    while week <= monday_of(today):
+        weeks.append((contract, week))
+        week += timedelta(days=7)
+    return _post_rent(session, weeks, _now(now))
+
+
+def _post_rent(session: Session, weeks: Sequence[tuple[Contract, date]], now: datetime) -> int:
+    due = [(c, w) for c, w in weeks if 1 <= rent_week_number(c, w) <= c.term_weeks]
+    closed = closed_weeks(session, ((c.id, w) for c, w in due))
     rows = []
-    for c in contracts:
+    for c, week_start in due:
         n = rent_week_number(c, week_start)
         rows.append(
             {
@@ -128,7 +133,7 @@ def post_weekly_rent(session: Session, week_start: date, *, now: datetime | None
                 "contract_id": c.id,
                 "kind": EntryKind.RENT,
                 "amount_cents": c.weekly_rent_cents,
-                "posted_at": now if (c.id, week_start) in closed else monday,
+                "posted_at": now if (c.id, week_start) in closed else local_midnight(week_start),
                 "description": f"Renta semanal, semana {n} de {c.term_weeks}",
                 "source_type": "contract_week",
                 "source_id": f"{c.id}:{week_start.isoformat()}",

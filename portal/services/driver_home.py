@@ -1,5 +1,5 @@
 """The driver's home page (phone), read in one place: the account, the contract and
-the car as its tracker last reported it, and its battery's health."""
+the car as its tracker last reported it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from portal.models import Contract, Statement
 
 from . import fleet, statements
-from .battery import VehicleBattery, get_vehicle_battery
 from .fleet_status import CarStatus, get_driver_car_status
 
 
@@ -22,7 +21,6 @@ class DriverHome:
     account: statements.AccountSummary
     latest_statement: Statement | None
     car_status: CarStatus | None
-    battery: VehicleBattery | None  # the contract's car's
 
 
 def get_driver_home(session: Session, driver_id: int, today: date) -> DriverHome:
@@ -34,5 +32,4 @@ def get_driver_home(session: Session, driver_id: int, today: date) -> DriverHome
         account=statements.account_summary(session, driver_id, contract, today),
         latest_statement=latest[0] if latest else None,
         car_status=get_driver_car_status(session, driver_id),
-        battery=get_vehicle_battery(session, contract.vehicle_id) if contract else None,
     )

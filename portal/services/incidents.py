@@ -213,12 +213,17 @@ def report_incident(
     storage_root: str | Path,
     max_files: int = 8,
     now: datetime | None = None,
+    contract_id: int | None = None,
 ) -> Incident:
-    """A driver reports what happened to the car they lease. Files are already checked."""
+    """A driver reports what happened to the car they lease (staff too, for a car that
+    comes back damaged: `contract_id` names the contract). Files are already checked."""
     now = now or utcnow()
     contract = session.scalar(
         select(Contract).where(
-            Contract.driver_id == driver_id, Contract.status == ContractStatus.ACTIVE
+            Contract.driver_id == driver_id,
+            Contract.id == contract_id
+            if contract_id is not None
+            else Contract.status == ContractStatus.ACTIVE,
         )
     )
     if contract is None:
@@ -674,7 +679,7 @@ def _event(
 
 
 def _set_vehicle_status(vehicle: Vehicle, status: VehicleStatus) -> list[str] | None:
-    if vehicle.status in (status, VehicleStatus.RETIRED):
+    if vehicle.status == status or vehicle.is_retired:
         return None
     change = [vehicle.status.value, status.value]
     vehicle.status = status

@@ -6,6 +6,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from portal.models import Contract, LedgerEntry
@@ -13,7 +14,6 @@ from portal.models.ledger import CHARGES, CREDITS, EntryKind
 from portal.timeutil import MEXICO_CITY
 
 from . import N_, DomainError, audit, balances
-from .billing import dialect_insert
 
 MAX_ENTRY_CENTS = 100_000_000  # $1,000,000.00: anything larger is a typo
 
@@ -61,7 +61,6 @@ def post_entry(
     }
     if posted_at is not None:
         values["posted_at"] = posted_at
-    insert = dialect_insert(session)
     entry = session.scalar(
         insert(LedgerEntry)
         .values(**values)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -44,7 +45,6 @@ from portal.payments.base import (
 from portal.payments.transport import ProviderError
 
 from . import N_, DomainError, FieldError, audit
-from .billing import dialect_insert
 from .identifiers import BANK_CODES
 from .ledger import post_entry
 
@@ -380,7 +380,7 @@ def receive_event(
     a duplicate changes nothing."""
     # One statement; a duplicate (or a copy racing this one) inserts nothing.
     stored = session.scalar(
-        dialect_insert(session)(WebhookEvent)
+        insert(WebhookEvent)
         .values(
             provider=provider,
             event_id=event.event_id,

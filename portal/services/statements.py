@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from portal import clock
@@ -49,7 +50,7 @@ from portal.models import (
 from portal.timeutil import local_midnight, monday_of
 
 from . import N_, DomainError
-from .billing import BATCH, dialect_insert, first_rent_week, unpaid_charges
+from .billing import BATCH, first_rent_week, unpaid_charges
 from .ledger import charge_due_on, days_past_due, driver_balance, oldest_unpaid_charge_at
 
 
@@ -86,7 +87,7 @@ def contracts_for_week(session: Session, week_start: date) -> list[Contract]:
         select(Contract).where(
             Contract.starts_on < week_end,
             or_(
-                Contract.status == ContractStatus.ACTIVE,
+                Contract.status.in_([ContractStatus.ACTIVE, ContractStatus.SUSPENDED]),
                 and_(
                     Contract.status.in_([ContractStatus.COMPLETED, ContractStatus.TERMINATED]),
                     Contract.ended_on >= week_start,
@@ -233,12 +234,12 @@ def _close_batch(
                 "entry_count": w["count"],
                 "due_on": week_start + timedelta(days=c.grace_days),
                 "days_late": days_late,
-                "weeks_paid": max(0, rents.get(c.id, 0) - unpaid_rents.get(c.id, 0)),
+                "weeks_paid": c.opening_weeks_paid
+                + max(0, rents.get(c.id, 0) - unpaid_rents.get(c.id, 0)),
                 "term_weeks": c.term_weeks,
                 "pdf_status": PdfStatus.NONE,
             }
         )
-    insert = dialect_insert(session)
     result = session.execute(
         insert(Statement)
         .on_conflict_do_nothing(index_elements=["contract_id", "week_start"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from portal.models import TelemetryReject
@@ -22,6 +22,16 @@ def count_rejects(session: Session, since: datetime) -> dict[str, int]:
         .group_by(TelemetryReject.reason_code)
     )
     return {code: count for code, count in rows}
+
+
+def prune_rejects(session: Session, before: datetime) -> int:
+    """Forget the refused messages received before `before`; how many there were.
+
+    The quarantine is for staff to see what is being refused lately; anyone can fill it
+    (a stream of made-up IMEIs), so it is pruned daily (`prune_telemetry_rejects_job`).
+    """
+    deleted = session.execute(delete(TelemetryReject).where(TelemetryReject.received_at < before))
+    return int(deleted.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def list_rejects(session: Session, limit: int = 20) -> list[TelemetryReject]:

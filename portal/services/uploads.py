@@ -6,11 +6,19 @@ again: the EXIF orientation is applied first, then every piece of metadata (EXIF
 GPS, XMP, text chunks) is left behind and the longest side is capped. A decompression
 bomb (a small file that decodes to billions of pixels) is refused before decoding.
 PDFs are kept byte for byte (they are documents such as a police report).
+
+Memory: an image is decoded only if its pixels fit in MAX_DECODED_BYTES. A JPEG is
+decoded straight at the smallest scale (1/2, 1/4, 1/8) that still covers the size
+kept, so a 48-MP phone photo decodes as 12 MP; PNG and WebP cannot be, so they are
+held to the budget at full size. The image is shrunk before it is turned upright (no
+full-size copy), and files are cleaned one after another, so a request holds at most
+one decoded image (figures: docs/benchmarks.md, "Uploads").
 """
 
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -23,6 +31,7 @@ JPEG, PNG, WEBP, PDF = "image/jpeg", "image/png", "image/webp", "application/pdf
 ALLOWED_TYPES = (JPEG, PNG, WEBP, PDF)
 MAX_SIDE = 2560  # px: enough to read a plate or a dent, small enough for mobile data
 MAX_PIXELS = 50_000_000  # a 48-MP phone photo passes; a decompression bomb does not
+MAX_DECODED_BYTES = 80 * 1024 * 1024  # one decoded image in memory: ~20 MP at 4 bytes
 _PIL_FORMATS = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP"}
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1"}
 
@@ -89,10 +98,12 @@ def _reencode(data: bytes, content_type: str, name: str) -> CleanFile:
             with Image.open(io.BytesIO(data), formats=[fmt]) as opened:
                 if opened.width * opened.height > MAX_PIXELS:
                     raise _too_many_pixels(name)
-                if fmt == "JPEG":
-                    opened.draft("RGB", (MAX_SIDE, MAX_SIDE))  # decode at a smaller scale
-                image = ImageOps.exif_transpose(opened)
-                image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+                if fmt == "JPEG":  # decode at a smaller scale that still covers the result
+                    opened.draft("RGB", _fit(opened.size, MAX_SIDE))
+                if _decoded_bytes(opened) > MAX_DECODED_BYTES:
+                    raise _too_many_pixels(name, MAX_DECODED_BYTES // _bytes_per_pixel(opened))
+                opened.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+                image = ImageOps.exif_transpose(opened)  # upright, once small
                 icc_profile = opened.info.get("icc_profile")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_many_pixels(name) from None
@@ -129,11 +140,33 @@ def _normalise_mode(image: Image.Image, fmt: str) -> Image.Image:
     return image.convert("RGBA" if has_alpha else "RGB")
 
 
-def _too_many_pixels(name: str) -> DomainError:
+def _fit(size: tuple[int, int], side: int) -> tuple[int, int]:
+    """`size` shrunk to fit a `side` × `side` box (rounded up), as `thumbnail` will."""
+    width, height = size
+    scale = min(1.0, side / max(width, height))
+    return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
+
+
+def _bytes_per_pixel(image: Image.Image) -> int:
+    """What decoding and shrinking cost in memory per pixel: Pillow keeps 1 byte for L
+    and P, 2 for 16-bit and 4 for the rest, and shrinking an image with transparency
+    works on a premultiplied copy (twice that)."""
+    if image.mode in ("1", "L", "P"):
+        return 1
+    if image.mode.startswith("I;16"):
+        return 2
+    return 8 if image.mode in ("RGBA", "LA", "PA") else 4
+
+
+def _decoded_bytes(image: Image.Image) -> int:
+    return image.width * image.height * _bytes_per_pixel(image)
+
+
+def _too_many_pixels(name: str, pixels: int = MAX_PIXELS) -> DomainError:
     return DomainError(
         N_("%(name)s has too many pixels (at most %(mp)d megapixels)."),
         name=name,
-        mp=MAX_PIXELS // 1_000_000,
+        mp=pixels // 1_000_000,
     )
 
 

@@ -27,6 +27,13 @@ FEATURES = (
     "battery",
     "admin",
     "webhooks",
+    # The operator's records.
+    "users",
+    "depots",
+    "vehicles",
+    "drivers",
+    "contracts",
+    "imports",
 )
 
 

@@ -1,5 +1,5 @@
 """A car's battery health as its pages show it — the staff's vehicle page (a tablet)
-and the driver's home (a phone) — from `portal.services.battery.VehicleBattery`: the
+and the driver's contract page (a phone) — from `portal.services.battery.VehicleBattery`: the
 state of health on a gauge with its band and the alert zone, the fade on a gauge with
 the fleet's beside it, the monthly trend as a line. The words are in
 `templates/battery/_vehicle_health.html` and `_driver_health.html`; the geometry comes

@@ -33,11 +33,14 @@ ROLE_LABELS = {
 }
 
 VEHICLE_STATUS_LABELS = {
+    VehicleStatus.IN_PREPARATION: _l("In preparation"),
     VehicleStatus.AVAILABLE: _l("Available"),
     VehicleStatus.LEASED: _l("Leased"),
     VehicleStatus.IN_REPAIR: _l("In repair"),
     VehicleStatus.OUT_OF_SERVICE: _l("Out of service"),
-    VehicleStatus.RETIRED: _l("Retired"),
+    VehicleStatus.TRANSFERRED: _l("Transferred to the driver"),
+    VehicleStatus.SOLD: _l("Sold"),
+    VehicleStatus.WRITTEN_OFF: _l("Written off"),
 }
 
 ENTRY_KIND_LABELS = {
@@ -48,7 +51,8 @@ ENTRY_KIND_LABELS = {
     EntryKind.DAMAGE: _l("Damage"),
     EntryKind.DEDUCTIBLE: _l("Insurance deductible"),
     EntryKind.LATE_FEE: _l("Late fee"),
-    EntryKind.DEPOSIT: _l("Deposit"),
+    EntryKind.SECURITY_DEPOSIT: _l("Security deposit"),
+    EntryKind.DEPOSIT: _l("Deposit applied"),
     EntryKind.PAYMENT: _l("Payment"),
     EntryKind.ADJUSTMENT: _l("Adjustment"),
     EntryKind.REVERSAL: _l("Reversal"),

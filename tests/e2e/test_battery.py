@@ -2,7 +2,7 @@
 months of sessions for every demo car (each with its own fade; one worn pack, one car
 without enough sessions, one without any), estimated and stored through the service.
 The vehicle page's section on a tablet, the managers' fleet page on a desktop, the
-driver's card on a phone."""
+driver's card on their contract's page on a phone."""
 
 from __future__ import annotations
 
@@ -140,6 +140,7 @@ def test_the_driver_sees_their_battery_on_the_phone(
     phone = sized(browser, live_server, "phone")
     phone.login(demo_logins["driver"])
     page = phone.page
+    page.get_by_role("link", name="Mi contrato").click()
     card = page.locator("#battery")
     expect(card.get_by_text("La salud de tu batería")).to_be_visible()
     expect(card.locator(".battery-value")).to_have_text(re.compile(r"^\d{2,3}$"))

@@ -7,6 +7,7 @@ from scoring import ArtifactError, data_fingerprint, load_model, save_model, tra
 from scoring.batch import score_applications
 from scoring.model import ModelConfig
 from scoring.synthetic import DRIVER_RISK_DIRECTION, TARGET, generate_drivers
+from tests.planted import swap_in_a_planted_model
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +113,12 @@ def test_format_1_loads_a_scorecard_but_not_a_boosting_model(tmp_path, drivers, 
     assert load_model(tmp_path / "scorecard").primary == "scorecard"
     with pytest.raises(ArtifactError, match="boosting model of format 1"):
         load_model(tmp_path / "both")
+
+
+def test_a_swapped_model_is_refused_before_it_is_unpickled(tmp_path, drivers, trained):
+    registered = _save(tmp_path / "v1", drivers, trained)["model_sha256"]
+    marker = tmp_path / "ran"
+    swap_in_a_planted_model(tmp_path / "v1", marker)
+    with pytest.raises(ArtifactError, match="not the model file that was registered"):
+        load_model(tmp_path / "v1", expected_sha256=registered)
+    assert not marker.exists()

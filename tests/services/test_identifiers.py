@@ -4,13 +4,17 @@ from datetime import date
 import pytest
 
 from portal.services.identifiers import (
+    VinProblem,
     clabe_check_digit,
     is_valid_clabe,
     is_valid_curp,
     luhn_complete,
     make_curp,
     make_rfc,
+    normalize_imei,
     normalize_phone,
+    normalize_vin,
+    phone_e164,
     rfc_check_ok,
     rfc_shape_ok,
 )
@@ -30,6 +34,7 @@ def test_real_curps_are_valid(curp):
         "OEVL921024MDFLRR08",  # wrong check digit
         "OEVL921024MXXLRR07",  # unknown state
         "OEVL921024MDFLRR0",  # short
+        "OEVL921324MDFLRR07",  # no 13th month
         "0EVL921024MDFLRR07",  # digit where a letter goes
         "",
     ],
@@ -68,6 +73,7 @@ def test_rfc_check_is_a_warning_not_a_shape_rule():
         ("5512345678", "5512345678"),
         ("551234567", None),
         ("0512345678", None),
+        ("5212345678", None),  # no such area code in Mexico's numbering plan
         ("correo@lafa.mx", None),
     ],
 )
@@ -88,3 +94,40 @@ def test_made_up_curps_and_rfcs_pass_the_checks_a_real_one_passes():
 
 def test_luhn_complete_appends_the_check_digit_of_an_imei():
     assert luhn_complete("49015420323751") == "490154203237518"  # the GSMA's example IMEI
+
+
+def test_sms_numbers_are_e164():
+    assert phone_e164("5512345678") == "+525512345678"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("356938035643809", "356938035643809"),
+        ("35-693803-564380-9", "356938035643809"),
+        ("356938035643808", None),  # the Luhn digit is wrong
+        ("35693803564380", None),  # 14 digits
+        ("", None),
+    ],
+)
+def test_tracker_imeis_have_15_digits_and_a_luhn_check(raw, expected):
+    assert normalize_imei(raw) == expected
+
+
+def test_a_vin_needs_its_check_digit():
+    assert normalize_vin("1m8gdm9axkp042788") == "1M8GDM9AXKP042788"
+    with pytest.raises(VinProblem, match="check_digit"):
+        normalize_vin("1M8GDM9A1KP042788")
+
+
+@pytest.mark.parametrize("vin", ["1M8GDM9AXKP04278", "1M8GDM9AXKP04278O", "IM8GDM9AXKP042788"])
+def test_a_vin_has_17_characters_without_i_o_q(vin):
+    with pytest.raises(VinProblem, match="shape"):
+        normalize_vin(vin)
+
+
+def test_demo_and_test_vins_get_a_check_digit_vininfo_accepts():
+    from portal.services.identifiers import with_vin_check_digit
+
+    vin = with_vin_check_digit("LGXCE4CB0S0000001")
+    assert normalize_vin(vin) == vin

@@ -183,3 +183,49 @@ def test_no_acknowledgement_until_the_broker_has_the_frame(engine, known):
         assert sock.recv(4) == b""  # closed without an acknowledgement
         sock.close()
     assert gw.gateway.frames_acknowledged == 0
+
+
+def test_a_connection_that_sends_nothing_is_closed_within_seconds(engine, mqtt):
+    """It used to have IDLE_TIMEOUT_S (600 s) to send its IMEI, holding a session."""
+    with RunningGateway(mqtt, engine, first_bytes_timeout=0.5) as gw:
+        sock = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+        assert sock.recv(1) == b""  # the gateway hung up
+        sock.close()
+
+
+def _answer(gw: RunningGateway, imei: str) -> tuple[socket.socket, bytes]:
+    try:
+        return gw.device(imei)
+    except ConnectionResetError:  # refused while the IMEI was on its way
+        return socket.socket(), b""
+
+
+def test_the_gateway_holds_at_most_max_connections(engine, mqtt, known):
+    with RunningGateway(mqtt, engine, max_connections=2) as gw:
+        while gw.gateway.connections:  # the start-up probe's session ends
+            threading.Event().wait(0.02)
+        held = [gw.device(known) for _ in range(2)]
+        assert [reply for _, reply in held] == [b"\x01", b"\x01"]
+        refused, reply = _answer(gw, known)
+        assert reply == b""
+        refused.close()
+        held[0][0].close()
+        while gw.gateway.connections == 2:  # the closed session ends
+            threading.Event().wait(0.02)
+        again, reply = gw.device(known)
+        assert reply == b"\x01"
+        for sock in (again, held[1][0]):
+            sock.close()
+    assert gw.gateway.connections_refused == 1
+
+
+def test_made_up_imeis_do_not_each_reload_the_trackers(engine, mqtt, known):
+    gateway = Gateway(mqtt, engine, unknown_imei_reload_s=3600)
+    assert gateway.is_known(known)
+    for _ in range(20):
+        assert not gateway.is_known(new_imei())
+    assert gateway.imei_loads == 1
+    eager = Gateway(mqtt, engine, unknown_imei_reload_s=0)
+    for _ in range(3):
+        eager.is_known(new_imei())
+    assert eager.imei_loads == 3  # the window is what holds the reloads back

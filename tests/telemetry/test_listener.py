@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -275,3 +276,21 @@ def test_killing_one_of_two_shared_listeners_loses_nothing(engine, mqtt, committ
             process.wait(timeout=20)
     assert readings_per_vehicle(engine, imeis) == [per_vehicle] * len(imeis)
     pub.close()
+
+
+def test_on_mqtt_3_1_1_the_listener_keeps_its_session_while_away(engine, mqtt, committed_fleet):
+    # MQTT_PROTOCOL=3.1.1: for a broker without MQTT 5, such as make run's embedded amqtt.
+    settings = replace(mqtt, protocol="3.1.1")
+    (imei,) = committed_fleet(1).vehicles
+    client_id = f"test-listener-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC).replace(microsecond=0)
+    pub = publisher(mqtt)
+    with Running(settings, engine, client_id):
+        pub.send(imei, frame(now - timedelta(seconds=20)))
+        wait_until(lambda: count_readings(engine, [imei]) == 1, what="the first reading")
+    pub.send(imei, frame(now - timedelta(seconds=10)))  # while the listener is away
+    with Running(settings, engine, client_id):
+        wait_until(lambda: count_readings(engine, [imei]) == 2, what="what came meanwhile")
+    pub.close()
+    with pytest.raises(ValueError, match="needs MQTT 5"):
+        Listener(settings, engine, shared_group="lafa")

@@ -14,14 +14,15 @@ ALL = frozenset(Role)
 STAFF = frozenset({Role.STAFF, Role.MANAGER, Role.ADMIN})
 PUBLIC = "public"
 ANY_USER = "any user"
-# Signed by the provider, no log-in (tests/portal/test_webhooks.py).
+# Signed by the provider, no log-in (tests/web/webhooks/test_views.py).
 WEBHOOK = "provider signature"
 # URLs with an id: who may open which record is tested beside the feature
-# (tests/portal/test_payments_pages.py).
+# (tests/web/payments/test_views.py).
 DRIVER_OWN = "driver, own records only"
 STAFF_RECORD = "staff, any driver's record"
 DRIVER = frozenset({Role.DRIVER})
 MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
+ADMIN = frozenset({Role.ADMIN})
 
 
 @dataclass(frozen=True)
@@ -40,15 +41,16 @@ ACCESS: dict[str, object] = {
     "/entrar": PUBLIC,
     "/idioma": PUBLIC,
     "/salir": ANY_USER,
+    "/salir/todas": ANY_USER,
     "/cuenta/contrasena": ANY_USER,
     "/conductor/": frozenset({Role.DRIVER}),
     "/conductor/estados-de-cuenta": frozenset({Role.DRIVER}),
     "/conductor/movimientos": frozenset({Role.DRIVER}),
-    # a driver's own statement only: tested in tests/portal/test_statement_pages.py
+    # a driver's own statement only: tested in tests/web/account/test_statements.py
     "/conductor/estados-de-cuenta/<int:statement_id>": "driver's own",
     "/conductor/estados-de-cuenta/<int:statement_id>.pdf": "driver's own",
     # The former movements page, now a 308 to the account page below:
-    # tests/portal/test_statement_pages.py
+    # tests/web/account/test_statements.py
     "/operacion/conductores/<int:driver_id>/movimientos": "staff, redirect to /estado",
     "/conductor/cargar": frozenset({Role.DRIVER}),
     "/conductor/cargar/en-curso": frozenset({Role.DRIVER}),
@@ -81,7 +83,7 @@ ACCESS: dict[str, object] = {
     "/operacion/cobranza": STAFF,
     "/operacion/cobranza.csv": STAFF,
     # A driver's account: GET for staff; a reversal (POST) for managers only
-    # (tests/portal/test_statement_pages.py); cash (POST) for staff.
+    # (tests/web/account/test_statements.py); cash (POST) for staff.
     "/operacion/conductores/<int:driver_id>/estado": Record(STAFF, "staff_driver_url"),
     "/operacion/conductores/<int:driver_id>/efectivo": Record(STAFF, "staff_driver_url", "POST"),
     "/webhooks/conekta": WEBHOOK,
@@ -89,10 +91,10 @@ ACCESS: dict[str, object] = {
     "/conductor/vehicle-status": frozenset({Role.DRIVER}),
     "/operacion/tablero": STAFF,
     # Rules with a parameter are checked with real ids in their area's tests
-    # (tests/telemetry/test_screens.py); here only that they need a log-in and a role.
+    # (tests/web/fleet/test_views.py); here only that they need a log-in and a role.
     "/operacion/vehiculos/<int:vehicle_id>": STAFF,
     "/gerencia/": frozenset({Role.MANAGER, Role.ADMIN}),
-    # Credit: tests/portal/test_credit_pages.py
+    # Credit: tests/web/credit/test_views.py
     "/operacion/credito/": STAFF,
     "/operacion/credito/nueva": STAFF,
     "/operacion/credito/<int:application_id>": STAFF_RECORD,
@@ -102,7 +104,7 @@ ACCESS: dict[str, object] = {
     "/operacion/credito/<int:application_id>/decision": "staff; overrides by managers",
     "/operacion/credito/<int:application_id>/perfil": Record(STAFF, "credit_url", "POST"),
     "/gerencia/credito/politica": frozenset({Role.MANAGER, Role.ADMIN}),
-    # The applicant's own application: public (tests/portal/test_credit_apply.py)
+    # The applicant's own application: public (tests/web/credit/test_applicant.py)
     "/solicitud": PUBLIC,
     "/solicitud/enviada": PUBLIC,
     "/admin/modelos/": frozenset({Role.ADMIN}),
@@ -133,6 +135,57 @@ ACCESS: dict[str, object] = {
     "/gerencia/incidentes/<int:incident_id>/responsabilidad/<int:entry_id>/correccion": Record(
         MANAGERS, "incident_url", "POST"
     ),
+    # The operator's records (tests/operations/ and tests/portal/test_records_pages.py):
+    # users, depots, the catalogue (admins); vehicles, drivers, contracts, imports
+    # (staff); sign-off and early termination (managers); the driver's own contract.
+    "/admin/usuarios": ADMIN,
+    "/admin/usuarios/<int:user_id>": Record(ADMIN, "records_url"),
+    "/admin/usuarios/<int:user_id>/rol": Record(ADMIN, "records_url", "POST"),
+    "/admin/usuarios/<int:user_id>/<any(desactivar, reactivar, desbloquear):change>": Record(
+        ADMIN, "records_url", "POST"
+    ),
+    "/admin/usuarios/<int:user_id>/codigo": Record(ADMIN, "records_url", "POST"),
+    "/entrar/olvide": PUBLIC,
+    "/entrar/codigo": PUBLIC,
+    "/entrar/restablecer/<token>": "public, a reset link's token (test_records_pages.py)",
+    "/admin/depositos": ADMIN,
+    "/admin/depositos/<int:depot_id>": Record(ADMIN, "records_url"),
+    "/admin/depositos/<int:depot_id>/tarifa": Record(ADMIN, "records_url", "POST"),
+    "/admin/depositos/<int:depot_id>/precio": Record(ADMIN, "records_url", "POST"),
+    "/admin/depositos/<int:depot_id>/baja": Record(ADMIN, "records_url", "POST"),
+    "/admin/catalogo": ADMIN,
+    "/operacion/vehiculos/nuevo": STAFF,
+    "/operacion/vehiculos/<int:vehicle_id>/expediente": Record(STAFF, "records_url"),
+    "/operacion/vehiculos/<int:vehicle_id>/estado": Record(STAFF, "records_url", "POST"),
+    "/operacion/vehiculos/<int:vehicle_id>/borrar": Record(ADMIN, "records_url", "POST"),
+    "/operacion/importar": STAFF,
+    "/operacion/conductores": STAFF,
+    "/operacion/conductores/nuevo": STAFF,
+    "/operacion/conductores/<int:driver_id>/ficha": Record(STAFF, "records_url"),
+    "/operacion/conductores/<int:driver_id>/<any(suspender, reactivar):change>": Record(
+        STAFF, "records_url", "POST"
+    ),
+    "/operacion/conductores/<int:driver_id>/acceso": Record(STAFF, "records_url", "POST"),
+    "/operacion/credito/<int:application_id>/conductor": Record(STAFF, "records_url", "POST"),
+    "/operacion/contratos": STAFF,
+    "/operacion/contratos/nuevo": Record(STAFF, "records_url"),
+    "/operacion/contratos/<int:contract_id>": Record(STAFF, "records_url"),
+    "/operacion/contratos/<int:contract_id>/firmar": Record(STAFF, "records_url", "POST"),
+    "/operacion/contratos/<int:contract_id>/<any(cancelar, suspender, reanudar, completar, devolver):step>": Record(  # noqa: E501
+        STAFF, "records_url", "POST"
+    ),
+    "/operacion/contratos/<int:contract_id>/sustituto": Record(STAFF, "records_url", "POST"),
+    "/operacion/contratos/<int:contract_id>/entrega": Record(STAFF, "records_url"),
+    "/operacion/contratos/<int:contract_id>/<any(contrato, carta):kind>.pdf": Record(
+        STAFF, "records_url"
+    ),
+    "/operacion/contratos/<int:contract_id>/fotos/<sha256>": Record(STAFF, "records_url"),
+    "/gerencia/contratos/<int:contract_id>/autorizar": Record(MANAGERS, "records_url", "POST"),
+    "/gerencia/contratos/<int:contract_id>/terminar": Record(MANAGERS, "records_url"),
+    "/conductor/contrato": Record(DRIVER, "records_url"),
+    "/conductor/contrato/entrega": Record(DRIVER, "records_url", "POST"),
+    "/conductor/contrato/contrato.pdf": Record(DRIVER, "records_url"),
+    "/conductor/contrato/fotos/<sha256>": Record(DRIVER, "records_url"),
 }
 
 
@@ -217,3 +270,4 @@ def test_public_application_pages_need_no_log_in(client):
 def test_any_user_pages_need_a_log_in(client):
     assert client.get("/cuenta/contrasena").status_code == 302
     assert client.post("/salir").status_code == 302
+    assert client.post("/salir/todas").status_code == 302

@@ -3,6 +3,7 @@ nothing outside the web layer imports a feature package (jobs render with the sh
 modules: portal.web.labels, portal.web.statements)."""
 
 import ast
+import re
 
 import pytest
 
@@ -49,3 +50,13 @@ def test_every_feature_has_its_blueprints_and_views():
         package = ROOT / "portal" / "web" / feature
         assert (package / "__init__.py").exists()
         assert (package / "views.py").exists()
+
+
+def test_every_endpoint_a_template_names_exists(app):
+    """A template's `url_for('feature.audience.view')` names a registered endpoint (a
+    renamed view would otherwise be a 500 on the page that links to it)."""
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    named = re.compile(r"""url_for\(\s*['"]([\w.]+)['"]""")
+    for path in (ROOT / "templates").rglob("*.html"):
+        for endpoint in named.findall(path.read_text()):
+            assert endpoint in endpoints, f"{path.relative_to(ROOT)} names {endpoint}"

@@ -49,7 +49,7 @@ def test_without_an_active_model_the_refusal_is_recorded(redis_queues, db, make_
 def test_an_application_from_the_public_form_is_scored_like_a_staff_one(
     redis_queues, client, db, active_model
 ):
-    from tests.portal.test_credit_apply import _curp, _form
+    from tests.web.credit.test_applicant import _curp, _form
 
     response = client.post("/solicitud", data=_form(70))
     assert response.status_code == 303

@@ -15,7 +15,7 @@ from portal.services.ledger import post_entry
 from portal.services.statements import close_statement
 from portal.timeutil import local_midnight, local_today, monday_of
 from workers import queues
-from workers.statement_pdf import render_statement_pdf
+from workers.statement_pdf import StatementHTML, render_statement_pdf
 
 LAST_MONDAY = monday_of(local_today()) - timedelta(weeks=1)
 
@@ -107,6 +107,20 @@ def test_the_procfile_runs_a_worker_for_statement_pdfs_that_does_not_fork():
     # A horse forked per job would start WeasyPrint cold for every PDF (~3/s, not ~10).
     procfile = Path(__file__).parents[2] / "Procfile"
     line = next(x for x in procfile.read_text().splitlines() if x.startswith("statements:"))
-    assert line.split(":", 1)[1].split() == ["flask", "worker", "statements"]
+    assert line.split(":", 1)[1].split() == ["exec", "flask", "worker", "statements"]
     assert queues.worker_class(["statements"]) is SimpleWorker
     assert queues.worker_class(queues.QUEUES) is Worker
+
+
+def test_weasyprint_still_asks_the_document_for_its_user_agent_sheet():
+    """StatementHTML drops WeasyPrint's HTML5 sheet by overriding a private method; if a
+    WeasyPrint release stopped calling it, the override would silently do nothing."""
+    asked = []
+
+    class Probe(StatementHTML):
+        def _ua_stylesheets(self, forms: bool = False):
+            asked.append(forms)
+            return super()._ua_stylesheets(forms)
+
+    Probe(string="<p>LAFA</p>").write_pdf()
+    assert asked

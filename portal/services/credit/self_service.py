@@ -1,5 +1,5 @@
-"""The public application form: abuse limits (per address, per CURP, one open
-application per CURP) and the application an applicant sends themselves.
+"""The public application form: abuse limits (per address, per CURP; a repeat of an
+open application is linked to it, never refused) and the application an applicant sends themselves.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from portal.models import (
     ApplicationStatus,
     CreditApplication,
 )
-from portal.services import N_, DomainError, FieldError
+from portal.services import N_, DomainError, FieldError, audit
 from portal.services.credit.applications import (
     ApplicantData,
     _clean,
@@ -57,8 +57,9 @@ class TooManyApplications(DomainError):
 def check_self_service_limits(
     session: Session, *, curp: str, ip: str | None, now: datetime
 ) -> None:
-    """Refuse when this address or this CURP sent too many applications lately, or when
-    the CURP already has an open application (any channel)."""
+    """Refuse when this address or this CURP sent too many applications lately. (That
+    the CURP has an open application is not a refusal: saying so would tell anyone who
+    types a CURP that its owner applied; `apply_as_applicant` links the repeat.)"""
     curp = curp.strip().upper()
     sent = select(func.count(CreditApplication.id)).where(CreditApplication.self_service)
     if ip is not None:
@@ -84,19 +85,6 @@ def check_self_service_limits(
     if (with_curp or 0) >= SELF_SERVICE_PER_CURP_PER_30_DAYS:
         raise TooManyApplications(
             N_("This CURP has sent several applications this month. Call us to continue.")
-        )
-    open_one = session.scalar(
-        select(CreditApplication.id).where(
-            CreditApplication.curp == curp, CreditApplication.status.in_(OPEN)
-        )
-    )
-    if open_one is not None:
-        raise FieldError(
-            "curp",
-            N_(
-                "We already have an open application with this CURP; we will contact you "
-                "about it. You do not need to send another one."
-            ),
         )
 
 
@@ -149,4 +137,28 @@ def apply_as_applicant(
     for profile in profiles:
         record_platform_profile(session, application, profile, actor_id=None, today=today, ip=ip)
     submit_application(session, application, actor_id=None, ip=ip)
+    _link_repeat(session, application, ip=ip)
     return application
+
+
+def _link_repeat(session: Session, application: CreditApplication, *, ip: str | None) -> None:
+    """A public application with the CURP of an open one (any channel) is taken like any
+    other, so the form tells nobody that the CURP has applied, and linked to the
+    oldest open one for staff to review both (`repeat_of_id`, audited on the open one)."""
+    open_one = session.scalar(
+        select(CreditApplication)
+        .where(
+            CreditApplication.curp == application.curp,
+            CreditApplication.status.in_(OPEN),
+            CreditApplication.id != application.id,
+        )
+        .order_by(CreditApplication.created_at, CreditApplication.id)
+        .limit(1)
+    )
+    if open_one is None:
+        return
+    application.repeat_of_id = open_one.id
+    session.flush()
+    audit.record(
+        session, None, "credit.application_repeated", open_one, ip=ip, repeat_id=application.id
+    )

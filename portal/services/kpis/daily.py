@@ -31,7 +31,14 @@ from portal.services.kpis.period import ZONE_NAME, each_day, local_day, no_jit, 
 PARTS = frozenset({"km", "ledger", "energy", "hours", "bookings"})
 
 
-CHARGE_KINDS = (EntryKind.PAYMENT, EntryKind.DEPOSIT, EntryKind.ADJUSTMENT, EntryKind.REVERSAL)
+# Not billed: money moving in or out, and the security deposit (held, not earned).
+CHARGE_KINDS = (
+    EntryKind.PAYMENT,
+    EntryKind.SECURITY_DEPOSIT,
+    EntryKind.DEPOSIT,
+    EntryKind.ADJUSTMENT,
+    EntryKind.REVERSAL,
+)
 
 
 @dataclass(slots=True)

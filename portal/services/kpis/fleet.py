@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.models import (
+    RETIRED_STATUSES,
     Vehicle,
     VehicleDailyKm,
     VehicleStatus,
@@ -56,7 +57,7 @@ def fleet_utilization(
     if depot_id:
         on_road = on_road.where(Vehicle.depot_id == depot_id)
     per_day = days.by_day()
-    retired = by_status.get(VehicleStatus.RETIRED, 0)
+    retired = sum(by_status.get(s, 0) for s in RETIRED_STATUSES)
     return FleetPanel(
         vehicles=sum(by_status.values()) - retired,
         on_road=int(session.scalar(on_road) or 0),

@@ -23,7 +23,6 @@ from portal.services.ledger import reverse_entry
 from portal.services.payments import parse_amount, record_cash_payment
 from portal.services.statement_view import get_statement_view
 from portal.timeutil import local_today
-from portal.web.battery_health import battery_health
 from portal.web.kit import (
     csv_response,
     current_driver,
@@ -51,8 +50,7 @@ MANAGERS = (Role.MANAGER, Role.ADMIN)
 def home() -> Response:
     found = current_user.driver
     home = get_driver_home(Session(), found.id, local_today()) if found else None
-    battery = battery_health(home.battery, compact=True) if home and home.battery else None
-    return render("account/driver_home.html", driver=found, home=home, battery=battery)
+    return render("account/driver_home.html", driver=found, home=home)
 
 
 @driver.get("/vehicle-status")

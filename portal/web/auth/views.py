@@ -3,33 +3,24 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import refresh
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from portal import limits, sessions
 from portal.db import Session
 from portal.htmx import render
 from portal.i18n import LOCALE_COOKIE
+from portal.redirects import safe_next
 from portal.security import client_ip, roles_home
 from portal.services import DomainError, accounts
 from portal.web.kit import error_text, form_action, submitted_status
 
 from . import bp
 from .forms import LanguageForm, LoginForm, PasswordChangeForm
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Only a path on this site: never an absolute URL an attacker chose."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 @bp.get("/")
@@ -40,6 +31,7 @@ def index() -> Response:
 
 
 @bp.route("/entrar", methods=["GET", "POST"])
+@limits.login_limits
 def login() -> Response:
     if current_user.is_authenticated:
         return redirect(url_for(roles_home(current_user)))
@@ -53,21 +45,35 @@ def login() -> Response:
             form.password.data or "",
             max_failures=current_app.config["LOGIN_MAX_FAILURES"],
             lockout=timedelta(minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"]),
+            others=limits.lockouts(),
         )
     except DomainError as error:
         Session.commit()  # keep the failure count
         form.password.errors = [error_text(error)]
-        return render("auth/login.html", status=422, form=form)
+        page = render("auth/login.html", status=422, form=form)
+        if isinstance(error, accounts.AccountLocked):
+            limits.too_many_requests(page, error.retry_after)
+        return page
     Session.commit()
-    login_user(user)
-    return redirect(_safe_next(form.next.data) or url_for(roles_home(user)), code=303)
+    sessions.start(user)
+    return redirect(safe_next(form.next.data) or url_for(roles_home(user)), code=303)
 
 
 @bp.post("/salir")
 @login_required
 def logout() -> Response:
-    logout_user()
+    sessions.end()
     flash(_("You have logged out."), "info")
+    return redirect(url_for("auth.login"), code=303)
+
+
+@bp.post("/salir/todas")
+@login_required
+def logout_everywhere() -> Response:
+    accounts.end_sessions(current_user)
+    Session.commit()
+    sessions.end()
+    flash(_("You have logged out on every device."), "info")
     return redirect(url_for("auth.login"), code=303)
 
 
@@ -81,6 +87,7 @@ def change_password() -> Response:
                 Session(), current_user, form.current.data or "", form.new.data or "", client_ip()
             )
         if action.ok:
+            sessions.restamp(current_user)  # this session stays; every other one has ended
             flash(_("Your password was changed."), "success")
             return redirect(url_for(roles_home(current_user)), code=303)
     return render(
@@ -94,7 +101,7 @@ def change_password() -> Response:
 @bp.post("/idioma")
 def set_language() -> Response:
     form = LanguageForm()
-    target = _safe_next(form.next.data) or url_for("auth.index")
+    target = safe_next(form.next.data) or url_for("auth.index")
     if not form.validate_on_submit():
         return redirect(target, code=303)
     locale = form.locale.data or current_app.config["BABEL_DEFAULT_LOCALE"]

@@ -8,6 +8,7 @@ from flask import redirect, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from portal import limits
 from portal.db import Session
 from portal.htmx import render
 from portal.security import client_ip
@@ -73,6 +74,7 @@ def _earnings_file(form: SelfServiceForm) -> EarningsFile | None:
 
 
 @applicant.route("", methods=["GET", "POST"])
+@limits.application_limits
 def apply() -> Response:
     form = SelfServiceForm()
     if request.method == "GET":

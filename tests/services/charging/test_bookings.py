@@ -141,6 +141,26 @@ def test_the_database_refuses_overlapping_live_bookings_on_a_connector(
     assert again.status == BookingStatus.BOOKED
 
 
+def test_only_the_same_connector_counts_as_an_overlap(
+    db, depot_with_chargers, ccs_driver, make_contract, make_vehicle
+):
+    booking = svc.book_slot(db, ccs_driver.id, depot_with_chargers.id, at(TOMORROW, 8), now=NOW)
+    other = make_contract(vehicle=make_vehicle(depot=depot_with_chargers)).driver
+    same_window = {
+        "driver_id": other.id,
+        "vehicle_id": other.contracts[0].vehicle_id,
+        "depot_id": booking.depot_id,
+        "connector_type": booking.connector_type,
+        "window_start": booking.window_start,
+        "window_end": booking.window_end,
+    }
+    elsewhere = next(c for c in booking.charger.connectors if c.id != booking.connector_id)
+    with db.begin_nested():  # another connector of the charger, the same hour
+        db.add(Booking(**same_window, charger_id=booking.charger_id, connector_id=elsewhere.id))
+    with db.begin_nested():  # no connector yet: it holds none
+        db.add(Booking(**same_window))
+
+
 def test_limits_per_day_and_upcoming(db, depot_with_chargers, ccs_driver):
     svc.book_slot(db, ccs_driver.id, depot_with_chargers.id, at(TODAY, 12), now=NOW)
     with pytest.raises(DomainError, match="per day"):

@@ -36,6 +36,7 @@ from portal.timeutil import local_midnight
 from scoring.store import (
     _cache,
     activate_model,
+    load_version,
     register_model,
     score_application,
     stability_report,
@@ -514,3 +515,20 @@ def test_a_model_saved_by_an_older_engine_is_a_recorded_refusal(
     with pytest.raises(DomainError, match="antiguo cannot be loaded"):
         score_application(db, application.id, today=date.today())
     assert version.active
+
+
+def test_a_model_swapped_after_registration_is_never_unpickled(db, tmp_path, synthetic_model_dir):
+    """The manifest sits beside the file, so an attacker rewrites both; the hash that
+    counts is the one in the database, checked before the file is unpickled."""
+    import shutil
+
+    from tests.planted import swap_in_a_planted_model
+
+    directory = tmp_path / "model"
+    shutil.copytree(synthetic_model_dir, directory)
+    version = register_model(db, directory, name="cambiado", activate_if_none=False)
+    marker = tmp_path / "ran"
+    swap_in_a_planted_model(directory, marker)
+    with pytest.raises(DomainError, match="changed since it was registered"):
+        load_version(version)
+    assert not marker.exists()

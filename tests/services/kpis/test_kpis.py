@@ -65,7 +65,7 @@ def test_fleet_utilization_counts_status_and_cars_that_drove(db, make_depot, mak
     leased = make_vehicle(depot=depot, status=VehicleStatus.LEASED)
     make_vehicle(depot=depot, status=VehicleStatus.IN_REPAIR)
     make_vehicle(depot=depot, status=VehicleStatus.AVAILABLE)
-    make_vehicle(depot=depot, status=VehicleStatus.RETIRED)
+    make_vehicle(depot=depot, status=VehicleStatus.SOLD)
     elsewhere = make_vehicle(depot=other, status=VehicleStatus.LEASED)
     for vehicle, day, km in (
         (leased, START, "120.5"),

@@ -1,5 +1,5 @@
 """The driver's home (phone): their car and contract, the car's card that htmx polls,
-their battery's health, never another driver's car."""
+never another driver's car."""
 
 from datetime import date, datetime, time, timedelta
 
@@ -98,45 +98,3 @@ def test_driver_without_a_car(client, login, make_user, make_driver):
     make_driver(user=user)
     login(user)
     assert "No tienes un auto asignado" in client.get("/conductor/vehicle-status").text
-
-
-def test_the_driver_sees_their_cars_battery_health(client, login, make_contract, store_estimates):
-    mine, theirs = make_contract(), make_contract()
-    store_estimates(
-        {
-            mine.vehicle: {},
-            theirs.vehicle: {"soh_percent": 83.7, "soh_low": 82.0, "soh_high": 85.1},
-        }
-    )
-    login(mine.driver.user)
-    page = client.get("/conductor/").text
-    card = page[page.index('id="battery"') :]
-    assert "La salud de tu batería" in card
-    assert '<span class="battery-value">96</span>' in card
-    assert "alrededor de 37.4 de 38.8 kWh" in card
-    assert "Pierde alrededor de 2.1% de su capacidad al año." in card
-    assert "Un auto típico de la flota pierde 2.1%." in card
-    assert "Con 131 de tus cargas, hasta el 28 de junio de 2026." in card
-    # Only their own car: another driver's car and its figures never show.
-    assert "83.7" not in page
-    assert theirs.vehicle.plate not in page
-
-
-def test_the_driver_is_told_when_their_battery_cannot_be_estimated_yet(
-    client, login, make_contract
-):
-    contract = make_contract()
-    login(contract.driver.user)
-    card = client.get("/conductor/").text
-    assert "Aún no podemos estimar la salud de tu batería." in card
-    assert "Hacen falta al menos 8 cargas en el depósito" in card
-
-
-def test_the_driver_is_told_when_their_battery_is_worn(
-    client, login, make_contract, store_estimates
-):
-    contract = make_contract()
-    store_estimates({contract.vehicle: {"soh_percent": 84.0, "alerts": ("low_soh",)}})
-    login(contract.driver.user)
-    card = client.get("/conductor/").text
-    assert "Tu batería conserva menos de 85% de su capacidad original." in card

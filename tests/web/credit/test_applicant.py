@@ -12,6 +12,7 @@ from portal.models import (
     AuditEvent,
     CreditApplication,
     CreditScore,
+    Role,
 )
 from portal.services.credit.applications import PRIVACY_NOTICE_VERSION
 from portal.services.credit.features import application_features
@@ -162,12 +163,67 @@ def test_a_bad_export_is_refused_by_line(client, db):
     assert _count(db) == 0
 
 
-def test_a_curp_with_an_open_application_is_refused_politely(client, db, make_application):
+def test_a_curp_with_an_open_application_gets_the_same_answer_and_is_linked(
+    client, db, make_application
+):
+    """The form must not tell whoever types a CURP that its owner has applied: the
+    answer is a new application's, and staff see the repeat beside the open one."""
     application = make_application()
-    response = client.post("/solicitud", data=_form(12, curp=application.curp))
-    assert response.status_code == 422
-    assert "Ya tenemos una solicitud abierta con esta CURP" in response.text
-    assert _count(db) == 1
+    repeat = client.post("/solicitud", data=_form(12, curp=application.curp, first_name="Ana"))
+    fresh = client.post("/solicitud", data=_form(13))
+    assert repeat.status_code == fresh.status_code == 303
+    assert repeat.headers["Location"] == fresh.headers["Location"]
+    assert _count(db) == 3
+    new = db.scalar(select(CreditApplication).where(CreditApplication.first_name == "Ana"))
+    assert new.repeat_of_id == application.id
+    assert new.status == ApplicationStatus.SCORING
+    linked = db.scalar(
+        select(AuditEvent).where(
+            AuditEvent.action == "credit.application_repeated",
+            AuditEvent.entity_id == str(application.id),
+        )
+    )
+    assert linked.details["repeat_id"] == new.id
+
+
+def test_staff_see_a_repeat_beside_the_open_application(
+    client, db, login, make_user, make_application
+):
+    application = make_application()
+    client.post("/solicitud", data=_form(14, curp=application.curp))
+    new = db.scalar(select(CreditApplication).where(CreditApplication.repeat_of_id.is_not(None)))
+    login(make_user(Role.STAFF))
+    original = client.get(f"/operacion/credito/{application.id}")
+    assert "La persona solicitante volvió a enviar esta solicitud el" in original.text
+    assert f"/operacion/credito/{new.id}" in original.text
+    page = client.get(f"/operacion/credito/{new.id}")
+    assert f"mientras la #{application.id} seguía abierta" in page.text
+
+
+def test_posts_of_the_form_are_limited_per_address_and_per_curp(app, client, db, monkeypatch):
+    from portal import limits
+
+    monkeypatch.setitem(app.config, "LIMIT_APPLY_PER_ADDRESS", "3 per hour")
+    monkeypatch.setitem(app.config, "LIMIT_APPLY_PER_CURP", "2 per day")
+    invalid = {"consent": None}  # refused (422) without writing anything
+    here = {"REMOTE_ADDR": "198.51.100.40"}
+    for _ in range(2):
+        assert (
+            client.post("/solicitud", data=_form(70, **invalid), environ_base=here).status_code
+            == 422
+        )
+    same_curp = client.post(
+        "/solicitud", data=_form(70, **invalid), environ_base={"REMOTE_ADDR": "198.51.100.41"}
+    )
+    assert same_curp.status_code == 429
+    assert "Demasiados intentos." in same_curp.text
+    assert (
+        client.post("/solicitud", data=_form(71, **invalid), environ_base=here).status_code == 422
+    )
+    assert (
+        client.post("/solicitud", data=_form(72, **invalid), environ_base=here).status_code == 429
+    )
+    assert limits.limiter.enabled
 
 
 def test_too_many_applications_from_one_address(client, db):
@@ -222,3 +278,16 @@ def test_the_confirmation_without_an_application_goes_back_to_the_form(client):
     response = client.get("/solicitud/enviada")
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/solicitud")
+
+
+def test_behind_the_proxy_each_applicant_has_their_own_address(other_app, db):
+    """With LAFA_PROXY_HOPS=1 the address is the one the proxy saw, so the limit of
+    applications per address is per applicant, not one for everybody."""
+    proxied = other_app(PROXY_HOPS=1).test_client()
+    for n, address in enumerate(("198.51.100.70", "198.51.100.71")):
+        response = proxied.post(
+            "/solicitud", data=_form(80 + n), headers={"X-Forwarded-For": address}
+        )
+        assert response.status_code == 303
+    addresses = db.scalars(select(CreditApplication.consent_ip).order_by(CreditApplication.id))
+    assert list(addresses) == ["198.51.100.70", "198.51.100.71"]

@@ -1,0 +1,62 @@
+"""The import page: the file's rows checked, every bad one named; imported only whole."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from portal.db import Session
+from portal.htmx import render
+from portal.services import N_, DomainError, fleet_import
+from portal.timeutil import local_today
+from portal.web.kit import error_text
+
+from . import staff
+from .forms import KIND_LABELS, ImportForm
+from .messages import report_lines, summary_line
+
+MAX_BYTES = 5 * 1024 * 1024
+
+
+@staff.route("", methods=["GET", "POST"])
+def upload() -> Response:
+    form = ImportForm()
+    context = {"form": form, "columns": fleet_import.COLUMNS, "kind_labels": KIND_LABELS}
+    if not form.validate_on_submit():
+        return render("imports/upload.html", status=422 if form.is_submitted() else 200, **context)
+    raw = request.files[form.file.name].read(MAX_BYTES + 1)
+    if len(raw) > MAX_BYTES:
+        form.file.errors = [error_text(DomainError(N_("The file is larger than 5 MB.")))]
+        return render("imports/upload.html", status=422, **context)
+    session = Session()
+    try:
+        report = fleet_import.run_import(
+            session,
+            form.kind.data or "",
+            raw.decode("utf-8-sig"),
+            source=form.file.data.filename or "archivo.csv",
+            actor_id=current_user.id,
+            today=local_today(),
+            dry_run=bool(form.dry_run.data),
+        )
+    except UnicodeDecodeError:
+        form.file.errors = [error_text(DomainError(N_("The file is not UTF-8.")))]
+        return render("imports/upload.html", status=422, **context)
+    except DomainError as error:
+        session.rollback()
+        form.file.errors = [error_text(error)]
+        return render("imports/upload.html", status=422, **context)
+    if report.ok and not report.dry_run:
+        session.commit()
+    else:
+        session.rollback()
+    status = 200 if report.ok else 422
+    return render(
+        "imports/upload.html",
+        status=status,
+        report=report,
+        lines=report_lines(report),
+        summary=summary_line(report),
+        **context,
+    )
