@@ -61,7 +61,7 @@ def soh_histogram(sohs: list[float]) -> Chart | None:
         [float(n) for n in counts],
         [
             _(
-                "%(low)s to %(high)s: %(cars)s",
+                "%(cars)s (%(low)s to %(high)s)",
                 low=percent(s, 0),
                 high=percent(s + width, 0),
                 cars=_cars(n),
