@@ -28,10 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from portal.cli import upgrade_database
 from portal.db import make_engine
-from portal.demo import luhn_complete, make_curp
 from portal.models import ConnectorType, Depot, Vehicle, VehicleModel
 from portal.services import fleet_import, vehicles
-from portal.services.identifiers import with_vin_check_digit
+from portal.services.identifiers import luhn_complete, make_curp, with_vin_check_digit
 from portal.timeutil import local_today
 
 ADMIN = os.environ.get("TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")

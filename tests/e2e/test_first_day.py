@@ -13,9 +13,8 @@ from datetime import date
 import pytest
 from playwright.sync_api import expect
 
-from portal.demo import luhn_complete, make_curp
 from portal.models import User
-from portal.services.identifiers import with_vin_check_digit
+from portal.services.identifiers import luhn_complete, make_curp, with_vin_check_digit
 
 from .conftest import ARTIFACTS, sized
 

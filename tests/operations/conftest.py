@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from portal.demo import luhn_complete
 from portal.models import (
     ApplicationStatus,
     ConnectorType,
@@ -20,7 +19,7 @@ from portal.models import (
     User,
     VehicleModel,
 )
-from portal.services.identifiers import with_vin_check_digit
+from portal.services.identifiers import luhn_complete, with_vin_check_digit
 
 
 @pytest.fixture
