@@ -33,6 +33,9 @@ def test_manager_opens_the_dashboard_and_filters_it(browser, live_server, demo_l
     expect(page.locator("#data-note")).to_contain_text("actualizado hace")
     # Last month has km and charging sessions (the demo's history), not zeros.
     page.get_by_label("Periodo").select_option("custom")
+    # Choosing "custom" asks for the panels at once and the answer rewrites the date
+    # fields with the period in effect: wait for it before typing the dates.
+    expect(page).to_have_url(re.compile(r"period=custom"))
     page.get_by_label("Desde").fill(f"{(date.today() - timedelta(days=35)):%Y-%m-%d}")
     page.get_by_label("Hasta").fill(f"{(date.today() - timedelta(days=5)):%Y-%m-%d}")
     page.get_by_role("button", name="Aplicar").click()
