@@ -248,7 +248,8 @@ def incident_url(
 ) -> Callable[[User, str], str]:
     """A concrete path for an incident URL rule: the user's own incident if a driver."""
     from portal.models import EntryKind, IncidentAttachment, Role
-    from portal.services import fleet, incidents, storage
+    from portal.services import fleet, storage
+    from portal.services.incidents import costs as incident_costs
     from tests import images
 
     def build(user: User, rule: str) -> str:
@@ -269,7 +270,7 @@ def incident_url(
         db.add(attachment)
         incident.report_sha256 = storage.put_blob(incident_storage, images.pdf())
         db.flush()
-        entry = incidents.assign_liability(
+        entry = incident_costs.assign_liability(
             db,
             incident.id,
             kind=EntryKind.DAMAGE,
