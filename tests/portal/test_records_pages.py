@@ -149,6 +149,18 @@ def db_car(client, plate):
     return Session().query(Vehicle).filter_by(plate=plate).one()
 
 
+def test_the_new_contract_form_starts_with_the_usual_late_fee_and_grace_days(
+    client, login, make_user, make_driver
+):
+    login(make_user(Role.STAFF))
+    driver = make_driver()
+    page = client.get(f"/operacion/contratos/nuevo?driver={driver.id}")
+    assert page.status_code == 200
+    assert 'name="grace_days"' in page.text
+    assert 'value="2"' in page.text
+    assert 'value="250' in page.text  # the late fee, $250.00
+
+
 def test_a_contract_on_a_leased_car_is_refused(
     client, login, make_user, make_driver, make_vehicle, db
 ):
