@@ -37,9 +37,9 @@ from portal.models import (
     VehicleStatus,
 )
 from portal.passwords import hash_password
-from portal.services import battery
 from portal.services.identifiers import luhn_complete, make_curp
 from telemetry.battery import FleetEstimate, MonthPoint, VehicleEstimate
+from telemetry.battery import store as battery_store
 from tests.servers import TEST_REDIS
 
 PASSWORD = "correcto-caballo-bateria"
@@ -250,7 +250,8 @@ def incident_url(
 ) -> Callable[[User, str], str]:
     """A concrete path for an incident URL rule: the user's own incident if a driver."""
     from portal.models import EntryKind, IncidentAttachment, Role
-    from portal.services import fleet, incidents, storage
+    from portal.services import fleet, storage
+    from portal.services.incidents import costs as incident_costs
     from tests import images
 
     def build(user: User, rule: str) -> str:
@@ -271,7 +272,7 @@ def incident_url(
         db.add(attachment)
         incident.report_sha256 = storage.put_blob(incident_storage, images.pdf())
         db.flush()
-        entry = incidents.assign_liability(
+        entry = incident_costs.assign_liability(
             db,
             incident.id,
             kind=EntryKind.DAMAGE,
@@ -601,7 +602,7 @@ def store_estimates(db: Session) -> Callable[[dict[Vehicle, dict[str, Any]]], in
     def store(cars: dict[Vehicle, dict[str, Any]]) -> int:
         estimates = [_battery_estimate(car, **changes) for car, changes in cars.items()]
         fleet = FleetEstimate({e.vehicle_id: e for e in estimates}, None, None, None)
-        stored = battery.store_battery_estimates(db, fleet)
+        stored = battery_store.store_battery_estimates(db, fleet)
         db.expire_all()
         return stored
 

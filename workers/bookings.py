@@ -14,7 +14,7 @@ from datetime import timedelta
 from flask import current_app, has_app_context
 
 from portal.db import Session, utcnow
-from portal.services.charging import bookings
+from portal.services.charging import booking_clock, bookings
 
 from .jobs import job
 from .ocpp import enqueue_command
@@ -29,7 +29,7 @@ def _rules() -> bookings.BookingRules:
 @job("ocpp")
 def reserve_opening_windows_job() -> int:
     """ReserveNow on the charger for every booking whose window opens now."""
-    commands = bookings.reserve_opening_windows(Session(), utcnow(), lead=timedelta(minutes=1))
+    commands = booking_clock.reserve_opening_windows(Session(), utcnow(), lead=timedelta(minutes=1))
     Session.commit()
     for command in commands:
         enqueue_command(command)
@@ -41,7 +41,7 @@ def reserve_opening_windows_job() -> int:
 @job("ocpp")
 def release_no_shows_job() -> int:
     """Mark bookings charging/completed from their sessions; release the no-shows."""
-    released, commands = bookings.release_no_shows(Session(), utcnow(), _rules().no_show_grace)
+    released, commands = booking_clock.release_no_shows(Session(), utcnow(), _rules().no_show_grace)
     Session.commit()
     for command in commands:
         enqueue_command(command)

@@ -16,7 +16,10 @@ from weasyprint.urls import URLFetcher
 
 from portal.config import ROOT
 from portal.db import Session, utcnow
-from portal.services import incidents, storage
+from portal.services import storage
+from portal.services.incidents import claims as incident_claims
+from portal.services.incidents import costs as incident_costs
+from portal.services.incidents import reads as incident_reads
 from portal.web.labels import INCIDENT_LABELS
 
 from .jobs import job
@@ -39,7 +42,7 @@ class _OnlyThesePhotos(URLFetcher):  # type: ignore[misc]
 
 def render_incident_pdf(incident_id: int, storage_root: str, locale: str = "es_MX") -> bytes:
     session = Session()
-    incident = incidents.get_incident(session, incident_id)
+    incident = incident_reads.get_incident(session, incident_id)
     if incident is None:
         raise LookupError(f"incident {incident_id} does not exist")
     photos = [
@@ -54,7 +57,7 @@ def render_incident_pdf(incident_id: int, storage_root: str, locale: str = "es_M
             incident=incident,
             photos=photos,
             documents=documents,
-            liabilities=incidents.list_liabilities(session, incident.id),
+            liabilities=incident_costs.list_liabilities(session, incident.id),
             generated_at=utcnow(),
             **INCIDENT_LABELS,
         )
@@ -70,5 +73,5 @@ def render_incident_pdf_job(incident_id: int) -> str:
     storage_root = str(current_app.config["INCIDENT_STORAGE"])
     pdf = render_incident_pdf(incident_id, storage_root)
     sha256 = storage.put_blob(storage_root, pdf)
-    incidents.record_report(Session(), incident_id, sha256=sha256, size=len(pdf))
+    incident_claims.record_report(Session(), incident_id, sha256=sha256, size=len(pdf))
     return sha256

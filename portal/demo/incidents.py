@@ -30,7 +30,9 @@ from portal.models import (
     PositionSource,
     User,
 )
-from portal.services import incidents
+from portal.services.incidents import claims as incident_claims
+from portal.services.incidents import costs as incident_costs
+from portal.services.incidents import report as incident_report
 from portal.services.uploads import CleanFile, clean_upload
 
 S = IncidentStatus
@@ -192,7 +194,7 @@ def _seed_one(
         )
         for i, color in enumerate(spec.photos)
     ]
-    incident = incidents.report_incident(
+    incident = incident_report.report_incident(
         session,
         driver_id=contract.driver_id,
         reporter_id=contract.driver.user_id or staff.id,
@@ -208,14 +210,14 @@ def _seed_one(
         now=reported,
     )
     if spec.insurance:
-        incidents.update_insurance(session, incident.id, actor_id=staff.id, **spec.insurance)
+        incident_claims.update_insurance(session, incident.id, actor_id=staff.id, **spec.insurance)
     if spec.comment:
-        incidents.add_comment(session, incident.id, spec.comment, author_id=staff.id)
+        incident_claims.add_comment(session, incident.id, spec.comment, author_id=staff.id)
     for to in spec.path:
         note = spec.note if to in (S.CLOSED, S.REJECTED) else ""
-        incidents.change_status(session, incident.id, to, actor_id=staff.id, note=note)
+        incident_claims.change_status(session, incident.id, to, actor_id=staff.id, note=note)
     if spec.deductible_charged:
-        incidents.assign_liability(
+        incident_costs.assign_liability(
             session,
             incident.id,
             kind=EntryKind.DEDUCTIBLE,

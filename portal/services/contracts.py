@@ -47,8 +47,10 @@ from portal.models import (
 )
 from portal.timeutil import monday_of
 
-from . import N_, DomainError, FieldError, NotAllowed, audit, billing, incidents, ledger, storage
+from . import N_, DomainError, FieldError, NotAllowed, audit, billing, ledger, storage
 from .charging.registry import add_id_tag
+from .incidents import costs as incident_costs
+from .incidents import report as incident_report
 from .uploads import CleanFile
 from .vehicles import set_status
 
@@ -693,7 +695,7 @@ def terminate(
     session.add(checklist)
     session.flush()
     if returned.damage_cents > 0:
-        incident = incidents.report_incident(
+        incident = incident_report.report_incident(
             session,
             driver_id=contract.driver_id,
             reporter_id=actor.id,
@@ -706,7 +708,7 @@ def terminate(
             now=now,
             contract_id=contract.id,
         )
-        incidents.assign_liability(
+        incident_costs.assign_liability(
             session,
             incident.id,
             kind=EntryKind.DAMAGE,

@@ -15,13 +15,30 @@ from flask_babel import gettext as _
 
 from portal.i18n import local_date, number, percent
 from portal.models import BatteryEstimate
-from portal.services.battery import ESTIMATE_NEEDS, LOW_SOH_THRESHOLD, VehicleBattery
+from portal.services.battery import VehicleBattery
 from portal.web.charts import Chart, Gauge, build, gauge
+from telemetry.battery.estimator import (
+    LOW_SOH_PERCENT,
+    MIN_CALIBRATION_SESSIONS,
+    MIN_DELTA_SOC,
+    MIN_FADE_DAYS,
+)
 
 # SVG widths in user units: a gauge's, half a tablet's card or a phone's width, so its
 # text keeps about its CSS size; the trend's on a phone.
 GAUGE_WIDTH, PHONE_WIDTH = 360, 360
 FADE_STEPS = (1.0, 2.0, 5.0, 10.0, 20.0)
+
+
+ESTIMATE_NEEDS = {
+    "sessions": MIN_CALIBRATION_SESSIONS,
+    "points": int(MIN_DELTA_SOC),
+    "fade_days": MIN_FADE_DAYS,
+}
+"""What an estimate needs, for the screens that explain why there is none yet: this many
+depot sessions that each added at least `points` points of charge (with the tracker
+reporting before and after), and `fade_days` days of them for a fade rate."""
+LOW_SOH_THRESHOLD = LOW_SOH_PERCENT
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from portal.models import (
     Role,
     VehicleStatus,
 )
-from portal.services.incidents import NEEDS_REASON
+from portal.services.incidents.claims import NEEDS_REASON
 
 ROLE_LABELS = {
     Role.DRIVER: _l("Drivers"),

@@ -1,8 +1,9 @@
 """Battery health: each car's state of health from what the chargers delivered and
 what its tracker saw (docs/battery-health.md).
 
-Engine code: no Flask and no database here. `portal.services.battery` joins the
-sessions from the database and stores the estimates; `python -m telemetry.battery`
+Engine code: no Flask, and no database but in `store` (imported on its own).
+`portal.services.battery` joins the sessions from the database, `store` runs the
+estimator over them and stores the estimates; `python -m telemetry.battery`
 runs the same estimator on a CSV file.
 """
 

@@ -3,7 +3,7 @@
 One `ChargeSession` is one completed charging session joined to the car that was
 plugged in: the energy the charger metered, the tracker's state of charge just before
 and just after, the charger type and the odometer. The portal fills them from the
-database (`portal.services.battery`); anyone else writes the CSV of `CSV_COLUMNS` (and,
+database (`telemetry.battery.store`); anyone else writes the CSV of `CSV_COLUMNS` (and,
 if known, the battery's temperature at the start: `OPTIONAL_COLUMNS`).
 """
 

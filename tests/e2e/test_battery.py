@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session as OrmSession
 
 from portal.db import make_engine
 from portal.models import Contract, ContractStatus, Driver, User, Vehicle
-from portal.services.battery import store_battery_estimates
 from telemetry.battery import draw_car, estimate_fleet
 from telemetry.battery.simulate import simulate_car
+from telemetry.battery.store import store_battery_estimates
 
 from .conftest import sized
 

@@ -24,7 +24,7 @@ from portal.models import (
 )
 from portal.services import battery
 from telemetry import store as ingest
-from telemetry.battery import FAST_FADE, LOW_SOH
+from telemetry.battery import FAST_FADE, LOW_SOH, store
 from telemetry.codec import make_record
 from tests.servers import TEST_REDIS
 from workers.battery import refresh_battery_health_job
@@ -286,7 +286,7 @@ def test_estimates_are_stored_per_vehicle_for_the_screens(
     daily_sessions(db, new, charger, completed, reading, days=2)
 
     assert battery.refresh_battery_sessions(db) == 14
-    assert battery.refresh_battery_estimates(db) == 2
+    assert store.refresh_battery_estimates(db) == 2
 
     estimate = battery.get_battery_estimate(db, measured.id)
     assert estimate.soh_percent == pytest.approx(100, abs=0.01)
@@ -306,7 +306,7 @@ def test_estimates_are_stored_per_vehicle_for_the_screens(
     assert (too_few.sessions_total, too_few.sessions_used) == (2, 0)
     assert [e.vehicle_id for e in battery.list_battery_estimates(db)] == [measured.id, new.id]
 
-    assert battery.refresh_battery_estimates(db) == 2  # replaces, does not add
+    assert store.refresh_battery_estimates(db) == 2  # replaces, does not add
     assert len(db.scalars(select(BatteryEstimate)).all()) == 2
 
 

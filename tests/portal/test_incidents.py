@@ -20,7 +20,12 @@ from portal.models import (
     Role,
     VehicleStatus,
 )
-from portal.services import DomainError, incidents, ledger, storage
+from portal.services import DomainError, ledger, storage
+from portal.services.incidents import attachments as incident_files
+from portal.services.incidents import claims as incident_claims
+from portal.services.incidents import costs as incident_costs
+from portal.services.incidents import reads as incident_reads
+from portal.services.incidents import report as incident_report
 from portal.services.uploads import MAX_SIDE, clean_upload
 from tests import images
 
@@ -50,7 +55,7 @@ def test_allowed_paths_through_the_workflow(db, make_incident, make_user, path):
     staff = make_user(Role.STAFF)
     incident = make_incident(insurer="Qualitas", claim_number="SIN-0420")
     for to in path:
-        incidents.change_status(db, incident.id, to, actor_id=staff.id, note="revisado bien")
+        incident_claims.change_status(db, incident.id, to, actor_id=staff.id, note="revisado bien")
     assert incident.status == path[-1]
     changes = [e for e in incident.events if e.kind == EventKind.STATUS_CHANGED]
     assert [(e.from_status, e.to_status) for e in changes] == list(
@@ -82,7 +87,7 @@ def test_allowed_paths_through_the_workflow(db, make_incident, make_user, path):
 def test_a_skipped_or_backward_step_is_refused(db, make_incident, make_user, start, to):
     incident = make_incident(status=start, insurer="GNP", claim_number="1")
     with pytest.raises(DomainError, match="follow the workflow"):
-        incidents.change_status(
+        incident_claims.change_status(
             db, incident.id, to, actor_id=make_user(Role.STAFF).id, note="motivo"
         )
     assert incident.status == start
@@ -92,11 +97,11 @@ def test_claim_filed_needs_the_insurer_and_claim_number(db, make_incident, make_
     incident = make_incident(status=S.IN_REVIEW)
     staff = make_user(Role.STAFF)
     with pytest.raises(DomainError, match="claim number"):
-        incidents.change_status(db, incident.id, S.CLAIM_FILED, actor_id=staff.id)
-    incidents.update_insurance(
+        incident_claims.change_status(db, incident.id, S.CLAIM_FILED, actor_id=staff.id)
+    incident_claims.update_insurance(
         db, incident.id, actor_id=staff.id, insurer="Qualitas", claim_number="04-123456-7"
     )
-    incidents.change_status(db, incident.id, S.CLAIM_FILED, actor_id=staff.id)
+    incident_claims.change_status(db, incident.id, S.CLAIM_FILED, actor_id=staff.id)
     assert incident.status == S.CLAIM_FILED
 
 
@@ -104,8 +109,8 @@ def test_rejecting_needs_a_reason(db, make_incident, make_user):
     incident = make_incident()
     staff = make_user(Role.STAFF)
     with pytest.raises(DomainError, match="Say why"):
-        incidents.change_status(db, incident.id, S.REJECTED, actor_id=staff.id, note="")
-    incidents.change_status(
+        incident_claims.change_status(db, incident.id, S.REJECTED, actor_id=staff.id, note="")
+    incident_claims.change_status(
         db, incident.id, S.REJECTED, actor_id=staff.id, note="Reporte duplicado del INC-7"
     )
     assert incident.events[-1].body == "Reporte duplicado del INC-7"
@@ -119,20 +124,20 @@ def test_a_car_in_repair_is_off_the_road_and_comes_back_leased(db, make_incident
     staff = make_user(Role.STAFF)
     vehicle = incident.vehicle
     assert vehicle.status == VehicleStatus.LEASED
-    incidents.change_status(db, incident.id, S.IN_REPAIR, actor_id=staff.id)
+    incident_claims.change_status(db, incident.id, S.IN_REPAIR, actor_id=staff.id)
     assert vehicle.status == VehicleStatus.IN_REPAIR
     assert incident.events[-1].details["vehicle_status"] == ["leased", "in_repair"]
-    incidents.change_status(db, incident.id, S.CLOSED, actor_id=staff.id)
+    incident_claims.change_status(db, incident.id, S.CLOSED, actor_id=staff.id)
     assert vehicle.status == VehicleStatus.LEASED  # it has an active contract
 
 
 def test_without_a_contract_the_car_comes_back_available(db, make_incident, make_user):
     incident = make_incident(status=S.IN_REVIEW)
     staff = make_user(Role.STAFF)
-    incidents.change_status(db, incident.id, S.IN_REPAIR, actor_id=staff.id)
+    incident_claims.change_status(db, incident.id, S.IN_REPAIR, actor_id=staff.id)
     incident.contract.status = "terminated"
     db.flush()
-    incidents.change_status(db, incident.id, S.CLOSED, actor_id=staff.id)
+    incident_claims.change_status(db, incident.id, S.CLOSED, actor_id=staff.id)
     assert incident.vehicle.status == VehicleStatus.AVAILABLE
 
 
@@ -141,11 +146,11 @@ def test_another_incident_keeps_the_car_in_the_workshop(db, make_incident, make_
     staff = make_user(Role.STAFF)
     contract = first.contract
     second = make_incident(contract=contract, status=S.IN_REVIEW)
-    incidents.change_status(db, first.id, S.IN_REPAIR, actor_id=staff.id)
-    incidents.change_status(db, second.id, S.IN_REPAIR, actor_id=staff.id)
-    incidents.change_status(db, first.id, S.CLOSED, actor_id=staff.id)
+    incident_claims.change_status(db, first.id, S.IN_REPAIR, actor_id=staff.id)
+    incident_claims.change_status(db, second.id, S.IN_REPAIR, actor_id=staff.id)
+    incident_claims.change_status(db, first.id, S.CLOSED, actor_id=staff.id)
     assert first.vehicle.status == VehicleStatus.IN_REPAIR
-    incidents.change_status(db, second.id, S.CLOSED, actor_id=staff.id)
+    incident_claims.change_status(db, second.id, S.CLOSED, actor_id=staff.id)
     assert first.vehicle.status == VehicleStatus.LEASED
 
 
@@ -159,7 +164,7 @@ def _report(db, contract, tmp_path, **kw):
         "description": "Me chocaron por detrás.",
         "storage_root": tmp_path,
     }
-    return incidents.report_incident(db, **(values | kw))
+    return incident_report.report_incident(db, **(values | kw))
 
 
 def test_a_reported_theft_takes_the_car_out_of_service(db, make_contract, make_user, tmp_path):
@@ -168,11 +173,11 @@ def test_a_reported_theft_takes_the_car_out_of_service(db, make_contract, make_u
     assert contract.vehicle.status == VehicleStatus.OUT_OF_SERVICE
     staff = make_user(Role.STAFF)
     # Not recovered and paid out: the car stays out of service.
-    incidents.update_insurance(
+    incident_claims.update_insurance(
         db, incident.id, actor_id=staff.id, insurer="HDI", claim_number="R-99"
     )
     for to in (S.IN_REVIEW, S.CLAIM_FILED, S.CLOSED):
-        incidents.change_status(db, incident.id, to, actor_id=staff.id)
+        incident_claims.change_status(db, incident.id, to, actor_id=staff.id)
     assert contract.vehicle.status == VehicleStatus.OUT_OF_SERVICE
 
 
@@ -180,15 +185,15 @@ def test_a_recovered_or_false_theft_puts_the_car_back(db, make_contract, make_us
     staff = make_user(Role.STAFF)
     contract = make_contract()
     false_alarm = _report(db, contract, tmp_path, type=IncidentType.THEFT)
-    incidents.change_status(
+    incident_claims.change_status(
         db, false_alarm.id, S.CANCELLED, actor_id=staff.id, note="Lo movió la grúa, no lo robaron"
     )
     assert contract.vehicle.status == VehicleStatus.LEASED
 
     found = _report(db, contract, tmp_path, type=IncidentType.THEFT, description="Otra vez")
-    incidents.change_status(db, found.id, S.IN_REVIEW, actor_id=staff.id)
-    incidents.update_insurance(db, found.id, actor_id=staff.id, vehicle_recovered=True)
-    incidents.change_status(db, found.id, S.CLOSED, actor_id=staff.id)
+    incident_claims.change_status(db, found.id, S.IN_REVIEW, actor_id=staff.id)
+    incident_claims.update_insurance(db, found.id, actor_id=staff.id, vehicle_recovered=True)
+    incident_claims.change_status(db, found.id, S.CLOSED, actor_id=staff.id)
     assert contract.vehicle.status == VehicleStatus.LEASED
 
 
@@ -220,7 +225,7 @@ def test_a_driver_reports_with_photos_and_position(db, make_contract, tmp_path):
 def test_a_driver_without_a_contract_cannot_report(db, make_driver, tmp_path):
     driver = make_driver()
     with pytest.raises(DomainError, match="active contract"):
-        incidents.report_incident(
+        incident_report.report_incident(
             db,
             driver_id=driver.id,
             reporter_id=driver.user_id,
@@ -251,7 +256,7 @@ def test_the_cars_last_position_comes_from_its_tracker(db, make_vehicle):
     from portal.models import VehicleState
 
     car = make_vehicle()
-    assert incidents.last_known_position(db, car.id) is None  # never reported
+    assert incident_report.last_known_position(db, car.id) is None  # never reported
     at = datetime(2026, 11, 20, 18, 30, tzinfo=UTC)
     db.add(
         VehicleState(
@@ -269,7 +274,7 @@ def test_the_cars_last_position_comes_from_its_tracker(db, make_vehicle):
         )
     )
     db.flush()
-    position = incidents.last_known_position(db, car.id)
+    position = incident_report.last_known_position(db, car.id)
     assert (str(position.latitude), str(position.longitude)) == ("19.432608", "-99.133208")
     assert position.at == at
 
@@ -280,7 +285,7 @@ def test_the_cars_last_position_comes_from_its_tracker(db, make_vehicle):
 def test_a_liability_posts_once_and_a_correction_reverses_it(db, make_incident, make_user):
     incident = make_incident(claim_number="SIN-77")
     manager = make_user(Role.MANAGER)
-    sequence = incidents.next_liability_sequence(db, incident.id)
+    sequence = incident_costs.next_liability_sequence(db, incident.id)
     assert sequence == 1
     kwargs = {
         "kind": EntryKind.DEDUCTIBLE,
@@ -289,8 +294,8 @@ def test_a_liability_posts_once_and_a_correction_reverses_it(db, make_incident, 
         "sequence": sequence,
         "actor_id": manager.id,
     }
-    entry = incidents.assign_liability(db, incident.id, **kwargs)
-    again = incidents.assign_liability(db, incident.id, **kwargs)  # the form sent twice
+    entry = incident_costs.assign_liability(db, incident.id, **kwargs)
+    again = incident_costs.assign_liability(db, incident.id, **kwargs)  # the form sent twice
     assert again.id == entry.id
     assert entry.idempotency_key == f"incident:{incident.id}:liability:1"
     assert (entry.source_type, entry.source_id) == ("incident", str(incident.id))
@@ -298,14 +303,14 @@ def test_a_liability_posts_once_and_a_correction_reverses_it(db, make_incident, 
     assert entry.contract_id == incident.contract_id
     assert ledger.driver_balance(db, incident.driver_id) == 500_000
     assert [e.kind for e in incident.events].count(EventKind.LIABILITY_ASSIGNED) == 1
-    assert incidents.next_liability_sequence(db, incident.id) == 2
+    assert incident_costs.next_liability_sequence(db, incident.id) == 2
 
-    reversal = incidents.reverse_liability(
+    reversal = incident_costs.reverse_liability(
         db, incident.id, entry.id, reason="El seguro absorbió el deducible", actor_id=manager.id
     )
     assert reversal.amount_cents == -500_000
     assert ledger.driver_balance(db, incident.driver_id) == 0
-    [item] = incidents.list_liabilities(db, incident.id)
+    [item] = incident_costs.list_liabilities(db, incident.id)
     assert item.reversal.id == reversal.id
     assert incident.events[-1].kind == EventKind.LIABILITY_REVERSED
     actions = set(
@@ -318,9 +323,11 @@ def test_a_stale_form_does_not_post_a_different_amount(db, make_incident, make_u
     incident = make_incident()
     manager = make_user(Role.MANAGER)
     common = {"reason": "Multa de fotocívica", "sequence": 1, "actor_id": manager.id}
-    incidents.assign_liability(db, incident.id, kind=EntryKind.FINE, amount_cents=120_000, **common)
+    incident_costs.assign_liability(
+        db, incident.id, kind=EntryKind.FINE, amount_cents=120_000, **common
+    )
     with pytest.raises(DomainError, match="meanwhile"):
-        incidents.assign_liability(
+        incident_costs.assign_liability(
             db, incident.id, kind=EntryKind.FINE, amount_cents=90_000, **common
         )
     assert db.scalar(select(func.count(LedgerEntry.id))) == 1
@@ -330,7 +337,7 @@ def test_liability_refusals(db, make_incident, make_user):
     manager = make_user(Role.MANAGER)
     incident = make_incident()
     with pytest.raises(DomainError, match="deductible, damage or fine"):
-        incidents.assign_liability(
+        incident_costs.assign_liability(
             db,
             incident.id,
             kind=EntryKind.RENT,
@@ -341,7 +348,7 @@ def test_liability_refusals(db, make_incident, make_user):
         )
     cancelled = make_incident(status=S.CANCELLED)
     with pytest.raises(DomainError, match="cannot charge"):
-        incidents.assign_liability(
+        incident_costs.assign_liability(
             db,
             cancelled.id,
             kind=EntryKind.DAMAGE,
@@ -351,7 +358,7 @@ def test_liability_refusals(db, make_incident, make_user):
             actor_id=manager.id,
         )
     other = make_incident()
-    entry = incidents.assign_liability(
+    entry = incident_costs.assign_liability(
         db,
         other.id,
         kind=EntryKind.DAMAGE,
@@ -361,7 +368,9 @@ def test_liability_refusals(db, make_incident, make_user):
         actor_id=manager.id,
     )
     with pytest.raises(DomainError, match="does not belong"):
-        incidents.reverse_liability(db, incident.id, entry.id, reason="error", actor_id=manager.id)
+        incident_costs.reverse_liability(
+            db, incident.id, entry.id, reason="error", actor_id=manager.id
+        )
 
 
 # -- timeline and insurance fields ---------------------------------------------------
@@ -370,7 +379,7 @@ def test_liability_refusals(db, make_incident, make_user):
 def test_insurance_changes_and_comments_are_on_the_timeline(db, make_incident, make_user):
     incident = make_incident()
     staff = make_user(Role.STAFF)
-    changed = incidents.update_insurance(
+    changed = incident_claims.update_insurance(
         db,
         incident.id,
         actor_id=staff.id,
@@ -386,13 +395,16 @@ def test_insurance_changes_and_comments_are_on_the_timeline(db, make_incident, m
         "deductible_cents": [None, 500_000],
         "deductible_payer": [None, "driver"],
     }
-    assert incidents.update_insurance(db, incident.id, actor_id=staff.id, insurer="Qualitas") == {}
-    incidents.add_comment(db, incident.id, "Llamé al ajustador.", author_id=staff.id)
+    assert (
+        incident_claims.update_insurance(db, incident.id, actor_id=staff.id, insurer="Qualitas")
+        == {}
+    )
+    incident_claims.add_comment(db, incident.id, "Llamé al ajustador.", author_id=staff.id)
     kinds = [e.kind for e in incident.events]
     assert kinds == [EventKind.REPORTED, EventKind.FIELDS_UPDATED, EventKind.COMMENT]
     assert incident.events[-1].author_id == staff.id
     with pytest.raises(DomainError, match="Write a comment"):
-        incidents.add_comment(db, incident.id, "   ", author_id=staff.id)
+        incident_claims.add_comment(db, incident.id, "   ", author_id=staff.id)
 
 
 def test_the_queue_filters(db, make_incident, make_depot, make_vehicle, make_contract):
@@ -403,7 +415,7 @@ def test_the_queue_filters(db, make_incident, make_depot, make_vehicle, make_con
     closed = make_incident(status=S.CLOSED)
 
     def ids(**kw):
-        return {i.id for i in incidents.list_incidents(db, **kw).items}
+        return {i.id for i in incident_reads.list_incidents(db, **kw).items}
 
     assert ids() >= {mine.id, old.id}
     assert closed.id not in ids()
@@ -479,8 +491,12 @@ def test_the_same_photo_twice_is_one_attachment(db, make_incident, make_user, tm
     incident = make_incident()
     staff = make_user(Role.STAFF)
     photo = _clean(images.photo())
-    incidents.add_attachments(db, incident.id, [photo], uploader_id=staff.id, storage_root=tmp_path)
-    incidents.add_attachments(db, incident.id, [photo], uploader_id=staff.id, storage_root=tmp_path)
+    incident_files.add_attachments(
+        db, incident.id, [photo], uploader_id=staff.id, storage_root=tmp_path
+    )
+    incident_files.add_attachments(
+        db, incident.id, [photo], uploader_id=staff.id, storage_root=tmp_path
+    )
     count = db.scalar(
         select(func.count(IncidentAttachment.id)).where(
             IncidentAttachment.incident_id == incident.id
@@ -493,7 +509,7 @@ def test_at_most_eight_files(db, make_incident, make_user, tmp_path):
     incident = make_incident()
     files = [_clean(images.photo(color=(i, 10, 10))) for i in range(9)]
     with pytest.raises(DomainError, match="at most 8"):
-        incidents.add_attachments(
+        incident_files.add_attachments(
             db, incident.id, files, uploader_id=make_user().id, storage_root=tmp_path
         )
     assert not list(tmp_path.iterdir())

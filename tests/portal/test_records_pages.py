@@ -118,6 +118,31 @@ def test_a_wrong_code_and_a_dead_link(client, make_driver, make_user, db):
     assert client.get(f"/entrar/restablecer/{issued.token}").status_code == 404  # single use
 
 
+def test_staff_create_a_driver_and_land_on_their_record(client, login, make_user):
+    import random
+    from datetime import date
+
+    from portal.services.identifiers import make_curp
+
+    login(make_user(Role.STAFF))
+    curp = make_curp("Lucía", "Pérez", "Gómez", date(1990, 5, 4), "M", "DF", random.Random(7))
+    created = client.post(
+        "/operacion/conductores/nuevo",
+        data={
+            "first_name": "Lucía",
+            "last_name": "Pérez",
+            "second_last_name": "Gómez",
+            "curp": curp,
+            "phone": "5512345678",
+            "privacy_notice": "y",
+        },
+    )
+    assert created.status_code == 303, created.text
+    record = client.get(created.headers["Location"])
+    assert "Lucía" in record.text
+    assert curp in record.text
+
+
 def test_a_duplicate_vin_is_the_fields_error_never_a_500(
     client, login, make_user, make_depot, make_vehicle, catalogue
 ):
@@ -147,6 +172,18 @@ def db_car(client, plate):
     from portal.db import Session
 
     return Session().query(Vehicle).filter_by(plate=plate).one()
+
+
+def test_the_new_contract_form_starts_with_the_usual_late_fee_and_grace_days(
+    client, login, make_user, make_driver
+):
+    login(make_user(Role.STAFF))
+    driver = make_driver()
+    page = client.get(f"/operacion/contratos/nuevo?driver={driver.id}")
+    assert page.status_code == 200
+    assert 'name="grace_days"' in page.text
+    assert 'value="2"' in page.text
+    assert 'value="250' in page.text  # the late fee, $250.00
 
 
 def test_a_contract_on_a_leased_car_is_refused(
@@ -270,6 +307,17 @@ def test_the_import_page_names_every_bad_row(client, login, make_user, make_depo
         "autos.csv, línea 3, vin: Un VIN tiene 17 letras y números, sin I, O ni Q." in response.text
     )
     assert "no se importó nada" in response.text
+
+
+def test_a_file_not_in_utf8_is_the_files_error(client, login, make_user):
+    login(make_user(Role.STAFF))
+    response = client.post(
+        "/operacion/importar",
+        data={"kind": "vehicles", "file": (io.BytesIO("vin,año\n".encode("utf-16")), "a.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "El archivo no está en UTF-8." in response.text
 
 
 @pytest.mark.parametrize(

@@ -135,7 +135,7 @@ ACCESS: dict[str, object] = {
     "/gerencia/incidentes/<int:incident_id>/responsabilidad/<int:entry_id>/correccion": Record(
         MANAGERS, "incident_url", "POST"
     ),
-    # The operator's records (tests/operations/ and tests/portal/test_records_pages.py):
+    # The operator's records (tests/services/ and tests/portal/test_records_pages.py):
     # users, depots, the catalogue (admins); vehicles, drivers, contracts, imports
     # (staff); sign-off and early termination (managers); the driver's own contract.
     "/admin/usuarios": ADMIN,

@@ -7,7 +7,9 @@ import subprocess
 from rq import Queue, SimpleWorker
 
 from portal.models import EventKind, Role
-from portal.services import incidents, storage
+from portal.services import storage
+from portal.services.incidents import attachments as incident_files
+from portal.services.incidents import reads as incident_reads
 from portal.services.uploads import clean_upload
 from tests import images
 from workers.incidents import render_incident_pdf_job
@@ -34,7 +36,7 @@ def test_the_pdf_job_renders_and_stores_the_report(
         clean_upload(io.BytesIO(images.photo(color=(c, 90, 90))), f"{c}.jpg", max_bytes=10**7)
         for c in (10, 200)
     ]
-    incidents.add_attachments(
+    incident_files.add_attachments(
         db, incident.id, photos, uploader_id=staff.id, storage_root=incident_storage
     )
     db.commit()  # the job reads what was committed (inside the test's outer transaction)
@@ -46,7 +48,7 @@ def test_the_pdf_job_renders_and_stores_the_report(
     assert queued.get_status() == "finished", queued.exc_info
 
     db.expire_all()
-    incident = incidents.get_incident(db, incident.id)
+    incident = incident_reads.get_incident(db, incident.id)
     assert incident.report_sha256 == queued.return_value()
     pdf = storage.read_blob(incident_storage, incident.report_sha256)
     assert pdf.startswith(b"%PDF")

@@ -1,5 +1,5 @@
-"""Charging bookings: slots a driver can book, the limits, cancelling, and the clock
-that reserves a connector when a window opens and releases no-shows.
+"""Charging bookings: slots a driver can book, the limits, cancelling. The clock that
+reserves a connector when a window opens and releases no-shows is `booking_clock`.
 
 A slot is `BookingRules.slot_minutes` long, on the hour grid of the depot's time zone
 between `open_hour` and `close_hour`, today or tomorrow. Its capacity is the number of
@@ -10,7 +10,7 @@ second live booking on it for an overlapping window (exclusion constraint
 so limits are counted and connectors chosen one booking at a time.
 
 Reservation on the charger (OCPP ReserveNow, `reservation_id` = the booking's id) is
-asked for when the window opens, by `reserve_opening_windows`; the caller enqueues the
+asked for when the window opens, by `booking_clock.reserve_opening_windows`; the caller enqueues the
 returned commands after its commit.
 """
 
@@ -22,7 +22,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -34,7 +34,6 @@ from portal.models import (
     ChargerCommand,
     ChargerConnector,
     ChargerRegistration,
-    ChargingSession,
     CommandAction,
     ConnectorStatus,
     ConnectorType,
@@ -43,7 +42,6 @@ from portal.models import (
     Depot,
     Driver,
     IdTag,
-    SessionStatus,
 )
 from portal.services import N_, DomainError, audit
 from portal.services.charging.commands import request_command
@@ -147,7 +145,7 @@ def _slot_grid(depot: Depot, day: date, rules: BookingRules) -> list[tuple[datet
     return grid
 
 
-def _usable_connectors(
+def usable_connectors(
     session: Session, depot_id: int, connector_type: ConnectorType
 ) -> list[ChargerConnector]:
     return list(
@@ -166,7 +164,7 @@ def _usable_connectors(
     )
 
 
-def _live_bookings(
+def live_bookings(
     session: Session, connector_ids: list[int], start: datetime, end: datetime
 ) -> list[Booking]:
     if not connector_ids:
@@ -200,9 +198,9 @@ def list_available_slots(
     grid = [(s, e) for s, e in _slot_grid(depot, day, rules) if e - now >= rules.min_remaining]
     if not grid:
         return []
-    connectors = _usable_connectors(session, depot_id, connector_type)
+    connectors = usable_connectors(session, depot_id, connector_type)
     ids = [c.id for c in connectors]
-    taken = _live_bookings(session, ids, grid[0][0], grid[-1][1])
+    taken = live_bookings(session, ids, grid[0][0], grid[-1][1])
     slots = []
     for start, end in grid:
         busy = {b.connector_id for b in taken if b.window_start < end and b.window_end > start}
@@ -301,10 +299,8 @@ def book_slot(
     start, end = window
     _check_limits(session, driver_id, depot, start, end, now, rules)
 
-    connectors = _usable_connectors(session, depot_id, connector_type)
-    taken = {
-        b.connector_id for b in _live_bookings(session, [c.id for c in connectors], start, end)
-    }
+    connectors = usable_connectors(session, depot_id, connector_type)
+    taken = {b.connector_id for b in live_bookings(session, [c.id for c in connectors], start, end)}
     free = [c for c in connectors if c.id not in taken]
     if not free:
         raise DomainError(N_("That slot is full; choose another one."))
@@ -425,10 +421,10 @@ def cancel_booking(
     session.flush()
     if actor_id is not None:
         audit.record(session, actor_id, "booking.cancelled", booking)
-    return _cancel_reservation(session, booking) if was_reserved else None
+    return cancel_reservation(session, booking) if was_reserved else None
 
 
-def _cancel_reservation(session: Session, booking: Booking) -> ChargerCommand | None:
+def cancel_reservation(session: Session, booking: Booking) -> ChargerCommand | None:
 
     if booking.charger_id is None or booking.reservation_id is None:
         return None
@@ -442,173 +438,6 @@ def _cancel_reservation(session: Session, booking: Booking) -> ChargerCommand | 
         )
     except DomainError:
         return None  # the charger is gone or not approved: nothing to cancel there
-
-
-def sync_with_sessions(session: Session, *, now: datetime, early: timedelta) -> list[Booking]:
-    """Mark bookings charging when their driver's session started at the depot during
-    the window (or `early` before it), and completed when that session ended."""
-    changed = []
-    opening = list(
-        session.scalars(
-            select(Booking).where(
-                Booking.status.in_((BookingStatus.BOOKED, BookingStatus.RESERVED)),
-                Booking.window_start - early <= now,
-                Booking.window_end > now - early,
-            )
-        )
-    )
-    for booking in opening:
-        whose = [ChargingSession.driver_id == booking.driver_id]
-        if booking.reservation_id is not None:
-            whose.append(ChargingSession.reservation_id == booking.reservation_id)
-        started = session.scalar(
-            select(ChargingSession)
-            .join(Charger, Charger.id == ChargingSession.charger_id)
-            .where(
-                Charger.depot_id == booking.depot_id,
-                ChargingSession.started_at >= booking.window_start - early,
-                ChargingSession.started_at < booking.window_end,
-                # the driver's own session, or one started on the reservation (ReserveNow)
-                or_(*whose),
-            )
-            .order_by(ChargingSession.started_at)
-            .limit(1)
-        )
-        if started is not None:
-            booking.status = BookingStatus.CHARGING
-            booking.session_id = started.id
-            changed.append(booking)
-    charging = session.scalars(
-        select(Booking)
-        .join(ChargingSession, ChargingSession.id == Booking.session_id)
-        .where(
-            Booking.status == BookingStatus.CHARGING,
-            ChargingSession.status == SessionStatus.COMPLETED,
-        )
-    )
-    for booking in charging:
-        booking.status = BookingStatus.COMPLETED
-        booking.released_at = booking.session.stopped_at if booking.session else now
-        changed.append(booking)
-    session.flush()
-    return changed
-
-
-def release_no_shows(
-    session: Session, now: datetime, grace: timedelta
-) -> tuple[list[Booking], list[ChargerCommand]]:
-    """Release bookings whose driver did not start charging within `grace` of the window
-    opening. Returns the released bookings and the CancelReservation commands to enqueue
-    after the commit (for the connectors that had been reserved on the charger)."""
-    sync_with_sessions(session, now=now, early=grace)
-    late = list(
-        session.scalars(
-            select(Booking)
-            .where(
-                Booking.status.in_((BookingStatus.BOOKED, BookingStatus.RESERVED)),
-                Booking.window_start + grace <= now,
-            )
-            .order_by(Booking.id)
-            .with_for_update(skip_locked=True)
-        )
-    )
-    commands = []
-    for booking in late:
-        was_reserved = booking.status == BookingStatus.RESERVED
-        booking.status = BookingStatus.NO_SHOW
-        booking.released_at = now
-        session.flush()
-        if was_reserved:
-            command = _cancel_reservation(session, booking)
-            if command is not None:
-                commands.append(command)
-    return late, commands
-
-
-def reserve_opening_windows(
-    session: Session, now: datetime, *, lead: timedelta = timedelta(0)
-) -> list[ChargerCommand]:
-    """Ask the charger to hold the connector (ReserveNow) for every booking whose window
-    opens (within `lead` of now). Returns the commands; enqueue the queued ones after the
-    commit. A booking whose driver has no active id tag stays `booked`: its connector is
-    still held in our books, and remote start (which needs a tag too) is refused."""
-
-    opening = list(
-        session.scalars(
-            select(Booking)
-            .options(joinedload(Booking.connector).joinedload(ChargerConnector.charger))
-            .where(
-                Booking.status == BookingStatus.BOOKED,
-                Booking.window_start <= now + lead,
-                Booking.window_end > now,
-            )
-            .order_by(Booking.window_start, Booking.id)
-            .with_for_update(of=Booking, skip_locked=True)
-        )
-    )
-    commands = []
-    for booking in opening:
-        tag = driver_id_tag(session, booking.driver_id)
-        if tag is None:
-            continue
-        connector = _connector_for_reservation(session, booking, now)
-        if connector is None:
-            continue
-        booking.status = BookingStatus.RESERVED
-        booking.reservation_id = booking.id
-        booking.reserved_at = now
-        session.flush()
-        expires = max(booking.window_start, now) + timedelta(minutes=30)
-        expires = min(expires, booking.window_end)
-        command = request_command(
-            session,
-            connector.charger_id,
-            CommandAction.RESERVE_NOW,
-            {
-                "evse_id": connector.evse_id,
-                "id_tag": tag.tag,
-                "expires_at": expires.isoformat(),
-                "reservation_id": booking.reservation_id,
-            },
-            None,
-        )
-        booking.reserve_command_id = command.id
-        commands.append(command)
-    session.flush()
-    return commands
-
-
-def _connector_for_reservation(
-    session: Session, booking: Booking, now: datetime
-) -> ChargerConnector | None:
-    """The booking's connector, or (when its charger is offline or the connector busy) a
-    free one of the same type at the depot, moved to under the exclusion constraint."""
-    current = booking.connector
-    if current is not None and current.charger.is_online(now) and current.status not in BUSY:
-        return current
-    candidates = [
-        c
-        for c in _usable_connectors(session, booking.depot_id, booking.connector_type)
-        if c.charger.is_online(now) and c.status not in BUSY and c.id != booking.connector_id
-    ]
-    taken = {
-        b.connector_id
-        for b in _live_bookings(
-            session, [c.id for c in candidates], booking.window_start, booking.window_end
-        )
-    }
-    for candidate in candidates:
-        if candidate.id in taken:
-            continue
-        try:
-            with session.begin_nested():
-                booking.connector_id = candidate.id
-                booking.charger_id = candidate.charger_id
-                session.flush()
-        except IntegrityError:
-            continue
-        return candidate
-    return current  # nothing better: try the assigned one (fails fast if offline)
 
 
 def driver_id_tag(session: Session, driver_id: int) -> IdTag | None:

@@ -129,26 +129,9 @@ def new() -> Response:
         abort(404)
     session = Session()
     proposal = contracts.proposed_terms(session, person, local_today())
-    form = ContractForm()
-    if not form.is_submitted():
-        form = ContractForm(
-            starts_on=local_today(),
-            weekly_rent=proposal.weekly_rent_cents if proposal else None,
-            deposit=proposal.deposit_cents if proposal else None,
-            term_weeks=proposal.term_weeks if proposal else None,
-            late_fee=25_000,
-            grace_days=2,
-        )
-    _car_choices(form)
+    form = _car_choices(_contract_form(proposal))
     if form.validate_on_submit():
-        terms = contracts.Terms(
-            weekly_rent_cents=form.weekly_rent.data or 0,
-            deposit_cents=form.deposit.data or 0,
-            term_weeks=form.term_weeks.data or 0,
-            starts_on=form.starts_on.data,
-            late_fee_cents=form.late_fee.data if form.late_fee.data is not None else 25_000,
-            grace_days=form.grace_days.data if form.grace_days.data is not None else 2,
-        )
+        terms = _terms(form)
         car = session.get(Vehicle, form.vehicle_id.data)
         with form_action(form) as action:
             if car is None:
@@ -171,6 +154,33 @@ def new() -> Response:
         form=form,
         driver=person,
         proposal=proposal,
+    )
+
+
+def _contract_form(proposal: contracts.Terms | None) -> ContractForm:
+    """The form as posted, or (first visit) filled with the terms the credit decision
+    proposed and the usual late fee and grace days."""
+    form = ContractForm()
+    if form.is_submitted():
+        return form
+    return ContractForm(
+        starts_on=local_today(),
+        weekly_rent=proposal.weekly_rent_cents if proposal else None,
+        deposit=proposal.deposit_cents if proposal else None,
+        term_weeks=proposal.term_weeks if proposal else None,
+        late_fee=25_000,
+        grace_days=2,
+    )
+
+
+def _terms(form: ContractForm) -> contracts.Terms:
+    return contracts.Terms(
+        weekly_rent_cents=form.weekly_rent.data or 0,
+        deposit_cents=form.deposit.data or 0,
+        term_weeks=form.term_weeks.data or 0,
+        starts_on=form.starts_on.data,
+        late_fee_cents=form.late_fee.data if form.late_fee.data is not None else 25_000,
+        grace_days=form.grace_days.data if form.grace_days.data is not None else 2,
     )
 
 

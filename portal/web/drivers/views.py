@@ -67,19 +67,7 @@ def index() -> Response:
 def new() -> Response:
     form = DriverForm()
     if form.validate_on_submit():
-        data = drivers.DriverData(
-            first_name=form.first_name.data or "",
-            last_name=form.last_name.data or "",
-            second_last_name=form.second_last_name.data,
-            curp=form.curp.data or "",
-            phone=form.phone.data or "",
-            rfc=form.rfc.data,
-            email=form.email.data,
-            licence_number=form.licence_number.data,
-            licence_expires_on=form.licence_expires_on.data,
-            address=form.address.data,
-            postal_code=form.postal_code.data,
-        )
+        data = _driver_data(form)
         consent = form.privacy_notice.data
         with form_action(form) as action:
             driver = drivers.create_driver(
@@ -95,6 +83,22 @@ def new() -> Response:
             flash(_("Driver created. Give them a code to set their password."), "success")
             return done(url_for("drivers.staff.record", driver_id=driver.id))
     return render("drivers/new.html", status=submitted_status(form), form=form)
+
+
+def _driver_data(form: DriverForm) -> drivers.DriverData:
+    return drivers.DriverData(
+        first_name=form.first_name.data or "",
+        last_name=form.last_name.data or "",
+        second_last_name=form.second_last_name.data,
+        curp=form.curp.data or "",
+        phone=form.phone.data or "",
+        rfc=form.rfc.data,
+        email=form.email.data,
+        licence_number=form.licence_number.data,
+        licence_expires_on=form.licence_expires_on.data,
+        address=form.address.data,
+        postal_code=form.postal_code.data,
+    )
 
 
 @staff.post("/credito/<int:application_id>/conductor")

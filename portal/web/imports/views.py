@@ -25,24 +25,20 @@ def upload() -> Response:
     context = {"form": form, "columns": fleet_import.COLUMNS, "kind_labels": KIND_LABELS}
     if not form.validate_on_submit():
         return render("imports/upload.html", status=422 if form.is_submitted() else 200, **context)
-    raw = request.files[form.file.name].read(MAX_BYTES + 1)
-    if len(raw) > MAX_BYTES:
-        form.file.errors = [error_text(DomainError(N_("The file is larger than 5 MB.")))]
+    text = _csv_text(form)
+    if text is None:
         return render("imports/upload.html", status=422, **context)
     session = Session()
     try:
         report = fleet_import.run_import(
             session,
             form.kind.data or "",
-            raw.decode("utf-8-sig"),
+            text,
             source=form.file.data.filename or "archivo.csv",
             actor_id=current_user.id,
             today=local_today(),
             dry_run=bool(form.dry_run.data),
         )
-    except UnicodeDecodeError:
-        form.file.errors = [error_text(DomainError(N_("The file is not UTF-8.")))]
-        return render("imports/upload.html", status=422, **context)
     except DomainError as error:
         session.rollback()
         form.file.errors = [error_text(error)]
@@ -51,12 +47,25 @@ def upload() -> Response:
         session.commit()
     else:
         session.rollback()
-    status = 200 if report.ok else 422
     return render(
         "imports/upload.html",
-        status=status,
+        status=200 if report.ok else 422,
         report=report,
         lines=report_lines(report),
         summary=summary_line(report),
         **context,
     )
+
+
+def _csv_text(form: ImportForm) -> str | None:
+    """The uploaded file's text, or None with the file's error on the form (larger
+    than 5 MB, or not UTF-8)."""
+    raw = request.files[form.file.name].read(MAX_BYTES + 1)
+    if len(raw) > MAX_BYTES:
+        form.file.errors = [error_text(DomainError(N_("The file is larger than 5 MB.")))]
+        return None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        form.file.errors = [error_text(DomainError(N_("The file is not UTF-8.")))]
+        return None

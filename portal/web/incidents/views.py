@@ -16,7 +16,12 @@ from portal.htmx import render, wants_fragment
 from portal.i18n import local_zone
 from portal.models import Contract, EntryKind, Incident, IncidentStatus, IncidentType
 from portal.security import allow_large_uploads, client_ip
-from portal.services import DomainError, fleet, incidents
+from portal.services import DomainError, fleet
+from portal.services.incidents import attachments as incident_files
+from portal.services.incidents import claims as incident_claims
+from portal.services.incidents import costs as incident_costs
+from portal.services.incidents import reads as incident_reads
+from portal.services.incidents import report as incident_report
 from portal.web.kit import (
     current_driver,
     depot_choices,
@@ -45,7 +50,7 @@ from .forms import (
 
 
 def _own_incident(incident_id: int) -> Incident:
-    found = incidents.get_driver_incident(Session(), incident_id, current_driver().id)
+    found = incident_reads.get_driver_incident(Session(), incident_id, current_driver().id)
     if found is None:
         abort(404)
     return found
@@ -54,7 +59,7 @@ def _own_incident(incident_id: int) -> Incident:
 @driver.get("")
 def driver_list() -> Response:
     found = current_user.driver
-    items = incidents.list_driver_incidents(Session(), found.id) if found else []
+    items = incident_reads.list_driver_incidents(Session(), found.id) if found else []
     return render("incidents/driver_list.html", incidents=items, **INCIDENT_LABELS)
 
 
@@ -62,7 +67,7 @@ def _report_defaults(form: ReportForm, contract: Contract) -> None:
     """Now, an accident, and where the car's tracker last saw it."""
     form.occurred_at.data = clock.now().astimezone(local_zone()).replace(tzinfo=None, second=0)
     form.type.data = IncidentType.ACCIDENT.value
-    position = incidents.last_known_position(Session(), contract.vehicle_id)
+    position = incident_report.last_known_position(Session(), contract.vehicle_id)
     if position is not None:
         form.latitude.data = position.latitude
         form.longitude.data = position.longitude
@@ -97,7 +102,7 @@ def driver_new() -> Response:
 
 
 def _report(form: ReportForm, files: list[Any]) -> Incident:
-    return incidents.report_incident(
+    return incident_report.report_incident(
         Session(),
         driver_id=current_user.driver.id,
         reporter_id=current_user.id,
@@ -120,7 +125,7 @@ def _driver_page(incident: Incident, form: AttachmentForm, status: int = 200) ->
         "status",
         status=status,
         incident=incident,
-        liabilities=incidents.list_liabilities(Session(), incident.id),
+        liabilities=incident_costs.list_liabilities(Session(), incident.id),
         form=form,
         **INCIDENT_LABELS,
     )
@@ -138,7 +143,7 @@ def driver_attach(incident_id: int) -> Response:
     form = AttachmentForm()
     with form_action(form, "files") as action:
         files = clean_files(request.files.getlist(form.files.name))
-        incidents.add_attachments(
+        incident_files.add_attachments(
             Session(),
             incident.id,
             files,
@@ -155,7 +160,7 @@ def driver_attach(incident_id: int) -> Response:
 @driver.get("/<int:incident_id>/adjuntos/<int:attachment_id>")
 def driver_attachment(incident_id: int, attachment_id: int) -> Response:
     incident = _own_incident(incident_id)
-    attachment = incidents.get_attachment(Session(), incident.id, attachment_id)
+    attachment = incident_reads.get_attachment(Session(), incident.id, attachment_id)
     if attachment is None:
         abort(404)
     return serve_attachment(attachment)
@@ -171,7 +176,7 @@ def queue() -> Response:
     context = {"form": form, **INCIDENT_LABELS}
     if not form.validate():
         return render("incidents/queue.html", "results", status=422, page=None, **context)
-    page = incidents.list_incidents(
+    page = incident_reads.list_incidents(
         Session(),
         status=form.status.data or "open",
         type=IncidentType(form.type.data) if form.type.data else None,
@@ -184,14 +189,14 @@ def queue() -> Response:
 
 
 def _incident(incident_id: int) -> Incident:
-    found = incidents.get_incident(Session(), incident_id)
+    found = incident_reads.get_incident(Session(), incident_id)
     if found is None:
         abort(404)
     return found
 
 
 def _insurance_data(incident: Incident) -> dict[str, Any]:
-    data = {name: getattr(incident, name) for name in incidents.INSURANCE_FIELDS}
+    data = {name: getattr(incident, name) for name in incident_claims.INSURANCE_FIELDS}
     data["deductible"] = incident.deductible_cents
     data["repair_cost"] = incident.repair_cost_cents
     data["deductible_payer"] = incident.deductible_payer.value if incident.deductible_payer else ""
@@ -202,7 +207,7 @@ def _staff_context(incident_id: int, **forms: Any) -> dict[str, Any]:
     """The incident page's context; the forms not being answered are built from the
     record, never from this request's body."""
     incident = _incident(incident_id)
-    sequence = str(incidents.next_liability_sequence(Session(), incident.id))
+    sequence = str(incident_costs.next_liability_sequence(Session(), incident.id))
     blank = {
         "insurance": lambda: InsuranceForm(formdata=None, data=_insurance_data(incident)),
         "liability": lambda: LiabilityForm(formdata=None, sequence=sequence),
@@ -213,8 +218,8 @@ def _staff_context(incident_id: int, **forms: Any) -> dict[str, Any]:
     }
     return {
         "incident": incident,
-        "transitions": incidents.allowed_transitions(incident),
-        "liabilities": incidents.list_liabilities(Session(), incident.id),
+        "transitions": incident_claims.allowed_transitions(incident),
+        "liabilities": incident_costs.list_liabilities(Session(), incident.id),
         **{name: forms.pop(name, None) or make() for name, make in blank.items()},
         "reversal_entry_id": forms.pop("reversal_entry_id", None),
         "is_manager": current_user.role in ("manager", "admin"),
@@ -248,7 +253,7 @@ def change_status(incident_id: int) -> Response:
         form.note.errors = list(form.note.errors) or [_("Choose a status.")]
         return _staff_page(incident_id, 422, status_form=form)
     with form_action(form, "note") as action:
-        incidents.change_status(
+        incident_claims.change_status(
             Session(),
             incident_id,
             IncidentStatus(to_status),
@@ -266,7 +271,7 @@ def update_insurance(incident_id: int) -> Response:
     form = InsuranceForm()
     if form.validate_on_submit():
         with form_action(form, "insurer") as action:
-            incidents.update_insurance(
+            incident_claims.update_insurance(
                 Session(), incident_id, actor_id=current_user.id, ip=client_ip(), **form.values()
             )
         if action.ok:
@@ -279,7 +284,7 @@ def comment(incident_id: int) -> Response:
     form = CommentForm()
     if form.validate_on_submit():
         with form_action(form, "body") as action:
-            incidents.add_comment(
+            incident_claims.add_comment(
                 Session(),
                 incident_id,
                 form.body.data or "",
@@ -297,7 +302,7 @@ def attach(incident_id: int) -> Response:
     form = AttachmentForm()
     with form_action(form, "files") as action:
         files = clean_files(request.files.getlist(form.files.name))
-        incidents.add_attachments(
+        incident_files.add_attachments(
             Session(),
             incident_id,
             files,
@@ -314,7 +319,7 @@ def attach(incident_id: int) -> Response:
 
 @staff.get("/<int:incident_id>/adjuntos/<int:attachment_id>")
 def attachment(incident_id: int, attachment_id: int) -> Response:
-    found = incidents.get_attachment(Session(), incident_id, attachment_id)
+    found = incident_reads.get_attachment(Session(), incident_id, attachment_id)
     if found is None:
         abort(404)
     return serve_attachment(found)
@@ -333,7 +338,9 @@ def report(incident_id: int) -> Response:
 def _request_report(incident_id: int) -> None:
     session = Session()
     try:
-        incidents.request_report(session, incident_id, actor_id=current_user.id, ip=client_ip())
+        incident_claims.request_report(
+            session, incident_id, actor_id=current_user.id, ip=client_ip()
+        )
     except DomainError:
         abort(404)
     enqueue_after_commit(session, render_incident_pdf_job, incident_id)
@@ -356,7 +363,7 @@ def assign_liability(incident_id: int) -> Response:
     form = LiabilityForm()
     if form.validate_on_submit() and (form.sequence.data or "").isdigit():
         with form_action(form, "amount") as action:
-            incidents.assign_liability(
+            incident_costs.assign_liability(
                 Session(),
                 incident_id,
                 kind=EntryKind(form.kind.data),
@@ -376,7 +383,7 @@ def reverse_liability(incident_id: int, entry_id: int) -> Response:
     form = ReversalForm()
     if form.validate_on_submit():
         with form_action(form, "reason") as action:
-            incidents.reverse_liability(
+            incident_costs.reverse_liability(
                 Session(),
                 incident_id,
                 entry_id,

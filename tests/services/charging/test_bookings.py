@@ -17,6 +17,7 @@ from portal.models import (
     SessionStatus,
 )
 from portal.services import DomainError
+from portal.services.charging import booking_clock
 from portal.services.charging import bookings as svc
 from portal.timeutil import MEXICO_CITY, local_today
 
@@ -224,10 +225,12 @@ def test_get_driver_booking_is_scoped_to_the_driver(
 def test_no_shows_are_released_after_the_grace_period(db, depot_with_chargers, ccs_driver):
     booking = svc.book_slot(db, ccs_driver.id, depot_with_chargers.id, at(TODAY, 12), now=NOW)
     grace = timedelta(minutes=15)
-    released, commands = svc.release_no_shows(db, at(TODAY, 12) + timedelta(minutes=14), grace)
+    released, commands = booking_clock.release_no_shows(
+        db, at(TODAY, 12) + timedelta(minutes=14), grace
+    )
     assert released == []
     assert booking.status == BookingStatus.BOOKED
-    released, commands = svc.release_no_shows(db, at(TODAY, 12) + grace, grace)
+    released, commands = booking_clock.release_no_shows(db, at(TODAY, 12) + grace, grace)
     assert released == [booking]
     assert commands == []
     assert booking.status == BookingStatus.NO_SHOW
@@ -247,7 +250,7 @@ def test_a_driver_who_started_charging_is_not_a_no_show(
     charging = make_charging_session(
         booking.charger, driver_id=ccs_driver.id, started_at=at(TODAY, 12) + timedelta(minutes=5)
     )
-    released, _ = svc.release_no_shows(
+    released, _ = booking_clock.release_no_shows(
         db, at(TODAY, 12) + timedelta(minutes=20), RULES.no_show_grace
     )
     assert released == []
@@ -256,7 +259,7 @@ def test_a_driver_who_started_charging_is_not_a_no_show(
     charging.status = SessionStatus.COMPLETED
     charging.stopped_at = at(TODAY, 12) + timedelta(minutes=50)
     db.flush()
-    svc.release_no_shows(db, at(TODAY, 13), RULES.no_show_grace)
+    booking_clock.release_no_shows(db, at(TODAY, 13), RULES.no_show_grace)
     assert booking.status == BookingStatus.COMPLETED
     assert booking.released_at == charging.stopped_at
 
@@ -302,8 +305,8 @@ def test_reserve_now_is_asked_when_the_window_opens(db, depot_with_chargers, tag
     opening = NOON - timedelta(seconds=30)
     for charger in {c.charger for c in [booking.connector]}:
         _online_now(charger, opening)
-    assert svc.reserve_opening_windows(db, NOON - timedelta(hours=1)) == []  # not yet
-    (command,) = svc.reserve_opening_windows(db, opening, lead=timedelta(minutes=1))
+    assert booking_clock.reserve_opening_windows(db, NOON - timedelta(hours=1)) == []  # not yet
+    (command,) = booking_clock.reserve_opening_windows(db, opening, lead=timedelta(minutes=1))
     assert booking.status == BookingStatus.RESERVED
     assert booking.reservation_id == booking.id
     assert booking.reserve_command_id == command.id
@@ -314,7 +317,7 @@ def test_reserve_now_is_asked_when_the_window_opens(db, depot_with_chargers, tag
     assert command.params["reservation_id"] == booking.id
     assert command.requested_by_id is None  # the system asked
     # Running it again asks nothing twice.
-    assert svc.reserve_opening_windows(db, opening, lead=timedelta(minutes=1)) == []
+    assert booking_clock.reserve_opening_windows(db, opening, lead=timedelta(minutes=1)) == []
 
 
 def test_a_reservation_moves_off_an_offline_charger(
@@ -325,11 +328,11 @@ def test_a_reservation_moves_off_an_offline_charger(
     first.online = False
     other = next(
         c.charger
-        for c in svc._usable_connectors(db, depot_with_chargers.id, ConnectorType.CCS2)
+        for c in svc.usable_connectors(db, depot_with_chargers.id, ConnectorType.CCS2)
         if c.charger_id != first.id
     )
     _online_now(other, NOON)
-    (command,) = svc.reserve_opening_windows(db, NOON)
+    (command,) = booking_clock.reserve_opening_windows(db, NOON)
     assert booking.charger_id == other.id
     assert command.charger_id == other.id
     assert command.status == CommandStatus.QUEUED
@@ -337,9 +340,9 @@ def test_a_reservation_moves_off_an_offline_charger(
 
 def test_an_offline_depot_fails_the_reservation_fast(db, depot_with_chargers, tagged_driver):
     booking = svc.book_slot(db, tagged_driver.id, depot_with_chargers.id, NOON, now=utcnow())
-    for connector in svc._usable_connectors(db, depot_with_chargers.id, ConnectorType.CCS2):
+    for connector in svc.usable_connectors(db, depot_with_chargers.id, ConnectorType.CCS2):
         connector.charger.online = False
-    (command,) = svc.reserve_opening_windows(db, NOON)
+    (command,) = booking_clock.reserve_opening_windows(db, NOON)
     assert command.status == CommandStatus.FAILED
     assert command.error == "The charger is offline."
     assert booking.status == BookingStatus.RESERVED  # still held in our books
@@ -347,7 +350,7 @@ def test_an_offline_depot_fails_the_reservation_fast(db, depot_with_chargers, ta
 
 def test_no_reservation_without_an_id_tag(db, depot_with_chargers, ccs_driver):
     booking = svc.book_slot(db, ccs_driver.id, depot_with_chargers.id, NOON, now=utcnow())
-    assert svc.reserve_opening_windows(db, NOON) == []
+    assert booking_clock.reserve_opening_windows(db, NOON) == []
     assert booking.status == BookingStatus.BOOKED
 
 
@@ -356,8 +359,8 @@ def test_cancelling_or_releasing_a_reserved_booking_cancels_it_on_the_charger(
 ):
     booking = svc.book_slot(db, tagged_driver.id, depot_with_chargers.id, NOON, now=utcnow())
     _online_now(booking.charger, NOON)
-    svc.reserve_opening_windows(db, NOON)
-    released, commands = svc.release_no_shows(
+    booking_clock.reserve_opening_windows(db, NOON)
+    released, commands = booking_clock.release_no_shows(
         db, NOON + timedelta(minutes=15), timedelta(minutes=15)
     )
     assert released == [booking]
@@ -371,11 +374,11 @@ def test_a_session_started_on_the_reservation_counts(
 ):
     booking = svc.book_slot(db, tagged_driver.id, depot_with_chargers.id, NOON, now=utcnow())
     _online_now(booking.charger, NOON)
-    svc.reserve_opening_windows(db, NOON)
+    booking_clock.reserve_opening_windows(db, NOON)
     # The card was someone else's (a colleague plugged the car in), but on the reservation.
     charging = make_charging_session(
         booking.charger, reservation_id=booking.reservation_id, started_at=NOON
     )
-    svc.release_no_shows(db, NOON + timedelta(minutes=20), timedelta(minutes=15))
+    booking_clock.release_no_shows(db, NOON + timedelta(minutes=20), timedelta(minutes=15))
     assert booking.status == BookingStatus.CHARGING
     assert booking.session_id == charging.id

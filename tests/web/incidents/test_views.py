@@ -467,10 +467,11 @@ def test_a_manager_charges_the_deductible_once_and_corrects_it(
 
 
 def test_the_driver_sees_what_was_charged(client, db, login, make_user, make_incident):
-    from portal.services import incidents
+    from portal.services.incidents import claims as incident_claims
+    from portal.services.incidents import costs as incident_costs
 
     incident = make_incident()
-    incidents.assign_liability(
+    incident_costs.assign_liability(
         db,
         incident.id,
         kind=EntryKind.DEDUCTIBLE,
@@ -479,7 +480,7 @@ def test_the_driver_sees_what_was_charged(client, db, login, make_user, make_inc
         sequence=1,
         actor_id=make_user(Role.MANAGER).id,
     )
-    incidents.add_comment(db, incident.id, "Nota interna: revisar", author_id=make_user().id)
+    incident_claims.add_comment(db, incident.id, "Nota interna: revisar", author_id=make_user().id)
     login(incident.driver.user)
     page = client.get(f"/conductor/incidentes/{incident.id}").text
     assert "Cargado a tu cuenta" in page

@@ -1,5 +1,6 @@
-"""Fixtures of the operations' service tests: an approved application, a catalogue
-model, a valid VIN and IMEI for a number, the clock's today."""
+"""Fixtures of the service tests (users, depots, vehicles, drivers, contracts, the fleet
+import): an approved application, a catalogue model, a valid VIN and IMEI for a number,
+the clock's today."""
 
 from __future__ import annotations
 
