@@ -11,12 +11,8 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from portal.i18n import percent
-from portal.services.battery import (
-    ESTIMATE_NEEDS,
-    LOW_SOH_THRESHOLD,
-    FadeGroup,
-    FleetBattery,
-)
+from portal.services.battery import FadeGroup, FleetBattery
+from portal.web.battery_health import ESTIMATE_NEEDS, LOW_SOH_THRESHOLD
 from portal.web.charts import Chart, build
 
 MAX_BINS = 16
