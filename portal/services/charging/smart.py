@@ -44,9 +44,12 @@ from portal.models import (
     Booking,
     BookingStatus,
     Charger,
+    ChargerCommand,
     ChargerConnector,
     ChargingPlan,
     ChargingSession,
+    CommandAction,
+    CommandStatus,
     Depot,
     DepotPlanning,
     MeterValue,
@@ -58,6 +61,7 @@ from portal.models import (
     Vehicle as FleetVehicle,
 )
 from portal.services import audit
+from portal.services.charging.commands import request_command
 from portal.services.depots import engine_fields, tariff_history
 
 SLOT_MINUTES = 15
@@ -442,3 +446,81 @@ def replan_enabled_depots(session: Session, now: datetime | None = None) -> list
         except NoTariff:
             continue
     return done
+
+
+# --- sending it ------------------------------------------------------------------------
+
+RATE_UNIT_KEY = "ChargingScheduleAllowedChargingRateUnit"
+AC_MAX_KW = 22.0  # a connector of at most this is taken for AC (limited in A) unless told
+PROFILE_ID_BASE = 4200  # the plan's profile on EVSE n is 4200 + n, at stack level 1
+
+
+def _accepted_units(session: Session, charger_id: int) -> str | None:
+    """What the charger last said of ChargingScheduleAllowedChargingRateUnit, if asked."""
+    answers = session.scalars(
+        select(ChargerCommand.response)
+        .where(
+            ChargerCommand.charger_id == charger_id,
+            ChargerCommand.action == CommandAction.GET_CONFIGURATION,
+            ChargerCommand.status == CommandStatus.ACCEPTED,
+        )
+        .order_by(ChargerCommand.id.desc())
+    )
+    for response in answers:
+        for item in (response or {}).get("configuration_key") or []:
+            if item.get("key") == RATE_UNIT_KEY and item.get("value"):
+                return str(item["value"])
+    return None
+
+
+def rate_unit(session: Session, connector: ChargerConnector) -> str:
+    """W or A as the charger accepts; unknown: A for an AC connector (≤ 22 kW), W for DC."""
+    said = _accepted_units(session, connector.charger_id)
+    if said is not None:
+        return "W" if "Power" in said else "A"
+    return "A" if float(connector.max_kw or AC_MAX_KW) <= AC_MAX_KW else "W"
+
+
+def _profile_periods(kw: list[float], first: int) -> list[dict[str, Any]]:
+    """The car's kW from slot ``first`` as profile periods, one per change of power."""
+    periods: list[dict[str, Any]] = []
+    for slot in range(first, len(kw)):
+        if not periods or periods[-1]["limit_kw"] != f"{kw[slot]:.1f}":
+            periods.append(
+                {"start_s": (slot - first) * SLOT_MINUTES * 60, "limit_kw": f"{kw[slot]:.1f}"}
+            )
+    return periods
+
+
+def send_plan(
+    session: Session, plan: ChargingPlan, now: datetime | None = None
+) -> list[ChargerCommand]:
+    """The plan as charging profiles on the command bus, one per car with a connector:
+    TxProfile for a running transaction, TxDefaultProfile for a connector awaiting a
+    booked car; from the current slot on. The caller commits, then enqueues each
+    command (`workers.ocpp.enqueue_command`); an offline charger's command fails at once."""
+    start = slot_start(now or utcnow())
+    first = max(0, round((start - plan.start_at) / SLOT))
+    commands = []
+    for key, kw in plan.schedule.items():
+        car = plan.cars[key]
+        connector = session.get(ChargerConnector, car["connector_id"])
+        if connector is None or first >= len(kw):
+            continue
+        params: dict[str, Any] = {
+            "evse_id": connector.evse_id,
+            "profile_id": PROFILE_ID_BASE + connector.evse_id,
+            "stack_level": 1,
+            "purpose": "tx" if car.get("transaction_id") else "tx_default",
+            "periods": _profile_periods(kw, first),
+            "start_at": (plan.start_at + first * SLOT).isoformat(),
+            "unit": rate_unit(session, connector),
+        }
+        if car.get("transaction_id"):
+            params["transaction_id"] = car["transaction_id"]
+        commands.append(
+            request_command(
+                session, connector.charger_id, CommandAction.SET_CHARGING_PROFILE, params, None
+            )
+        )
+    return commands
