@@ -7,7 +7,7 @@ from redis import Redis
 from rq import cron
 from sqlalchemy import select
 
-from portal.models import ChargingPlan, ConnectorType
+from portal.models import ChargerCommand, ChargingPlan, CommandAction, ConnectorType
 from portal.services.charging import smart
 from tests.servers import TEST_REDIS
 from tests.services.charging.test_smart import _soc, _tariff
@@ -25,11 +25,19 @@ def test_the_job_plans_the_depots_with_planning_on(
         car = make_vehicle(depot=depot)
         _soc(db, car, 20)
         make_charging_session(charger, vehicle_id=car.id)
+        if depot is on:
+            on_charger = charger
     smart.set_planning(db, on, True, actor_id=None)
     replan_depots_job.delay()
     _work(redis_queues)
     plans = db.scalars(select(ChargingPlan)).all()
     assert [p.depot_id for p in plans] == [on.id]
+    # Its profile was logged and sent (no CSMS holds the charger here: failed as offline).
+    (command,) = db.scalars(
+        select(ChargerCommand).where(ChargerCommand.action == CommandAction.SET_CHARGING_PROFILE)
+    ).all()
+    assert command.charger_id == on_charger.id
+    assert command.params["purpose"] == "tx"
 
 
 def test_the_cron_config_replans_every_15_minutes():
