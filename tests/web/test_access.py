@@ -65,6 +65,9 @@ ACCESS: dict[str, object] = {
         STAFF, "charging_url"
     ),
     "/gerencia/energia": MANAGERS,
+    # Smart charging: each depot's plan and its switch (tests/web/charging/test_smart.py).
+    "/gerencia/carga-inteligente": MANAGERS,
+    "/gerencia/carga-inteligente/<int:depot_id>": Record(MANAGERS, "records_url", "POST"),
     "/gerencia/indicadores": MANAGERS,
     "/gerencia/indicadores.csv": MANAGERS,
     "/admin/cargadores": frozenset({Role.ADMIN}),

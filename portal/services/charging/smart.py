@@ -524,3 +524,19 @@ def send_plan(
             )
         )
     return commands
+
+
+@dataclass(frozen=True)
+class DepotPlanState:
+    depot: Depot
+    enabled: bool
+    plan: ChargingPlan | None
+
+
+def depot_plans(session: Session) -> list[DepotPlanState]:
+    """Every active depot with its switch and its current plan (the managers' page)."""
+    depots = session.scalars(select(Depot).where(Depot.retired_at.is_(None)).order_by(Depot.name))
+    return [
+        DepotPlanState(d, planning_enabled(session, d.id), current_plan(session, d.id))
+        for d in depots
+    ]
