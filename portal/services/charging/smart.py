@@ -540,3 +540,23 @@ def depot_plans(session: Session) -> list[DepotPlanState]:
         DepotPlanState(d, planning_enabled(session, d.id), current_plan(session, d.id))
         for d in depots
     ]
+
+
+@dataclass(frozen=True)
+class ReadyAt:
+    target_pct: float
+    at: datetime
+
+
+def ready_at(session: Session, vehicle_id: int) -> ReadyAt | None:
+    """When the current plan of the car's depot has it at the target: the end of its last
+    slot drawing power. None when no plan holds the car or the plan leaves it short."""
+    vehicle = session.get(FleetVehicle, vehicle_id)
+    plan = current_plan(session, vehicle.depot_id) if vehicle else None
+    key = f"v{vehicle_id}"
+    if plan is None or key not in plan.schedule or key in plan.short_kwh:
+        return None
+    drawing = [i for i, kw in enumerate(plan.schedule[key]) if kw > 0]
+    if not drawing:
+        return None
+    return ReadyAt(TARGET_SOC, plan.start_at + (drawing[-1] + 1) * SLOT)

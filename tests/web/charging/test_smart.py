@@ -1,7 +1,9 @@
 """The managers' smart-charging page: each depot's plan as a chart against the site
 limit with punta shaded, its cost against uncontrolled charging, and the switch."""
 
+from datetime import timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -51,3 +53,22 @@ def test_a_bad_switch_is_refused(client, login, make_user, make_depot):
     assert (
         client.post("/gerencia/carga-inteligente/999999", data={"enabled": "on"}).status_code == 404
     )
+
+
+def test_the_driver_sees_when_their_car_will_be_ready(
+    client, login, db, make_depot, make_charger, make_vehicle, make_contract, make_charging_session
+):
+    depot = make_depot(site_power_kw=Decimal("100"))
+    _tariff(db, depot)
+    charger = make_charger(depot=depot, connectors=[(ConnectorType.CCS2, "60")])
+    contract = make_contract(vehicle=make_vehicle(depot=depot, battery_kwh=Decimal("60")))
+    _soc(db, contract.vehicle, 30)
+    make_charging_session(charger, vehicle_id=contract.vehicle_id, driver_id=contract.driver_id)
+    smart.plan_depot(db, depot, NOW)
+    db.commit()
+    ready = smart.ready_at(db, contract.vehicle_id)
+    assert NOW < ready.at <= NOW + timedelta(hours=12)  # by 06:00
+    login(contract.driver.user)
+    fragment = client.get("/conductor/cargar/en-curso", headers={"HX-Request": "true"})
+    local = ready.at.astimezone(ZoneInfo("America/Mexico_City")).strftime("%H:%M")
+    assert f"Tu auto estará al 90 % a las {local}." in fragment.text
