@@ -560,3 +560,29 @@ def ready_at(session: Session, vehicle_id: int) -> ReadyAt | None:
     if not drawing:
         return None
     return ReadyAt(TARGET_SOC, plan.start_at + (drawing[-1] + 1) * SLOT)
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    kw: float  # what the plan lets the car draw now
+    until: datetime | None  # when the plan gives it more power (None: not before it leaves)
+
+
+def held_back(session: Session, depot_id: int, now: datetime) -> dict[int, HeldBack]:
+    """The running sessions (by id) the depot's plan holds below their car's full power
+    now, with the start of the first slot that gives them more (the staff's board)."""
+    plan = current_plan(session, depot_id)
+    if plan is None or not planning_enabled(session, depot_id):
+        return {}
+    slot = round((slot_start(now) - plan.start_at) / SLOT)
+    held = {}
+    for key, kw in plan.schedule.items():
+        car = plan.cars[key]
+        if car.get("session_id") is None or not 0 <= slot < len(kw):
+            continue
+        if kw[slot] >= car["max_kw"] - 0.05:
+            continue
+        later = next((i for i in range(slot + 1, len(kw)) if kw[i] > kw[slot] + 0.05), None)
+        until = plan.start_at + later * SLOT if later is not None else None
+        held[car["session_id"]] = HeldBack(kw[slot], until)
+    return held

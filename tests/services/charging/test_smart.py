@@ -180,3 +180,12 @@ def test_only_depots_with_planning_on_are_replanned_and_the_switch_is_audited(
 def test_a_depot_without_a_tariff_is_not_planned(db, make_depot):
     with pytest.raises(smart.NoTariff):
         smart.plan_depot(db, make_depot(), NOW)
+
+
+def test_the_board_learns_which_cars_the_plan_holds_back_and_until_when(db, depot, make_user):
+    smart.plan_depot(db, depot, NOW)
+    assert smart.held_back(db, depot.id, NOW) == {}  # planning off: nothing is held
+    smart.set_planning(db, depot, True, actor_id=make_user().id)
+    (held,) = smart.held_back(db, depot.id, NOW).values()
+    assert held.kw == 0  # punta
+    assert held.until.astimezone(MX).hour >= 22  # not before punta ends

@@ -72,3 +72,20 @@ def test_the_driver_sees_when_their_car_will_be_ready(
     fragment = client.get("/conductor/cargar/en-curso", headers={"HX-Request": "true"})
     local = ready.at.astimezone(ZoneInfo("America/Mexico_City")).strftime("%H:%M")
     assert f"Tu auto estará al 90 % a las {local}." in fragment.text
+
+
+def test_staff_see_on_the_board_which_cars_are_held_back(
+    client, login, db, make_user, make_depot, make_charger, make_vehicle, make_charging_session
+):
+    depot = make_depot(site_power_kw=Decimal("10"))  # below the car's 60 kW: always held
+    _tariff(db, depot)
+    charger = make_charger(depot=depot, connectors=[(ConnectorType.CCS2, "60")])
+    car = make_vehicle(depot=depot, battery_kwh=Decimal("60"))
+    _soc(db, car, 30)
+    make_charging_session(charger, vehicle_id=car.id)
+    smart.set_planning(db, depot, True, actor_id=None)
+    smart.plan_depot(db, depot)
+    db.commit()
+    login(make_user(Role.STAFF))
+    text = client.get(f"/operacion/cargadores?depot={depot.id}").text
+    assert "Retenido por el plan a " in text
