@@ -105,12 +105,8 @@ def register_commands(app: Flask) -> None:
             click.echo(f"{response.status} {response.read().decode()}")
 
     from portal.credit_cli import register_credit_commands
-    from portal.web.imports.cli import register_fleet_commands
-    from portal.web.users.cli import register_user_commands
 
     register_credit_commands(app)
-    register_fleet_commands(app)
-    register_user_commands(app)
 
     @app.cli.command("kpi-rollup")
     @click.option(

@@ -42,5 +42,11 @@ def init_app(app: Flask) -> None:
         package = import_module(f"portal.web.{name}")
         import_module(f"portal.web.{name}.views")
         app.register_blueprint(package.bp)
+    # The records' commands: `flask fleet import …`, `flask users create …`.
+    from portal.web.imports.cli import register_fleet_commands
+    from portal.web.users.cli import register_user_commands
+
+    register_fleet_commands(app)
+    register_user_commands(app)
     # Signed by the provider instead; nothing else is exempt.
     csrf.exempt(import_module("portal.web.webhooks").bp)

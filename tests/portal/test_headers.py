@@ -14,6 +14,7 @@ PRODUCTION = {
     "SECRET_KEY": "s" * 48,
     "DEMO_MODE": False,
     "PAYMENTS_PROVIDER": "",
+    "SMS_PROVIDER": "",
     "STRIPE_WEBHOOK_SECRET": "",
     "SESSION_COOKIE_SECURE": True,
 }
