@@ -37,6 +37,28 @@ def _watts(kw: str) -> float:
     return round(float(kw) * 1000, 1)
 
 
+# An AC charger limited in amperes: per phase, at 230 V on 3 phases unless it says otherwise.
+VOLTS = 230.0
+PHASES = 3
+
+
+def _periods(p: dict[str, Any]) -> list[dict[str, Any]]:
+    """The schedule's periods in the unit asked: W, or A per phase (AC, `PHASES` phases)."""
+    if p.get("unit") == "A":
+        return [
+            {
+                "start_period": period["start_s"],
+                "limit": round(float(period["limit_kw"]) * 1000 / (VOLTS * PHASES), 1),
+                "number_phases": PHASES,
+            }
+            for period in p["periods"]
+        ]
+    return [
+        {"start_period": period["start_s"], "limit": _watts(period["limit_kw"])}
+        for period in p["periods"]
+    ]
+
+
 def _split_key(key: str) -> tuple[str, str]:
     """2.0.1 addresses a setting as Component/Variable; a bare name is the comm. controller's."""
     if "/" in key:
@@ -94,16 +116,15 @@ def _build_16(action: CommandAction, p: dict[str, Any]) -> tuple[str, dict[str, 
             "charging_profile_purpose": _PURPOSE_16[p["purpose"]],
             "charging_profile_kind": "Absolute",
             "charging_schedule": {
-                "start_schedule": _now(),
-                "charging_rate_unit": "W",
-                "charging_schedule_period": [
-                    {"start_period": period["start_s"], "limit": _watts(period["limit_kw"])}
-                    for period in p["periods"]
-                ],
+                "start_schedule": p.get("start_at") or _now(),
+                "charging_rate_unit": p.get("unit", "W"),
+                "charging_schedule_period": _periods(p),
             },
         }
         if p.get("valid_to"):
             profile["valid_to"] = p["valid_to"]
+        if p["purpose"] == "tx" and p.get("transaction_id"):
+            profile["transaction_id"] = int(p["transaction_id"])
         return "SetChargingProfile", {"connector_id": p["evse_id"], "cs_charging_profiles": profile}
     if action == A.CLEAR_CHARGING_PROFILE:
         return "ClearChargingProfile", {"id": p.get("profile_id"), "connector_id": p.get("evse_id")}
@@ -168,17 +189,16 @@ def _build_201(
             "charging_schedule": [
                 {
                     "id": p["profile_id"],
-                    "start_schedule": _now(),
-                    "charging_rate_unit": "W",
-                    "charging_schedule_period": [
-                        {"start_period": period["start_s"], "limit": _watts(period["limit_kw"])}
-                        for period in p["periods"]
-                    ],
+                    "start_schedule": p.get("start_at") or _now(),
+                    "charging_rate_unit": p.get("unit", "W"),
+                    "charging_schedule_period": _periods(p),
                 }
             ],
         }
         if p.get("valid_to"):
             profile["valid_to"] = p["valid_to"]
+        if p["purpose"] == "tx" and p.get("transaction_id"):
+            profile["transaction_id"] = str(p["transaction_id"])
         return "SetChargingProfile", {"evse_id": p["evse_id"], "charging_profile": profile}
     if action == A.CLEAR_CHARGING_PROFILE:
         criteria = {"evse_id": p["evse_id"]} if p.get("evse_id") is not None else None

@@ -11,6 +11,7 @@ from workers.battery import refresh_battery_health_job
 from workers.bookings import release_no_shows_job, reserve_opening_windows_job
 from workers.kpis import refresh_kpis_job
 from workers.ledger import assess_late_fees_job, close_statements_job, post_weekly_rent_job
+from workers.smart_charging import replan_depots_job
 from workers.telemetry import (
     check_vehicle_alerts_job,
     ensure_telemetry_partitions_job,
@@ -46,3 +47,7 @@ cron.register(refresh_kpis_job, "default", cron="30 1 * * *", name="kpi-rollup")
 # Every day at 02:30 (after the night's charging, before the depots open): sessions joined
 # to their cars, then every car's state of health.
 cron.register(refresh_battery_health_job, "telemetry", cron="30 2 * * *", name="battery-health")
+
+# --- Smart charging ------------------------------------------------------------------------
+# Every 15 minutes, on the slots' edges: re-plan the depots with planning on.
+cron.register(replan_depots_job, "default", cron="*/15 * * * *", name="smart-charging")

@@ -88,6 +88,7 @@ from .people import (
     Role,
     User,
 )
+from .smart import ChargingPlan, DepotPlanning
 from .statements import (
     PdfStatus,
     Statement,
@@ -121,6 +122,7 @@ __all__ = [
     "ChargerConnector",
     "ChargerRegistration",
     "ChargingEpisode",
+    "ChargingPlan",
     "ChargingSession",
     "ChecklistKind",
     "CommandAction",
@@ -136,6 +138,7 @@ __all__ = [
     "DeductiblePayer",
     "Depot",
     "DepotEnergyPrice",
+    "DepotPlanning",
     "DepotTariff",
     "DepotTariffPrice",
     "Driver",

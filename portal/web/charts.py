@@ -168,6 +168,8 @@ class StackedChart:
     ticks: list[Tick] = field(default_factory=list)
     xlabels: list[XLabel] = field(default_factory=list)
     legend: list[tuple[str, str]] = field(default_factory=list)  # (series, colour)
+    shaded: list[tuple[float, float]] = field(default_factory=list)  # (x, width) bands
+    limit_y: float | None = None  # a horizontal limit line (the site's power)
 
 
 # A palette that stays readable for the colour-blind and on a grey tablet screen.
@@ -185,14 +187,20 @@ def stacked(
     left: int = 64,
     bar_share: float = 0.62,
     floor: float = 4.0,
+    shade: Sequence[bool] = (),
+    limit: float | None = None,
 ) -> StackedChart:
     """`series` are (name, a value per slot, a tooltip text per slot); a slot label of ""
-    is left off the axis. The axis top is round, at least `floor`, with four ticks."""
+    is left off the axis. The axis top is round, at least `floor` and `limit`, with four
+    ticks. Slots whose `shade` is true are shaded (punta); `limit` is drawn as a line."""
     chart = StackedChart(width, height, left, width - 8, 12, height - 36)
     plot_w, plot_h = chart.right - chart.left, chart.bottom - chart.top
     totals = [sum(values[i] for _n, values, _t in series) for i in range(len(slot_labels))]
-    top_value = max(floor, nice_max(max(totals, default=0)))
+    top_value = max(floor, nice_max(max([*totals, limit or 0.0])))
     slot = plot_w / max(1, len(slot_labels))
+    chart.shaded = [(chart.left + i * slot, slot) for i, on in enumerate(shade) if on]
+    if limit is not None:
+        chart.limit_y = chart.bottom - plot_h * limit / top_value
     bar_w = slot * bar_share
     used: set[int] = set()
     for i, label in enumerate(slot_labels):

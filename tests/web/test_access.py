@@ -66,8 +66,11 @@ ACCESS: dict[str, object] = {
     ),
     "/gerencia/energia": MANAGERS,
     # The fleet's battery health; a car's is on its vehicle page (staff) and on its
-    # driver's home only (tests/web/account/test_home.py).
+    # driver's contract page (tests/web/contracts/test_driver_battery.py).
     "/gerencia/bateria": MANAGERS,
+    # Smart charging: each depot's plan and its switch (tests/web/charging/test_smart.py).
+    "/gerencia/carga-inteligente": MANAGERS,
+    "/gerencia/carga-inteligente/<int:depot_id>": Record(MANAGERS, "records_url", "POST"),
     "/gerencia/indicadores": MANAGERS,
     "/gerencia/indicadores.csv": MANAGERS,
     "/admin/cargadores": frozenset({Role.ADMIN}),

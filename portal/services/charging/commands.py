@@ -29,13 +29,14 @@ needed. Parameters per action (`CommandAction`):
 | get_configuration | `keys` (list of str; 2.0.1: `Component/Variable`, at least one) |
 | change_configuration | `key`, `value` (str; 2.0.1 key: `Component/Variable`) |
 | set_charging_profile | `evse_id` (0: site), `limit_kw` or `periods` [{`start_s`, `limit_kw`}], |
-|  | `profile_id`, `purpose` (`tx_default`/`tx`/`max`), `stack_level`, `valid_to` |
+|  | `profile_id`, `purpose` (`tx_default`/`tx`/`max`), `stack_level`, `valid_to`, |
+|  | `start_at` (ISO 8601), `transaction_id` (with `tx`), `unit` (`W` or `A`) |
 | clear_charging_profile | `profile_id` (optional), `evse_id` (optional) |
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -186,6 +187,37 @@ def _future(value: Any) -> str:
     return when.isoformat()
 
 
+def _running(session: Session, charger: Charger, params: dict[str, Any]) -> dict[str, Any]:
+    """The session running on the charger named by `session_id` or `transaction_id`."""
+    query = select(ChargingSession).where(
+        ChargingSession.charger_id == charger.id,
+        ChargingSession.status == SessionStatus.ACTIVE,
+    )
+    if params.get("session_id") not in (None, ""):
+        query = query.where(
+            ChargingSession.id == _int(params["session_id"], N_("Choose a session."))
+        )
+    elif params.get("transaction_id") not in (None, ""):
+        query = query.where(ChargingSession.transaction_id == str(params["transaction_id"]))
+    else:
+        raise DomainError(N_("Choose a session."))
+    running = session.scalar(query)
+    if running is None:
+        raise DomainError(N_("That charging session is not running on this charger."))
+    return {"session_id": running.id, "transaction_id": running.transaction_id}
+
+
+def _instant(value: Any) -> str:
+    """An ISO 8601 instant with its zone, in UTC (a profile's start)."""
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise DomainError(N_("Write the date and time.")) from None
+    if when.tzinfo is None:
+        raise DomainError(N_("Write the date and time."))
+    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def _kw(value: Any, limit: Decimal | None) -> str:
     try:
         kw = Decimal(str(value))
@@ -207,22 +239,7 @@ def _clean_params(
             clean["evse_id"] = _evse(charger, params["evse_id"])
         return clean
     if action == A.REMOTE_STOP:
-        query = select(ChargingSession).where(
-            ChargingSession.charger_id == charger.id,
-            ChargingSession.status == SessionStatus.ACTIVE,
-        )
-        if params.get("session_id") not in (None, ""):
-            query = query.where(
-                ChargingSession.id == _int(params["session_id"], N_("Choose a session."))
-            )
-        elif params.get("transaction_id") not in (None, ""):
-            query = query.where(ChargingSession.transaction_id == str(params["transaction_id"]))
-        else:
-            raise DomainError(N_("Choose a session."))
-        running = session.scalar(query)
-        if running is None:
-            raise DomainError(N_("That charging session is not running on this charger."))
-        return {"session_id": running.id, "transaction_id": running.transaction_id}
+        return _running(session, charger, params)
     if action == A.UNLOCK_CONNECTOR:
         return {"evse_id": _evse(charger, params.get("evse_id"))}
     if action == A.RESET:
@@ -289,6 +306,12 @@ def _clean_params(
         }
         if params.get("valid_to"):
             clean["valid_to"] = _future(params["valid_to"])
+        if params.get("start_at"):
+            clean["start_at"] = _instant(params["start_at"])
+        if purpose == "tx" and params.get("transaction_id") not in (None, ""):
+            clean["transaction_id"] = _running(session, charger, params)["transaction_id"]
+        if params.get("unit") in ("W", "A"):
+            clean["unit"] = params["unit"]
         return clean
     if action == A.CLEAR_CHARGING_PROFILE:
         clean = {}

@@ -128,3 +128,12 @@ class TagForm(FlaskForm):
         validators=[DataRequired(message=_l("Write the card's id tag."))],
         render_kw={"autocapitalize": "characters", "autocomplete": "off"},
     )
+
+
+# -- managers ----------------------------------------------------------------------
+
+
+class PlanningSwitchForm(FlaskForm):
+    """A depot's smart charging on or off."""
+
+    enabled = HiddenField(validators=[AnyOf(["on", "off"])])

@@ -1,8 +1,15 @@
-"""Energy per depot per day as a stacked bar chart (kWh, a segment per depot)."""
+"""Energy per depot per day as a stacked bar chart (kWh, a segment per depot); a depot's
+smart-charging plan as stacked kW per car against the site limit, punta shaded."""
 
 from __future__ import annotations
 
-from portal.i18n import local_date, number
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask_babel import lazy_gettext as _l
+
+from portal.i18n import local_date, local_datetime, number
+from portal.models import ChargingPlan
 from portal.services.charging.board import DepotEnergy
 from portal.web.charts import StackedChart, stacked
 
@@ -23,3 +30,67 @@ def energy_chart(report: list[DepotEnergy]) -> StackedChart:
         axis_text=lambda kwh: number(kwh),
         floor=40,
     )
+
+
+@dataclass(frozen=True)
+class CostRow:
+    label: str
+    plan_cents: int
+    uncontrolled_cents: int
+
+    @property
+    def saving_cents(self) -> int:
+        return self.uncontrolled_cents - self.plan_cents
+
+    @property
+    def saving_pct(self) -> float:
+        return 100 * self.saving_cents / self.uncontrolled_cents if self.uncontrolled_cents else 0.0
+
+
+@dataclass(frozen=True)
+class PlanView:
+    chart: StackedChart
+    costs: list[CostRow]
+    short: list[tuple[str, float]]  # (plate, kWh short)
+
+
+_COST_LABELS = (
+    ("energy", _l("Energy")),
+    ("capacity", _l("Capacity")),
+    ("distribution", _l("Distribution")),
+    ("total", _l("Total")),
+)
+
+
+def plan_view(plan: ChargingPlan) -> PlanView:
+    """A depot's plan: kW per car stacked per slot against the site limit, punta shaded;
+    its cost against uncontrolled charging; the cars that would leave short."""
+    starts = [
+        plan.start_at + timedelta(minutes=plan.slot_minutes * i) for i in range(len(plan.punta))
+    ]
+    labels = [local_datetime(s, "HH:mm") if i % 8 == 0 else "" for i, s in enumerate(starts)]
+    names = {key: car.get("plate") or key for key, car in plan.cars.items()}
+    series = [
+        (
+            names[key],
+            kw,
+            [
+                f"{names[key]} {local_datetime(s, 'HH:mm')}: {number(v, 1)} kW"
+                for s, v in zip(starts, kw, strict=True)
+            ],
+        )
+        for key, kw in plan.schedule.items()
+    ]
+    chart = stacked(
+        labels,
+        series,
+        axis_text=lambda kw: f"{number(kw)} kW",
+        shade=plan.punta,
+        limit=plan.site_limit_kw,
+    )
+    costs = [
+        CostRow(str(label), plan.costs["plan"][key], plan.costs["uncontrolled"][key])
+        for key, label in _COST_LABELS
+    ]
+    short = [(names.get(key, key), kwh) for key, kwh in plan.short_kwh.items()]
+    return PlanView(chart, costs, short)

@@ -16,7 +16,7 @@ from portal.htmx import render
 from portal.models import Charger, ChargerCommand, CommandAction
 from portal.services import fleet
 from portal.services.charging import board as charging_board
-from portal.services.charging import bookings
+from portal.services.charging import bookings, smart
 from portal.services.charging.commands import get_command, list_commands, request_command
 from portal.web.kit import form_action
 from portal.web.labels import COMMAND_STATUS_LABELS
@@ -47,6 +47,7 @@ def board() -> Response:
         day_bookings=bookings.list_depot_bookings(session, depot.id, today) if depot else [],
         now=now,
         online_count=sum(1 for c in chargers if c.online),
+        held=smart.held_back(session, depot.id, now) if depot else {},
     )
 
 

@@ -1,0 +1,588 @@
+"""Depot smart charging: tonight's plan of a depot, made from the database.
+
+`plan_depot(session, depot)` builds the planner's `Scenario` for the depot from now
+(docs/smart-charging.md): its connectors and site limit, its CFE tariffs
+(`depot_tariffs`, the engine's `Tariff`), the cars plugged in (open sessions on its
+connectors) and the cars booked on them, each car's energy to `TARGET_SOC` from its
+last state of charge (the charger's, else the tracker's), its departure (the booking's
+end, else the next `DEFAULT_DEPARTURE` local), and the billing month's punta and
+overall peaks so far (15-minute averages of the chargers' power meter values). It
+plans `optimal` and `uncontrolled` over `HORIZON_SLOTS` slots and keeps the new plan
+only when the depot has none that still holds or when the new one saves more than
+`SAVING_THRESHOLD_CENTS` over carrying on with the current one (no oscillation).
+Services flush; the caller commits.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from charging.planner import (
+    SHORT_TOLERANCE_KWH,
+    Connector,
+    Cost,
+    Plan,
+    Scenario,
+    Vehicle,
+    cost_of,
+    make_plan,
+    scenario_from_rates,
+)
+from charging.store import POWER
+from charging.tariffs import Tariff, TariffError, period_at, slot_rates, tariff_in_effect
+from portal.db import utcnow
+from portal.models import (
+    Booking,
+    BookingStatus,
+    Charger,
+    ChargerCommand,
+    ChargerConnector,
+    ChargingPlan,
+    ChargingSession,
+    CommandAction,
+    CommandStatus,
+    Depot,
+    DepotPlanning,
+    MeterValue,
+    SessionStatus,
+    VehicleModel,
+    VehicleState,
+)
+from portal.models import (
+    Vehicle as FleetVehicle,
+)
+from portal.services import audit
+from portal.services.charging.commands import request_command
+from portal.services.depots import engine_fields, tariff_history
+
+SLOT_MINUTES = 15
+HORIZON_SLOTS = 96  # 24 hours
+TARGET_SOC = 90.0  # % of the battery, the policy's target
+DEFAULT_DEPARTURE = time(6, 0)  # local, for a car without a booking
+UNKNOWN_CONNECTOR_KW = 22.0  # a connector and charger that never said their power
+SAVING_THRESHOLD_CENTS = 5_000  # a new plan replaces the current one above 50 MXN saved
+SLOT = timedelta(minutes=SLOT_MINUTES)
+
+
+@dataclass
+class Car:
+    """One car in the depot's scenario, with what the screens and the profiles need."""
+
+    key: str  # the planner's vehicle id: "v<vehicle id>" or "s<session id>"
+    connector_id: int
+    arrival_slot: int
+    departure_slot: int
+    energy_kwh: float
+    max_kw: float
+    vehicle_id: int | None = None
+    plate: str | None = None
+    soc: float | None = None
+    battery_kwh: float | None = None
+    session_id: int | None = None
+    transaction_id: str | None = None
+    booking_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "key"}
+
+
+@dataclass
+class DepotScenario:
+    depot: Depot
+    start: datetime
+    scenario: Scenario
+    cars: list[Car] = field(default_factory=list)
+
+
+class NoTariff(Exception):
+    """The depot has no CFE tariff in effect: there is nothing to plan against."""
+
+
+# --- the switch ------------------------------------------------------------------------
+
+
+def planning_enabled(session: Session, depot_id: int) -> bool:
+    row = session.get(DepotPlanning, depot_id)
+    return bool(row and row.enabled)
+
+
+def set_planning(
+    session: Session, depot: Depot, enabled: bool, *, actor_id: int | None, ip: str | None = None
+) -> DepotPlanning:
+    """Turn the depot's smart charging on or off (audited)."""
+    row = session.get(DepotPlanning, depot.id) or DepotPlanning(depot_id=depot.id)
+    row.enabled = enabled
+    row.changed_by_id = actor_id
+    row.changed_at = utcnow()
+    session.add(row)
+    session.flush()
+    audit.record(session, actor_id, "depot.smart_charging", depot, ip=ip, enabled=enabled)
+    return row
+
+
+# --- the scenario ----------------------------------------------------------------------
+
+
+def slot_start(now: datetime) -> datetime:
+    """The start of the 15-minute slot holding ``now``."""
+    return now.replace(minute=now.minute - now.minute % SLOT_MINUTES, second=0, microsecond=0)
+
+
+def _slot_of(start: datetime, when: datetime, *, up: bool) -> int:
+    slots = (when - start) / SLOT
+    return max(0, min(HORIZON_SLOTS, math.ceil(slots) if up else math.floor(slots)))
+
+
+def _default_departure(depot: Depot, start: datetime) -> datetime:
+    zone = ZoneInfo(depot.timezone)
+    local = start.astimezone(zone)
+    leave = datetime.combine(local.date(), DEFAULT_DEPARTURE, tzinfo=zone)
+    if leave <= local:
+        leave += timedelta(days=1)
+    return leave
+
+
+def depot_tariffs(session: Session, depot_id: int) -> list[Tariff]:
+    return [Tariff(**engine_fields(t)) for t in tariff_history(session, depot_id)]
+
+
+def month_peaks(
+    session: Session, depot: Depot, tariffs: list[Tariff], now: datetime
+) -> tuple[float, float]:
+    """The billing month's (punta peak, overall peak) so far in kW: the depot's 15-minute
+    average demand from the chargers' power meter values, as CFE's meter measures it."""
+    zone = ZoneInfo(depot.timezone)
+    month_start = now.astimezone(zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    bucket = func.to_timestamp(
+        func.floor(func.extract("epoch", MeterValue.sampled_at) / (SLOT_MINUTES * 60))
+        * (SLOT_MINUTES * 60)
+    )
+    kw = func.avg(
+        case((func.lower(MeterValue.unit) == "kw", MeterValue.value), else_=MeterValue.value / 1000)
+    )
+    rows = session.execute(
+        select(bucket.label("slot"), MeterValue.charger_id, MeterValue.evse_id, kw)
+        .join(Charger, Charger.id == MeterValue.charger_id)
+        .where(
+            Charger.depot_id == depot.id,
+            MeterValue.measurand == POWER,
+            MeterValue.phase == "",
+            MeterValue.sampled_at >= month_start,
+            MeterValue.sampled_at < now,
+        )
+        .group_by("slot", MeterValue.charger_id, MeterValue.evse_id)
+    ).all()
+    site: dict[datetime, float] = {}
+    for slot, _charger, _evse, value in rows:
+        site[slot] = site.get(slot, 0.0) + float(value)
+    peak = max(site.values(), default=0.0)
+    punta = 0.0
+    for slot, value in site.items():
+        try:
+            kind = tariff_in_effect(tariffs, slot.astimezone(zone).date()).kind
+        except TariffError:
+            continue
+        if period_at(kind, slot) == "punta":
+            punta = max(punta, value)
+    return punta, peak
+
+
+def _soc_and_battery(session: Session, vehicle: FleetVehicle | None) -> tuple[float | None, float]:
+    if vehicle is None:
+        return None, 0.0
+    state = session.get(VehicleState, vehicle.id)
+    soc = float(state.soc_pct) if state and state.soc_pct is not None else None
+    return soc, float(vehicle.battery_kwh)
+
+
+def _need_kwh(soc: float | None, battery_kwh: float) -> float:
+    """Energy to the target: from the last state of charge, or a flat battery when the
+    car never said (better a car charged than a car short)."""
+    return max(0.0, (TARGET_SOC - (soc if soc is not None else 0.0)) / 100 * battery_kwh)
+
+
+def _car_limit(session: Session, vehicle: FleetVehicle | None, connector_kw: float) -> float:
+    if vehicle is None or vehicle.model_id is None:
+        return connector_kw
+    model = session.get(VehicleModel, vehicle.model_id)
+    car_kw = model and (model.max_dc_kw or model.max_ac_kw)
+    return min(connector_kw, float(car_kw)) if car_kw else connector_kw
+
+
+def _plugged_in(session: Session, depot: Depot, start: datetime, kw: dict[int, float]) -> list[Car]:
+    cars = []
+    sessions = session.scalars(
+        select(ChargingSession).where(
+            ChargingSession.status == SessionStatus.ACTIVE,
+            ChargingSession.connector_id.in_(kw),
+        )
+    )
+    for s in sessions:
+        if s.connector_id is None:  # not possible: the query asks for its connectors
+            continue
+        vehicle = session.get(FleetVehicle, s.vehicle_id) if s.vehicle_id else None
+        soc, battery = _soc_and_battery(session, vehicle)
+        soc = s.last_soc if s.last_soc is not None else soc
+        booking = session.scalar(select(Booking).where(Booking.session_id == s.id))
+        leave = booking.window_end if booking else _default_departure(depot, start)
+        cars.append(
+            Car(
+                key=f"v{vehicle.id}" if vehicle else f"s{s.id}",
+                connector_id=s.connector_id,
+                arrival_slot=0,
+                departure_slot=_slot_of(start, leave, up=True),
+                energy_kwh=_need_kwh(soc, battery) if vehicle else 0.0,
+                max_kw=_car_limit(session, vehicle, kw[s.connector_id]),
+                vehicle_id=vehicle.id if vehicle else None,
+                plate=vehicle.plate if vehicle else None,
+                soc=soc,
+                battery_kwh=battery or None,
+                session_id=s.id,
+                transaction_id=s.transaction_id,
+                booking_id=booking.id if booking else None,
+            )
+        )
+    return cars
+
+
+def _booked(session: Session, depot: Depot, start: datetime, kw: dict[int, float]) -> list[Car]:
+    cars = []
+    bookings = session.scalars(
+        select(Booking).where(
+            Booking.depot_id == depot.id,
+            Booking.status.in_((BookingStatus.BOOKED, BookingStatus.RESERVED)),
+            Booking.connector_id.in_(kw),
+            Booking.window_start < start + HORIZON_SLOTS * SLOT,
+            Booking.window_end > start,
+        )
+    )
+    for b in bookings:
+        if b.connector_id is None:
+            continue
+        soc, battery = _soc_and_battery(session, b.vehicle)
+        cars.append(
+            Car(
+                key=f"v{b.vehicle_id}",
+                connector_id=b.connector_id,
+                arrival_slot=_slot_of(start, b.window_start, up=False),
+                departure_slot=_slot_of(start, b.window_end, up=True),
+                energy_kwh=_need_kwh(soc, battery),
+                max_kw=_car_limit(session, b.vehicle, kw[b.connector_id]),
+                vehicle_id=b.vehicle_id,
+                plate=b.vehicle.plate,
+                soc=soc,
+                battery_kwh=battery,
+                booking_id=b.id,
+            )
+        )
+    return cars
+
+
+def _one_car_at_a_time(cars: list[Car]) -> list[Car]:
+    """On each connector a car leaves when the next one is due; a car seen twice (plugged
+    in and booked) is planned once, plugged in; a car left without a slot is dropped."""
+    seen: set[str] = set()
+    kept: list[Car] = []
+    for car in sorted(cars, key=lambda c: (c.session_id is None, c.arrival_slot)):
+        if car.key not in seen:
+            seen.add(car.key)
+            kept.append(car)
+    kept.sort(key=lambda c: (c.connector_id, c.arrival_slot))
+    for car, following in itertools.pairwise(kept):
+        if following.connector_id == car.connector_id:
+            car.departure_slot = min(car.departure_slot, following.arrival_slot)
+    return [c for c in kept if c.departure_slot > c.arrival_slot]
+
+
+def depot_scenario(session: Session, depot: Depot, now: datetime | None = None) -> DepotScenario:
+    """The depot's scenario from the slot holding ``now``; `NoTariff` without a tariff."""
+    start = slot_start(now or utcnow())
+    tariffs = depot_tariffs(session, depot.id)
+    try:
+        rates = slot_rates(tariffs, start, HORIZON_SLOTS, SLOT_MINUTES)
+    except TariffError as error:
+        raise NoTariff(str(error)) from error
+    rows = session.execute(
+        select(ChargerConnector, Charger.max_kw)
+        .join(Charger, Charger.id == ChargerConnector.charger_id)
+        .where(Charger.depot_id == depot.id)
+        .order_by(ChargerConnector.id)
+    ).all()
+    kw = {c.id: float(c.max_kw or charger_kw or UNKNOWN_CONNECTOR_KW) for c, charger_kw in rows}
+    cars = _one_car_at_a_time(
+        _plugged_in(session, depot, start, kw) + _booked(session, depot, start, kw)
+    )
+    punta_peak, peak = month_peaks(session, depot, tariffs, start)
+    scenario = scenario_from_rates(
+        rates,
+        site_limit_kw=float(depot.site_power_kw),
+        connectors=[Connector(str(cid), limit) for cid, limit in kw.items()],
+        vehicles=[
+            Vehicle(
+                c.key, str(c.connector_id), c.arrival_slot, c.departure_slot, c.energy_kwh, c.max_kw
+            )
+            for c in cars
+        ],
+        punta_peak_so_far_kw=punta_peak,
+        peak_so_far_kw=peak,
+    )
+    return DepotScenario(depot=depot, start=start, scenario=scenario, cars=cars)
+
+
+# --- the plan --------------------------------------------------------------------------
+
+
+def _cents(mxn: float) -> int:
+    return round(mxn * 100)
+
+
+def _costs(cost: Cost) -> dict[str, int]:
+    return {
+        "energy": _cents(cost.energy_mxn),
+        "capacity": _cents(cost.capacity_mxn),
+        "distribution": _cents(cost.distribution_mxn),
+        "total": _cents(cost.total_mxn),
+    }
+
+
+def current_plan(session: Session, depot_id: int) -> ChargingPlan | None:
+    return session.scalar(
+        select(ChargingPlan)
+        .where(ChargingPlan.depot_id == depot_id)
+        .order_by(ChargingPlan.created_at.desc(), ChargingPlan.id.desc())
+        .limit(1)
+    )
+
+
+def carry_on_cost(current: ChargingPlan, built: DepotScenario) -> int | None:
+    """What carrying on with ``current`` costs in the new scenario (centavos), or None when
+    it no longer holds: another set of cars, or a car it would leave short of its need."""
+    scenario = built.scenario
+    if set(current.schedule) != set(scenario.vehicle_ids):
+        return None
+    offset = round((built.start - current.start_at) / SLOT)
+    if offset < 0:
+        return None
+    kw = np.zeros((len(scenario.vehicle_ids), scenario.slots))
+    for i, key in enumerate(scenario.vehicle_ids):
+        rest = current.schedule[key][offset : offset + scenario.slots]
+        kw[i, : len(rest)] = rest
+    delivered = kw.sum(axis=1) * scenario.slot_hours
+    need = np.array([v.energy_kwh for v in scenario.vehicles])
+    if np.any(delivered < need - SHORT_TOLERANCE_KWH):
+        return None
+    return _cents(cost_of(scenario, kw).total_mxn)
+
+
+def _store(built: DepotScenario, plan: Plan, uncontrolled: Plan) -> ChargingPlan:
+    return ChargingPlan(
+        depot_id=built.depot.id,
+        strategy=plan.strategy,
+        status=str(plan.status),
+        start_at=built.start,
+        slot_minutes=SLOT_MINUTES,
+        site_limit_kw=built.scenario.site_limit_kw,
+        cost_cents=_cents(plan.cost.total_mxn),
+        uncontrolled_cost_cents=_cents(uncontrolled.cost.total_mxn),
+        costs={"plan": _costs(plan.cost), "uncontrolled": _costs(uncontrolled.cost)},
+        schedule={k: [round(x, 3) for x in v] for k, v in plan.schedule().items()},
+        short_kwh={k: round(v, 3) for k, v in plan.short_kwh.items() if v > 0},
+        punta=[bool(p) for p in built.scenario.punta],
+        cars={c.key: c.as_dict() for c in built.cars},
+    )
+
+
+@dataclass(frozen=True)
+class Replan:
+    plan: ChargingPlan
+    new: bool  # False: the current plan was kept
+    saving_cents: int  # what the new plan saves over carrying on (0 when there was none)
+
+
+def plan_depot(
+    session: Session,
+    depot: Depot,
+    now: datetime | None = None,
+    *,
+    threshold_cents: int = SAVING_THRESHOLD_CENTS,
+) -> Replan:
+    """Plan the depot from now; keep the current plan unless the new one saves more than
+    ``threshold_cents`` or the current one no longer holds. `NoTariff` without a tariff."""
+    built = depot_scenario(session, depot, now)
+    plan = make_plan(built.scenario, "optimal")
+    current = current_plan(session, depot.id)
+    carry_on = carry_on_cost(current, built) if current else None
+    saving = 0 if carry_on is None else carry_on - _cents(plan.cost.total_mxn)
+    if current is not None and carry_on is not None and saving <= threshold_cents:
+        return Replan(current, new=False, saving_cents=saving)
+    row = _store(built, plan, make_plan(built.scenario, "uncontrolled"))
+    session.add(row)
+    session.flush()
+    return Replan(row, new=True, saving_cents=saving)
+
+
+def replan_enabled_depots(session: Session, now: datetime | None = None) -> list[Replan]:
+    """Re-plan every depot whose planning is on (the 15-minute job); depots without a
+    tariff are skipped."""
+    depots = session.scalars(
+        select(Depot)
+        .join(DepotPlanning, DepotPlanning.depot_id == Depot.id)
+        .where(DepotPlanning.enabled.is_(True), Depot.retired_at.is_(None))
+        .order_by(Depot.id)
+    )
+    done = []
+    for depot in depots:
+        try:
+            done.append(plan_depot(session, depot, now))
+        except NoTariff:
+            continue
+    return done
+
+
+# --- sending it ------------------------------------------------------------------------
+
+RATE_UNIT_KEY = "ChargingScheduleAllowedChargingRateUnit"
+AC_MAX_KW = 22.0  # a connector of at most this is taken for AC (limited in A) unless told
+PROFILE_ID_BASE = 4200  # the plan's profile on EVSE n is 4200 + n, at stack level 1
+
+
+def _accepted_units(session: Session, charger_id: int) -> str | None:
+    """What the charger last said of ChargingScheduleAllowedChargingRateUnit, if asked."""
+    answers = session.scalars(
+        select(ChargerCommand.response)
+        .where(
+            ChargerCommand.charger_id == charger_id,
+            ChargerCommand.action == CommandAction.GET_CONFIGURATION,
+            ChargerCommand.status == CommandStatus.ACCEPTED,
+        )
+        .order_by(ChargerCommand.id.desc())
+    )
+    for response in answers:
+        for item in (response or {}).get("configuration_key") or []:
+            if item.get("key") == RATE_UNIT_KEY and item.get("value"):
+                return str(item["value"])
+    return None
+
+
+def rate_unit(session: Session, connector: ChargerConnector) -> str:
+    """W or A as the charger accepts; unknown: A for an AC connector (≤ 22 kW), W for DC."""
+    said = _accepted_units(session, connector.charger_id)
+    if said is not None:
+        return "W" if "Power" in said else "A"
+    return "A" if float(connector.max_kw or AC_MAX_KW) <= AC_MAX_KW else "W"
+
+
+def _profile_periods(kw: list[float], first: int) -> list[dict[str, Any]]:
+    """The car's kW from slot ``first`` as profile periods, one per change of power."""
+    periods: list[dict[str, Any]] = []
+    for slot in range(first, len(kw)):
+        if not periods or periods[-1]["limit_kw"] != f"{kw[slot]:.1f}":
+            periods.append(
+                {"start_s": (slot - first) * SLOT_MINUTES * 60, "limit_kw": f"{kw[slot]:.1f}"}
+            )
+    return periods
+
+
+def send_plan(
+    session: Session, plan: ChargingPlan, now: datetime | None = None
+) -> list[ChargerCommand]:
+    """The plan as charging profiles on the command bus, one per car with a connector:
+    TxProfile for a running transaction, TxDefaultProfile for a connector awaiting a
+    booked car; from the current slot on. The caller commits, then enqueues each
+    command (`workers.ocpp.enqueue_command`); an offline charger's command fails at once."""
+    start = slot_start(now or utcnow())
+    first = max(0, round((start - plan.start_at) / SLOT))
+    commands = []
+    for key, kw in plan.schedule.items():
+        car = plan.cars[key]
+        connector = session.get(ChargerConnector, car["connector_id"])
+        if connector is None or first >= len(kw):
+            continue
+        params: dict[str, Any] = {
+            "evse_id": connector.evse_id,
+            "profile_id": PROFILE_ID_BASE + connector.evse_id,
+            "stack_level": 1,
+            "purpose": "tx" if car.get("transaction_id") else "tx_default",
+            "periods": _profile_periods(kw, first),
+            "start_at": (plan.start_at + first * SLOT).isoformat(),
+            "unit": rate_unit(session, connector),
+        }
+        if car.get("transaction_id"):
+            params["transaction_id"] = car["transaction_id"]
+        commands.append(
+            request_command(
+                session, connector.charger_id, CommandAction.SET_CHARGING_PROFILE, params, None
+            )
+        )
+    return commands
+
+
+@dataclass(frozen=True)
+class DepotPlanState:
+    depot: Depot
+    enabled: bool
+    plan: ChargingPlan | None
+
+
+def depot_plans(session: Session) -> list[DepotPlanState]:
+    """Every active depot with its switch and its current plan (the managers' page)."""
+    depots = session.scalars(select(Depot).where(Depot.retired_at.is_(None)).order_by(Depot.name))
+    return [
+        DepotPlanState(d, planning_enabled(session, d.id), current_plan(session, d.id))
+        for d in depots
+    ]
+
+
+@dataclass(frozen=True)
+class ReadyAt:
+    target_pct: float
+    at: datetime
+
+
+def ready_at(session: Session, vehicle_id: int) -> ReadyAt | None:
+    """When the current plan of the car's depot has it at the target: the end of its last
+    slot drawing power. None when no plan holds the car or the plan leaves it short."""
+    vehicle = session.get(FleetVehicle, vehicle_id)
+    plan = current_plan(session, vehicle.depot_id) if vehicle else None
+    key = f"v{vehicle_id}"
+    if plan is None or key not in plan.schedule or key in plan.short_kwh:
+        return None
+    drawing = [i for i, kw in enumerate(plan.schedule[key]) if kw > 0]
+    if not drawing:
+        return None
+    return ReadyAt(TARGET_SOC, plan.start_at + (drawing[-1] + 1) * SLOT)
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    kw: float  # what the plan lets the car draw now
+    until: datetime | None  # when the plan gives it more power (None: not before it leaves)
+
+
+def held_back(session: Session, depot_id: int, now: datetime) -> dict[int, HeldBack]:
+    """The running sessions (by id) the depot's plan holds below their car's full power
+    now, with the start of the first slot that gives them more (the staff's board)."""
+    plan = current_plan(session, depot_id)
+    if plan is None or not planning_enabled(session, depot_id):
+        return {}
+    slot = round((slot_start(now) - plan.start_at) / SLOT)
+    held = {}
+    for key, kw in plan.schedule.items():
+        car = plan.cars[key]
+        if car.get("session_id") is None or not 0 <= slot < len(kw):
+            continue
+        if kw[slot] >= car["max_kw"] - 0.05:
+            continue
+        later = next((i for i in range(slot + 1, len(kw)) if kw[i] > kw[slot] + 0.05), None)
+        until = plan.start_at + later * SLOT if later is not None else None
+        held[car["session_id"]] = HeldBack(kw[slot], until)
+    return held

@@ -1,0 +1,191 @@
+"""A depot's smart-charging plan from its rows: tariff, connectors, cars plugged in and
+booked, the month's peaks; kept unless a new plan saves more than the threshold."""
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from portal.models import (
+    AuditEvent,
+    Booking,
+    ChargingPlan,
+    ConnectorType,
+    DepotTariff,
+    DepotTariffPrice,
+    MeterValue,
+    TariffKind,
+    TariffPeriod,
+    VehicleState,
+)
+from portal.services.charging import smart
+
+MX = ZoneInfo("America/Mexico_City")
+# A winter Tuesday at 18:00: punta (18:00-22:00) is the first 16 slots.
+NOW = datetime(2026, 12, 8, 18, 0, tzinfo=MX).astimezone(UTC)
+
+
+def _tariff(db, depot):
+    tariff = DepotTariff(
+        depot_id=depot.id,
+        kind=TariffKind.GDMTH,
+        effective_from=date(2026, 1, 1),
+        capacity_mxn_per_kw=Decimal("420"),
+        distribution_mxn_per_kw=Decimal("59"),
+        fixed_mxn_per_month=Decimal("900"),
+        transmission_mxn_per_kwh=Decimal("0"),
+    )
+    for period, price in (
+        (TariffPeriod.BASE, "0.90"),
+        (TariffPeriod.INTERMEDIA, "1.50"),
+        (TariffPeriod.PUNTA, "1.80"),
+    ):
+        tariff.prices.append(DepotTariffPrice(period=period, mxn_per_kwh=Decimal(price)))
+    db.add(tariff)
+    db.flush()
+
+
+def _soc(db, vehicle, pct):
+    db.merge(
+        VehicleState(
+            vehicle_id=vehicle.id,
+            imei=vehicle.tracker_imei,
+            device_time=NOW,
+            received_at=NOW,
+            latitude=19.4,
+            longitude=-99.1,
+            angle=0,
+            satellites=9,
+            speed=0,
+            position_valid=True,
+            last_record={},
+            soc_pct=pct,
+        )
+    )
+    db.flush()
+
+
+@pytest.fixture
+def depot(db, make_depot, make_charger, make_vehicle, make_charging_session, make_contract):
+    """A depot of 100 kW with one charger of two 60 kW connectors: car A plugged in at 30 %
+    (60 kWh battery), car B booked on the second connector from 22:00 to 06:00 at 50 %."""
+    depot = make_depot(site_power_kw=Decimal("100"))
+    _tariff(db, depot)
+    charger = make_charger(
+        depot=depot, connectors=[(ConnectorType.CCS2, "60"), (ConnectorType.CCS2, "60")]
+    )
+    plugged = make_vehicle(depot=depot, battery_kwh=Decimal("60"))
+    _soc(db, plugged, 30)
+    make_charging_session(charger, vehicle_id=plugged.id, transaction_id="77")
+    booked = make_contract(vehicle=make_vehicle(depot=depot, battery_kwh=Decimal("40")))
+    _soc(db, booked.vehicle, 50)
+    db.add(
+        Booking(
+            driver_id=booked.driver_id,
+            vehicle_id=booked.vehicle_id,
+            depot_id=depot.id,
+            connector_type=ConnectorType.CCS2,
+            charger_id=charger.id,
+            connector_id=charger.connectors[1].id,
+            window_start=NOW + timedelta(hours=4),
+            window_end=NOW + timedelta(hours=12),
+        )
+    )
+    db.flush()
+    depot.cars = (plugged, booked.vehicle)
+    return depot
+
+
+def test_the_plan_charges_every_car_by_morning_outside_punta_for_less(db, depot):
+    plugged, booked = depot.cars
+    result = smart.plan_depot(db, depot, NOW)
+    plan = result.plan
+    assert result.new
+    assert plan.id is not None
+    a, b = plan.schedule[f"v{plugged.id}"], plan.schedule[f"v{booked.id}"]
+    assert len(a) == smart.HORIZON_SLOTS
+    # Both need their energy to 90 %: (90-30) % of 60 kWh and (90-50) % of 40 kWh.
+    assert sum(a) / 4 == pytest.approx(36.0, abs=0.01)
+    assert sum(b) / 4 == pytest.approx(16.0, abs=0.01)
+    # Nothing in punta, the booked car not before its window, nobody after 06:00.
+    assert max(a[:16] + b[:16]) == 0
+    assert max(a[48:] + b[48:]) == 0
+    assert plan.punta[:16] == [True] * 16
+    assert not any(plan.punta[16:])
+    assert plan.cars[f"v{plugged.id}"]["transaction_id"] == "77"
+    assert plan.cars[f"v{booked.id}"]["booking_id"] is not None
+    assert plan.short_kwh == {}
+    assert plan.cost_cents < plan.uncontrolled_cost_cents
+    assert plan.costs["uncontrolled"]["capacity"] == 420 * 60 * 100  # 60 kW in punta
+
+
+def test_a_plan_is_kept_unless_a_new_one_saves_more_than_the_threshold(db, depot):
+    first = smart.plan_depot(db, depot, NOW).plan
+    later = smart.plan_depot(db, depot, NOW + timedelta(minutes=15))
+    assert not later.new
+    assert later.plan.id == first.id
+    # The plugged-in car turns out emptier: the plan no longer holds, a new one is made.
+    _soc(db, depot.cars[0], 10)
+    replaced = smart.plan_depot(db, depot, NOW + timedelta(minutes=30))
+    assert replaced.new
+    assert replaced.plan.id != first.id
+    assert sum(replaced.plan.schedule[f"v{depot.cars[0].id}"]) / 4 == pytest.approx(48.0, abs=0.01)
+
+
+def test_the_months_peaks_come_from_the_power_meter_values(db, depot):
+    charger_id = depot.cars[0].id and db.scalar(
+        select(Booking.charger_id).where(Booking.depot_id == depot.id)
+    )
+    punta = datetime(2026, 12, 3, 19, 0, tzinfo=MX)  # a Thursday in punta
+    base = datetime(2026, 12, 4, 3, 0, tzinfo=MX)  # base
+    for when, kw in ((punta, 40_000.0), (base, 70_000.0), (punta - timedelta(days=30), 99_000.0)):
+        for minute in (0, 5, 10):
+            db.add(
+                MeterValue(
+                    charger_id=charger_id,
+                    evse_id=1,
+                    sampled_at=when + timedelta(minutes=minute),
+                    measurand="Power.Active.Import",
+                    unit="W",
+                    value=kw,
+                )
+            )
+    db.flush()
+    built = smart.depot_scenario(db, depot, NOW)
+    # Last month's 99 kW does not count; this month's punta peak is 40, overall 70.
+    assert built.scenario.punta_peak_so_far_kw == pytest.approx(40.0)
+    assert built.scenario.peak_so_far_kw == pytest.approx(70.0)
+
+
+def test_only_depots_with_planning_on_are_replanned_and_the_switch_is_audited(
+    db, depot, make_depot, make_user
+):
+    other = make_depot()
+    _tariff(db, other)
+    manager = make_user()
+    assert smart.replan_enabled_depots(db, NOW) == []
+    smart.set_planning(db, depot, True, actor_id=manager.id)
+    assert smart.planning_enabled(db, depot.id)
+    assert not smart.planning_enabled(db, other.id)
+    done = smart.replan_enabled_depots(db, NOW)
+    assert [r.plan.depot_id for r in done] == [depot.id]
+    assert db.scalar(select(ChargingPlan.depot_id).where(ChargingPlan.depot_id == other.id)) is None
+    event = db.scalar(select(AuditEvent).where(AuditEvent.action == "depot.smart_charging"))
+    assert event.actor_id == manager.id
+    assert event.details == {"enabled": True}
+
+
+def test_a_depot_without_a_tariff_is_not_planned(db, make_depot):
+    with pytest.raises(smart.NoTariff):
+        smart.plan_depot(db, make_depot(), NOW)
+
+
+def test_the_board_learns_which_cars_the_plan_holds_back_and_until_when(db, depot, make_user):
+    smart.plan_depot(db, depot, NOW)
+    assert smart.held_back(db, depot.id, NOW) == {}  # planning off: nothing is held
+    smart.set_planning(db, depot, True, actor_id=make_user().id)
+    (held,) = smart.held_back(db, depot.id, NOW).values()
+    assert held.kw == 0  # punta
+    assert held.until.astimezone(MX).hour >= 22  # not before punta ends

@@ -1,0 +1,91 @@
+"""The managers' smart-charging page: each depot's plan as a chart against the site
+limit with punta shaded, its cost against uncontrolled charging, and the switch."""
+
+from datetime import timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from portal.models import AuditEvent, ConnectorType, Role
+from portal.services.charging import smart
+from tests.services.charging.test_smart import NOW, _soc, _tariff
+
+
+def test_managers_see_the_plan_its_saving_and_turn_planning_on(
+    client, login, db, make_user, make_depot, make_charger, make_vehicle, make_charging_session
+):
+    depot = make_depot(name="Depósito Vallejo", site_power_kw=Decimal("100"))
+    _tariff(db, depot)
+    charger = make_charger(depot=depot, connectors=[(ConnectorType.CCS2, "60")])
+    car = make_vehicle(depot=depot, battery_kwh=Decimal("60"), plate="SMT-001")
+    _soc(db, car, 30)
+    make_charging_session(charger, vehicle_id=car.id)
+    plan = smart.plan_depot(db, depot, NOW).plan
+    db.commit()
+    manager = make_user(Role.MANAGER)
+    login(manager)
+    page = client.get("/gerencia/carga-inteligente")
+    assert page.status_code == 200
+    html = page.text
+    assert "Depósito Vallejo" in html
+    assert "La planeación está apagada" in html
+    assert 'class="shade"' in html  # punta shaded
+    assert 'class="limit"' in html  # the site's 100 kW
+    assert "SMT-001" in html
+    saving = plan.uncontrolled_cost_cents - plan.cost_cents
+    assert f"{saving / 100:,.2f}" in html
+    sent = client.post(f"/gerencia/carga-inteligente/{depot.id}", data={"enabled": "on"})
+    assert sent.status_code == 303
+    assert smart.planning_enabled(db, depot.id)
+    event = db.scalar(select(AuditEvent).where(AuditEvent.action == "depot.smart_charging"))
+    assert event.actor_id == manager.id
+    assert "La planeación está encendida" in client.get("/gerencia/carga-inteligente").text
+
+
+def test_a_bad_switch_is_refused(client, login, make_user, make_depot):
+    login(make_user(Role.MANAGER))
+    depot = make_depot()
+    assert (
+        client.post(f"/gerencia/carga-inteligente/{depot.id}", data={"enabled": "x"}).status_code
+        == 422
+    )
+    assert (
+        client.post("/gerencia/carga-inteligente/999999", data={"enabled": "on"}).status_code == 404
+    )
+
+
+def test_the_driver_sees_when_their_car_will_be_ready(
+    client, login, db, make_depot, make_charger, make_vehicle, make_contract, make_charging_session
+):
+    depot = make_depot(site_power_kw=Decimal("100"))
+    _tariff(db, depot)
+    charger = make_charger(depot=depot, connectors=[(ConnectorType.CCS2, "60")])
+    contract = make_contract(vehicle=make_vehicle(depot=depot, battery_kwh=Decimal("60")))
+    _soc(db, contract.vehicle, 30)
+    make_charging_session(charger, vehicle_id=contract.vehicle_id, driver_id=contract.driver_id)
+    smart.plan_depot(db, depot, NOW)
+    db.commit()
+    ready = smart.ready_at(db, contract.vehicle_id)
+    assert NOW < ready.at <= NOW + timedelta(hours=12)  # by 06:00
+    login(contract.driver.user)
+    fragment = client.get("/conductor/cargar/en-curso", headers={"HX-Request": "true"})
+    local = ready.at.astimezone(ZoneInfo("America/Mexico_City")).strftime("%H:%M")
+    assert f"Tu auto estará al 90 % a las {local}." in fragment.text
+
+
+def test_staff_see_on_the_board_which_cars_are_held_back(
+    client, login, db, make_user, make_depot, make_charger, make_vehicle, make_charging_session
+):
+    depot = make_depot(site_power_kw=Decimal("10"))  # below the car's 60 kW: always held
+    _tariff(db, depot)
+    charger = make_charger(depot=depot, connectors=[(ConnectorType.CCS2, "60")])
+    car = make_vehicle(depot=depot, battery_kwh=Decimal("60"))
+    _soc(db, car, 30)
+    make_charging_session(charger, vehicle_id=car.id)
+    smart.set_planning(db, depot, True, actor_id=None)
+    smart.plan_depot(db, depot)
+    db.commit()
+    login(make_user(Role.STAFF))
+    text = client.get(f"/operacion/cargadores?depot={depot.id}").text
+    assert "Retenido por el plan a " in text
