@@ -253,7 +253,9 @@ def test_a_second_make_run_says_so_and_leaves_the_first_alone(running):
 
 @needs_a_namespace
 def test_a_killed_embedded_service_stops_everything_and_the_data_stays(running, instance):
-    running.inside(wait_until, lambda: readings_stored() > 0, 120, "a stored reading")
+    running.inside(
+        lambda: wait_until(lambda: readings_stored() > 0, timeout=120, what="a stored reading")
+    )
     stored = running.inside(readings_stored)
     running.remember_processes()
     wrapper = next(p for p in running.descendants if "serve redis" in " ".join(p.cmdline()))
