@@ -10,7 +10,7 @@ keeps state the other needs; whichever starts first, they agree. The demo's hist
 (`portal.demo.history`) is the same plan over the past: the ledger's energy charges, the
 charging sessions, the daily km and a week of telemetry are what it says happened.
 
-How a car's day goes (a "world day" runs from 04:00 to 04:00, Mexico City time):
+How a car's day goes (a "world day" is a calendar day in Mexico City):
 
 - Every car under an active contract whose driver has a charging card works six days in
   seven (a day off is drawn). It leaves its depot in the morning, drives passengers
@@ -36,7 +36,7 @@ How a car's day goes (a "world day" runs from 04:00 to 04:00, Mexico City time):
 
 What can still step: a day whose plan could not close on its anchor (a remote session
 after the day's charge, a charge cut short) ends off the next day's anchor, and the
-next day starts from its own anchor at 04:00, when the car is parked.
+next day starts from its own anchor at midnight, when the car is parked.
 """
 
 from __future__ import annotations
@@ -62,8 +62,10 @@ from telemetry.battery.simulate import SimulatedCar, draw_car
 
 WORLD_SEED = 14
 LOCAL = ZoneInfo("America/Mexico_City")
-DAY_STARTS = time(4, 0)
-"""A world day runs from 04:00 to 04:00 local time, when every car is parked."""
+DAY_STARTS = time(0, 0)
+"""A world day is a local calendar day: every car is parked at its depot at midnight (the
+evening's last trips go faster to be home by then), so a day's km are the calendar day's
+km the telemetry rollup counts."""
 ODOMETER_EPOCH = date(2025, 1, 6)
 """World days are counted from here: a car's odometer adds up its days since then."""
 ROAD_FACTOR = 1.3
@@ -359,7 +361,7 @@ def _lerp(t0: datetime, t1: datetime, v0: float, v1: float, at: datetime) -> flo
 
 
 def world_day(at: datetime) -> date:
-    """The world day an instant belongs to (days start at 04:00 local)."""
+    """The world day an instant belongs to (its local date)."""
     local = at.astimezone(LOCAL)
     return (local - timedelta(hours=DAY_STARTS.hour, minutes=DAY_STARTS.minute)).date()
 
@@ -945,16 +947,17 @@ class _CarLife:
         if booking is not None:
             return (yield from self.toward(booking))
         morning_left = self.km_left - self.draw.evening_km
+        hours = (self.end - self.t).total_seconds() / 3600 - 0.5  # home before midnight
         if not self.charged:
             if morning_left <= 0.05:
                 return (yield from self.charge(None))
-            place = self.next_place(morning_left)
+            place = self.next_place(morning_left, hours)
             if place is None:  # the morning's last leg home, to the morning's km
                 return (yield from self.drive_home(morning_left))
             return (yield from self.trip(place))
         if self.soc - self.km_left * self.pct_per_km < RESERVE_PCT and self.soc < 95:
             return (yield from self.charge(None))  # a top-up
-        place = self.next_place(self.km_left)
+        place = self.next_place(self.km_left, hours)
         if place is None:
             return (yield from self.drive_home(self.km_left))
         return (yield from self.trip(place))

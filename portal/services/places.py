@@ -113,6 +113,13 @@ def describe_position(
     return _nearest(latitude, longitude, (p for p in places if p.kind == "colonia"))
 
 
+def near_a_depot(
+    latitude: float, longitude: float, depots: Sequence[Place], radius_m: float = 500
+) -> bool:
+    """Within `radius_m` of one of the depots (where its chargers are)."""
+    return any(distance_m(latitude, longitude, d.latitude, d.longitude) < radius_m for d in depots)
+
+
 def depot_places(session: Session) -> list[Place]:
     """The depots with a position, as places."""
     rows = session.execute(select(Depot.name, Depot.latitude, Depot.longitude).order_by(Depot.id))

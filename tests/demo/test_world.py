@@ -115,7 +115,7 @@ def test_a_day_is_continuous_and_ends_on_the_next_days_anchor():
                 assert b.odometer_start_m == pytest.approx(a.odometer_end_m)
             assert min(s.soc_end for s in segments) >= 9.9, car.plate
         for today, tomorrow in itertools.pairwise(days):
-            # The odometer and the charge carry over midnight's 04:00 to the next day.
+            # The odometer and the charge carry over midnight to the next day.
             assert tomorrow.segments[0].odometer_start_m == pytest.approx(
                 today.segments[-1].odometer_end_m
             )
@@ -289,9 +289,10 @@ def test_a_remote_start_plugs_the_car_in_and_a_remote_stop_ends_it():
     assert World(small_world_inputs(starts=(refused,))).remote_session(refused) is None
 
 
-def test_the_world_day_starts_at_four_in_the_morning():
-    assert world_day(at_local(DAY, 3, 59)) == DAY - timedelta(days=1)
-    assert world_day(at_local(DAY, 4, 0)) == DAY
+def test_the_world_day_is_the_local_calendar_day():
+    assert world_day(at_local(DAY, 0, 0)) == DAY
+    assert world_day(at_local(DAY, 23, 59)) == DAY
+    assert world_day(at_local(DAY, 5, 59) - timedelta(hours=6)) == DAY - timedelta(days=1)
 
 
 # --- The seeded demo, as the simulators read it -------------------------------------------------
