@@ -89,6 +89,42 @@ def _bearing(a: tuple[float, float], b: tuple[float, float]) -> int:
     return round(math.degrees(math.atan2(dlon, dlat))) % 360
 
 
+TRACKER_IO = (239, 240, 21, 66, 67, 16, 87, 152, 304, 914, 915, 916)
+"""The IO elements the demo's trackers send, in the order they send them."""
+
+
+def tracker_io(
+    *,
+    ignition: bool,
+    moving: bool,
+    odometer_m: int,
+    soc_pct: int,
+    range_m: int,
+    plugged: bool,
+    charging: bool,
+    rng: random.Random,
+) -> dict[int, int]:
+    """The IO elements an FMC130 with the car's CAN adapter sends: ignition (239),
+    movement (240), GSM signal (21), external and battery voltage (66, 67), GNSS and CAN
+    odometer (16, 87), state of charge (152), range (304), plugged in (914), charging
+    (915), driving (916)."""
+    r = rng.random
+    return {
+        239: int(ignition),
+        240: int(moving),
+        21: 2 + int(4 * r()),
+        66: 12_600 + int(1_601 * r()) if ignition or charging else 12_300,
+        67: 3_950 + int(201 * r()),
+        16: odometer_m,
+        87: odometer_m,
+        152: soc_pct,
+        304: range_m,
+        914: int(plugged),
+        915: int(charging),
+        916: int(ignition and moving),
+    }
+
+
 @dataclass
 class SimVehicle:
     """One car and its tracker. `step(dt)` advances it; `record(now)` reads the tracker."""
@@ -198,20 +234,18 @@ class SimVehicle:
         fix = self.no_fix_s == 0
         moving = self.speed > 0
         soc = round(self.soc)
-        io: dict[int, int | bytes] = {
-            239: int(self.ignition),
-            240: int(moving),
-            21: rng.randint(2, 5),
-            66: rng.randint(12_600, 14_200) if self.ignition or self.charging else 12_300,
-            67: rng.randint(3_950, 4_150),
-            16: round(self.odometer_m),
-            87: round(self.odometer_m),
-            152: soc,
-            304: round(self.range_km * 1000 * self.soc / 100),
-            914: int(self.plugged),
-            915: int(self.charging),
-            916: int(self.ignition and moving),
-        }
+        io: dict[int, int | bytes] = dict(
+            tracker_io(
+                ignition=self.ignition,
+                moving=moving,
+                odometer_m=round(self.odometer_m),
+                soc_pct=soc,
+                range_m=round(self.range_km * 1000 * self.soc / 100),
+                plugged=self.plugged,
+                charging=self.charging,
+                rng=rng,
+            )
+        )
         return make_record(
             now,
             longitude=self.position[1],

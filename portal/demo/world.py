@@ -85,6 +85,8 @@ MANUAL_TARGET_PCT = 100.0
 CAR_DC_KW = {30.0: 30.0, 31.4: 36.0, 38.8: 40.0}
 """The cars' DC charging power by battery size (the demo's catalogue), kW into the battery."""
 DEFAULT_DC_KW = 40.0
+ANCHORED_KMH = 24.0
+"""The average speed of a morning in traffic, for days whose trips are not simulated."""
 REFRESH_SECONDS = 10.0
 """How often the simulators read the world's inputs again (new bookings and commands)."""
 
@@ -389,7 +391,7 @@ def _bearing(a: Point, b: Point) -> int:
     return round(math.degrees(math.atan2(dlon, dlat))) % 360
 
 
-def _along(path: Sequence[Point], fraction: float) -> tuple[Point, int]:
+def point_along(path: Sequence[Point], fraction: float) -> tuple[Point, int]:
     """The point `fraction` of the way along a path, and the heading there."""
     if len(path) == 1:
         return path[0], 0
@@ -608,7 +610,7 @@ class World:
             else 1.0
         )
         fraction = max(0.0, min(1.0, fraction))
-        point, heading = _along(segment.path, fraction)
+        point, heading = point_along(segment.path, fraction)
         odometer = (
             segment.odometer_start_m
             + (segment.odometer_end_m - segment.odometer_start_m) * fraction
@@ -657,6 +659,48 @@ class World:
             ):
                 return session
         return None
+
+    def anchored_sessions(self, depot_id: int, day: date) -> list[PlannedSession]:
+        """The depot's charges on `day` as the cars' anchors have them, without simulating
+        their trips (the history's older weeks): each working car plugs in when its
+        morning's km are done (at ANCHORED_KMH, plus a stop per 12 km), on the first
+        connector of its type that is free. The same energy and state of charge as the
+        simulated day's main charge; only the time and the connector are estimates."""
+        connectors = sorted(
+            (c for c in self.connectors.values() if c.depot_id == depot_id),
+            key=lambda c: (c.identity, c.evse_id),
+        )
+        free_at = {c.id: day_start(day) for c in connectors}
+        wanted = []
+        for car in sorted(self.cars.values(), key=lambda c: c.vehicle_id):
+            draw = self.draw(car, day) if car.depot_id == depot_id else None
+            if draw is None or not draw.works:
+                continue
+            hours = draw.morning_km / ANCHORED_KMH + draw.morning_km / 12 * 8 / 60
+            wanted.append((_local_hours(day, draw.leave_hour + hours), car, draw))
+        sessions = []
+        for arrives, car, draw in sorted(wanted, key=lambda w: (w[0], w[1].vehicle_id)):
+            fits = [c for c in connectors if c.connector_type == car.connector_type]
+            if not fits:
+                continue
+            connector = min(fits, key=lambda c: (max(free_at[c.id], arrives), c.id))
+            start = max(free_at[connector.id], arrives) + timedelta(minutes=2)
+            session = _plan_session(
+                key=f"{car.vin}:{day.isoformat()}:1",
+                car=car,
+                connector=connector,
+                start=start,
+                soc=draw.charge_at_soc,
+                target=draw.target_soc,
+                capacity_kwh=draw.capacity_kwh,
+                battery_kw=self.dc_kw(car, connector),
+                efficiency=self.battery(car).dc_efficiency,
+                booking_id=None,
+                manual=False,
+            )
+            free_at[connector.id] = session.end + timedelta(minutes=1)
+            sessions.append(session)
+        return sorted(sessions, key=lambda s: (s.start, s.connector_id))
 
     def sessions_between(
         self, start: datetime, end: datetime, depot_id: int | None = None
@@ -821,7 +865,7 @@ class _CarLife:
         span = (last.end - last.start).total_seconds()
         f = max(0.0, min(1.0, (at - last.start).total_seconds() / span)) if span else 1.0
         if last.kind == "driving":
-            point, _heading = _along(last.path, f)
+            point, _heading = point_along(last.path, f)
             full = last.odometer_end_m - last.odometer_start_m
             self.km_left += full * (1 - f) / 1000  # driven later
             kept = max(1, math.ceil(f * (len(last.path) - 1)))
