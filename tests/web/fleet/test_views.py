@@ -1,11 +1,14 @@
 """The live fleet (staff, tablet): the fleet list (filters, pages, 422), the board
 (flags, filters, map), a vehicle's page (charts toggle, raw frame, 404)."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
-from portal.models import Role
+from portal.demo.seed import seed_demo
+from portal.models import Contract, ContractStatus, Role
 from portal.services import telemetry_rollups as rollups
 from tests.web import HX
 
@@ -132,3 +135,25 @@ def test_fleet_bad_filters_are_422_in_spanish(client, login, make_user, fleet, q
     response = client.get(f"/operacion/flota?{query}", headers={"HX-Request": "true"})
     assert response.status_code == 422
     assert "Revisa los filtros." in response.text
+
+
+def test_a_vehicle_on_a_fresh_demo_has_a_week_of_charts_and_trips(
+    db, client, login, make_user, clock
+):
+    clock.pin(datetime.now(UTC))
+    seed_demo(db, vehicles=12)
+    vehicle_id = db.scalar(
+        select(Contract.vehicle_id)
+        .where(Contract.status == ContractStatus.ACTIVE)
+        .order_by(Contract.vehicle_id)
+    )
+    login(make_user(Role.STAFF))
+    week = client.get(f"/operacion/vehiculos/{vehicle_id}?period=7d").text
+    assert "Sin viajes en los últimos 7 días" not in week
+    trips = week.split('id="trips-title"')[1].split("</section>")[0]
+    assert trips.count("<tr>") > 20
+    charging = week.split('id="charging-title"')[1].split("</section>")[0]
+    assert charging.count("<tr>") >= 5
+    # The charge line has a point every half hour of the week.
+    lines = re.findall(r'<polyline points="([^"]+)" class="line-soc"', week)
+    assert sum(len(points.split()) for points in lines) > 250
