@@ -1,12 +1,17 @@
 """Simulated charge points speaking real OCPP (the `ocpp` library as the client).
 
 `python -m charging.simulate` connects the demo chargers (demo mode only: it knows
-their password) to the CSMS: each boots, heartbeats, reports its connectors, answers
-remote commands, and now and then a driver plugs in and charges with meter values.
-Chargers with an odd number speak OCPP 1.6J, even ones 2.0.1.
+their password) to the CSMS: each boots, heartbeats, reports its connectors and answers
+remote commands. Its sessions are the demo world's (`portal.demo.world`, the plan the
+simulated trackers follow too): a connector runs an OCPP session exactly while the plan
+has a car plugged in on it, with that car's driver's card, metering the energy the plan
+says the car takes; a driver's remote start or stop is accepted when the plan, with that
+request in it, starts or ends a session. Chargers with an odd number speak OCPP 1.6J,
+even ones 2.0.1.
 
-Options: `--url` (default ws://127.0.0.1:9000/ocpp), `--limit N`, `--session-chance`
-(per connector per minute), `--meter-interval` seconds.
+Options: `--url` (default ws://127.0.0.1:9000/ocpp), `--limit N`, `--meter-interval`
+seconds; `--no-world`: the chargers only answer commands (a remote start charges the car
+to full), plus random sessions at `--session-chance` (per connector per minute).
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ import contextlib
 import logging
 import random
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import websockets
 from ocpp.routing import on
@@ -32,6 +38,9 @@ from ocpp.v201 import ChargePoint as Cp201
 from ocpp.v201 import call as c201
 from ocpp.v201 import call_result as r201
 from ocpp.v201.enums import Action as A201
+
+if TYPE_CHECKING:
+    from portal.demo.world import LiveWorld, PlannedSession, World
 
 log = logging.getLogger("charging.simulate")
 
@@ -50,6 +59,12 @@ class Outlet:
     soc: float = 30.0
     limit_kw: float | None = None
     task: asyncio.Task[None] | None = None
+    connector_id: int | None = None  # charger_connectors.id: where the world's plan puts cars
+    plan: PlannedSession | None = None  # the world's session this outlet runs
+    joined_wh: int = 0  # the register when it joined the plan's session
+    joined_soc: float = 0.0
+    planned_kw: float | None = None  # what the plan's car draws now
+    joined_at: datetime | None = None
 
 
 @dataclass
@@ -59,6 +74,23 @@ class ChargerSpec:
     version: str = "ocpp1.6"  # or "ocpp2.0.1"
     outlets: int = 2
     id_tags: list[str] = field(default_factory=list)
+    connectors: dict[int, int] = field(default_factory=dict)  # evse id → connector id
+
+
+class WorldFollower:
+    """The demo world for a process of chargers: read again from the database as often
+    as the world says and at once when a remote command arrives (off the event loop)."""
+
+    def __init__(self, live: LiveWorld) -> None:
+        self.live = live
+        self.lock = asyncio.Lock()
+
+    async def world(self, fresh: bool = False) -> World:
+        if fresh or self.live.monotonic() - self.live.loaded_at >= self.live.refresh:
+            async with self.lock:
+                inputs = await asyncio.to_thread(self.live.load)
+                self.live.use(inputs)
+        return self.live.world
 
 
 class SimMixin:
@@ -70,16 +102,19 @@ class SimMixin:
     heartbeat_interval: float
     booted: asyncio.Event
 
-    def init_sim(self, spec: ChargerSpec, meter_interval: float) -> None:
+    def init_sim(
+        self,
+        spec: ChargerSpec,
+        meter_interval: float,
+        world: WorldFollower | None = None,
+        outlets: dict[int, Outlet] | None = None,
+    ) -> None:
         self.spec = spec
         self.meter_interval = meter_interval
         self.heartbeat_interval = 60.0
         self.booted = asyncio.Event()
-        rng = random.Random(spec.identity)
-        self.outlets = {
-            i: Outlet(i, energy_wh=rng.randrange(100_000, 9_000_000))
-            for i in range(1, spec.outlets + 1)
-        }
+        self.world = world
+        self.outlets = outlets if outlets is not None else new_outlets(spec)
         self.tasks: set[asyncio.Task[Any]] = set()
 
     def later(self, coroutine: Any) -> None:
@@ -89,25 +124,126 @@ class SimMixin:
         task.add_done_callback(self.tasks.discard)
 
     def power_kw(self, outlet: Outlet) -> float:
-        kw = outlet.max_kw * (0.95 if outlet.soc < 80 else 0.4)
+        """The power the outlet delivers now: what the car draws (the world's plan says,
+        else the outlet's rating, less above 80 %), under the charging profile's limit."""
+        if outlet.planned_kw is not None:
+            kw = outlet.planned_kw
+        else:
+            kw = outlet.max_kw * (0.95 if outlet.soc < 80 else 0.4)
         return min(kw, outlet.limit_kw) if outlet.limit_kw is not None else kw
 
     async def charge(self, outlet: Outlet) -> None:
-        """Meter values while the car charges, until stopped or full."""
+        """Meter values while the car charges, until stopped (or, outside the world's
+        plan, full)."""
         while outlet.transaction_id is not None:
             await asyncio.sleep(self.meter_interval)
-            kw = self.power_kw(outlet)
-            outlet.energy_wh += int(kw * 1000 * self.meter_interval / 3600)
-            outlet.soc = min(100.0, outlet.soc + kw * self.meter_interval / 3600 / 0.4)
+            if outlet.plan is not None:
+                kw = self.follow_meter(outlet, datetime.now(UTC))
+            else:
+                kw = self.power_kw(outlet)
+                outlet.energy_wh += int(kw * 1000 * self.meter_interval / 3600)
+                outlet.soc = min(100.0, outlet.soc + kw * self.meter_interval / 3600 / 0.4)
             await self.send_meter_values(outlet, kw)
-            if outlet.soc >= 100:
+            if outlet.plan is None and outlet.soc >= 100:
                 await self.stop_session(outlet, "EVDisconnected")
+
+    def follow_meter(self, outlet: Outlet, now: datetime) -> float:
+        """The register and the car's state of charge as the plan has them now. Under a
+        charging profile's limit the outlet meters the limited power instead, and the
+        battery gains what was metered × the car's efficiency ÷ its capacity."""
+        plan = outlet.plan
+        if plan is None:
+            return 0.0
+        outlet.planned_kw = plan.power_kw(now)
+        kw = self.power_kw(outlet)
+        if kw >= outlet.planned_kw:
+            joined = outlet.joined_at or plan.start
+            exact = outlet.joined_wh + plan.energy_wh(now) - plan.energy_wh(joined)
+            outlet.energy_wh = max(outlet.energy_wh, round(exact))
+        else:
+            outlet.energy_wh += round(kw * 1000 * self.meter_interval / 3600)
+        gained_kwh = (outlet.energy_wh - outlet.joined_wh) / 1000 * plan.efficiency
+        outlet.soc = min(100.0, outlet.joined_soc + gained_kwh / plan.capacity_kwh * 100)
+        return kw
+
+    async def follow_world(self) -> None:
+        """Run the world's sessions on this charger's outlets: start one when the plan
+        plugs a car in, stop it when the plan unplugs it."""
+        if self.world is None:
+            return
+        while True:
+            world = await self.world.world()
+            now = datetime.now(UTC)
+            plan = planned_sessions(world, self.outlets.values(), now)
+            for outlet in self.outlets.values():
+                planned = plan.get(outlet.evse_id)
+                running = outlet.plan
+                if running is not None and (planned is None or planned.key != running.key):
+                    current = world.session_on(outlet.connector_id or 0, running.start)
+                    reason = current.stop_reason if current is not None else "EVDisconnected"
+                    outlet.plan, outlet.planned_kw = None, None
+                    await self.stop_session(outlet, reason)
+                if planned is not None and outlet.plan is None and outlet.transaction_id is None:
+                    outlet.plan = planned
+                    outlet.joined_wh, outlet.joined_soc = outlet.energy_wh, planned.soc(now)
+                    outlet.joined_at = now
+                    outlet.soc, outlet.planned_kw = planned.soc(now), planned.power_kw(now)
+                    await self.start_session(outlet, planned.id_tag)  # type: ignore[attr-defined]
+            await asyncio.sleep(min(self.meter_interval, 5.0))
+
+    async def world_accepts_start(self, evse_id: int | None, id_tag: str) -> bool:
+        """A driver's remote start: accepted when the plan, read again with the request
+        in it, plugs their car in on this outlet for it."""
+        if self.world is None:
+            return False
+        world = await self.world.world(fresh=True)
+        outlet = self.outlets.get(evse_id or 0)
+        if outlet is None or outlet.connector_id is None:
+            return False
+        since = datetime.now(UTC) - timedelta(minutes=5)
+        asked = [
+            r
+            for r in world.inputs.starts
+            if r.connector_id == outlet.connector_id and r.id_tag == id_tag and r.at >= since
+        ]
+        return bool(asked) and world.remote_session(asked[-1]) is not None
+
+    async def world_accepts_stop(self, outlet: Outlet) -> bool:
+        """A remote stop: accepted when the plan, read again, ends the outlet's session."""
+        if self.world is None or outlet.plan is None or outlet.connector_id is None:
+            return False
+        world = await self.world.world(fresh=True)
+        current = world.session_on(outlet.connector_id, outlet.plan.start)
+        return current is not None and current.stop_reason == "Remote"
 
     async def send_meter_values(self, outlet: Outlet, kw: float) -> None:
         raise NotImplementedError
 
     async def stop_session(self, outlet: Outlet, reason: str) -> None:
         raise NotImplementedError
+
+
+def planned_sessions(
+    world: World, outlets: Iterable[Outlet], at: datetime
+) -> dict[int, PlannedSession]:
+    """What the chargers run: the world's session on each outlet at `at`, by EVSE id."""
+    found = {}
+    for outlet in outlets:
+        session = world.session_on(outlet.connector_id, at) if outlet.connector_id else None
+        if session is not None:
+            found[outlet.evse_id] = session
+    return found
+
+
+def new_outlets(spec: ChargerSpec) -> dict[int, Outlet]:
+    """A charger's outlets, each with its own energy register."""
+    rng = random.Random(spec.identity)
+    return {
+        i: Outlet(
+            i, energy_wh=rng.randrange(100_000, 9_000_000), connector_id=spec.connectors.get(i)
+        )
+        for i in range(1, spec.outlets + 1)
+    }
 
 
 class Sim16(SimMixin, Cp16):
@@ -122,7 +258,7 @@ class Sim16(SimMixin, Cp16):
         )
         self.heartbeat_interval = float(answer.interval)
         for outlet in self.outlets.values():
-            await self.status(outlet.evse_id, "Available")
+            await self.status(outlet.evse_id, "Charging" if outlet.transaction_id else "Available")
         self.booted.set()
 
     async def status(self, connector_id: int, status: str) -> None:
@@ -206,7 +342,10 @@ class Sim16(SimMixin, Cp16):
         await self.status(outlet.evse_id, "Available")
 
     @on(A16.remote_start_transaction)
-    def on_remote_start(self, id_tag: str, connector_id: int | None = None, **kw: Any) -> Any:
+    async def on_remote_start(self, id_tag: str, connector_id: int | None = None, **kw: Any) -> Any:
+        if self.world is not None:
+            accepted = await self.world_accepts_start(connector_id, id_tag)
+            return r16.RemoteStartTransaction(status="Accepted" if accepted else "Rejected")
         free = [o for o in self.outlets.values() if o.transaction_id is None]
         outlet = self.outlets.get(connector_id) if connector_id else (free[0] if free else None)
         if outlet is None or outlet.transaction_id is not None:
@@ -215,9 +354,12 @@ class Sim16(SimMixin, Cp16):
         return r16.RemoteStartTransaction(status="Accepted")
 
     @on(A16.remote_stop_transaction)
-    def on_remote_stop(self, transaction_id: int, **kw: Any) -> Any:
+    async def on_remote_stop(self, transaction_id: int, **kw: Any) -> Any:
         for outlet in self.outlets.values():
             if outlet.transaction_id == str(transaction_id):
+                if self.world is not None:
+                    accepted = await self.world_accepts_stop(outlet)
+                    return r16.RemoteStopTransaction(status="Accepted" if accepted else "Rejected")
                 self.later(self.stop_session(outlet, "Remote"))
                 return r16.RemoteStopTransaction(status="Accepted")
         return r16.RemoteStopTransaction(status="Rejected")
@@ -317,7 +459,7 @@ class Sim201(SimMixin, Cp201):
         )
         self.heartbeat_interval = float(answer.interval)
         for outlet in self.outlets.values():
-            await self.status(outlet.evse_id, "Available")
+            await self.status(outlet.evse_id, "Occupied" if outlet.transaction_id else "Available")
         self.booted.set()
 
     async def status(self, evse_id: int, status: str) -> None:
@@ -430,9 +572,12 @@ class Sim201(SimMixin, Cp201):
         await self.status(outlet.evse_id, "Available")
 
     @on(A201.request_start_transaction)
-    def on_request_start(
+    async def on_request_start(
         self, id_token: dict[str, Any], remote_start_id: int, evse_id: int | None = None, **kw: Any
     ) -> Any:
+        if self.world is not None:
+            accepted = await self.world_accepts_start(evse_id, id_token["id_token"])
+            return r201.RequestStartTransaction(status="Accepted" if accepted else "Rejected")
         free = [o for o in self.outlets.values() if o.transaction_id is None]
         outlet = self.outlets.get(evse_id) if evse_id else (free[0] if free else None)
         if outlet is None or outlet.transaction_id is not None:
@@ -441,9 +586,13 @@ class Sim201(SimMixin, Cp201):
         return r201.RequestStartTransaction(status="Accepted")
 
     @on(A201.request_stop_transaction)
-    def on_request_stop(self, transaction_id: str, **kw: Any) -> Any:
+    async def on_request_stop(self, transaction_id: str, **kw: Any) -> Any:
         for outlet in self.outlets.values():
             if outlet.transaction_id == transaction_id:
+                if self.world is not None:
+                    accepted = await self.world_accepts_stop(outlet)
+                    status = "Accepted" if accepted else "Rejected"
+                    return r201.RequestStopTransaction(status=status)
                 self.later(self.stop_session(outlet, "Remote"))
                 return r201.RequestStopTransaction(status="Accepted")
         return r201.RequestStopTransaction(status="Rejected")
@@ -544,9 +693,14 @@ def auth_header(identity: str, password: str) -> dict[str, str]:
 
 
 async def connect(
-    url: str, spec: ChargerSpec, meter_interval: float = 10.0
+    url: str,
+    spec: ChargerSpec,
+    meter_interval: float = 10.0,
+    world: WorldFollower | None = None,
+    outlets: dict[int, Outlet] | None = None,
 ) -> tuple[SimMixin, asyncio.Task[None]]:
-    """Open one simulated charger's socket, start its receive loop, and boot it."""
+    """Open one simulated charger's socket, start its receive loop, and boot it. Given
+    the outlets of an earlier connection, their registers and running sessions go on."""
     ws = await websockets.connect(
         f"{url.rstrip('/')}/{spec.identity}",
         subprotocols=[spec.version],  # type: ignore[list-item]
@@ -555,21 +709,32 @@ async def connect(
     )
     cls = Sim201 if spec.version == "ocpp2.0.1" else Sim16
     charger = cls(spec.identity, ws)
-    charger.init_sim(spec, meter_interval)
+    charger.init_sim(spec, meter_interval, world, outlets)
     receiver = asyncio.create_task(charger.start())
     await charger.boot()
+    for outlet in charger.outlets.values():
+        if outlet.transaction_id is not None:  # a session that ran through the reconnection
+            outlet.task = asyncio.create_task(charger.charge(outlet))
     return charger, receiver
 
 
 async def run_charger(
-    url: str, spec: ChargerSpec, meter_interval: float, session_chance: float, stop: asyncio.Event
+    url: str,
+    spec: ChargerSpec,
+    meter_interval: float,
+    session_chance: float,
+    stop: asyncio.Event,
+    world: WorldFollower | None = None,
 ) -> None:
-    """Keep one charger connected (reconnecting with back-off) until `stop`."""
+    """Keep one charger connected (reconnecting with back-off) until `stop`. With the
+    world, its sessions are the plan's; without, random ones at `session_chance`."""
     rng = random.Random(spec.identity)
+    outlets = new_outlets(spec)
     backoff = 1.0
     while not stop.is_set():
         try:
-            charger, receiver = await connect(url, spec, meter_interval)
+            charger, receiver = await connect(url, spec, meter_interval, world, outlets)
+            follower = asyncio.create_task(charger.follow_world())
             backoff = 1.0
             log.info("%s booted (%s)", spec.identity, spec.version)
             while not stop.is_set() and not receiver.done():
@@ -577,9 +742,11 @@ async def run_charger(
                 await charger.heartbeat()  # type: ignore[attr-defined]
                 for outlet in charger.outlets.values():
                     chance = session_chance * charger.heartbeat_interval / 60
-                    if outlet.transaction_id is None and spec.id_tags and rng.random() < chance:
+                    random_session = world is None and spec.id_tags and rng.random() < chance
+                    if outlet.transaction_id is None and random_session:
                         outlet.soc = rng.uniform(10, 60)
                         charger.later(charger.start_session(outlet, rng.choice(spec.id_tags)))  # type: ignore[attr-defined]
+            follower.cancel()
             receiver.cancel()
             await charger._connection.close()  # type: ignore[attr-defined]
         except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as error:
@@ -625,6 +792,7 @@ def demo_specs(limit: int | None = None) -> list[ChargerSpec]:
                     version="ocpp1.6" if n % 2 == 0 else "ocpp2.0.1",
                     outlets=max(1, len(charger.connectors)),
                     id_tags=tags,
+                    connectors={c.evse_id: c.id for c in charger.connectors},
                 )
             )
     return specs
@@ -636,6 +804,9 @@ async def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--session-chance", type=float, default=0.05)
     parser.add_argument("--meter-interval", type=float, default=10.0)
+    parser.add_argument(
+        "--no-world", action="store_true", help="answer commands only; random sessions"
+    )
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -644,9 +815,19 @@ async def main() -> None:
     specs = demo_specs(args.limit)
     if not specs:
         raise SystemExit("no demo chargers: run `flask seed-demo` first")
+    world = None
+    if not args.no_world:
+        from portal.config import load_config
+        from portal.demo.world import LiveWorld, database_loader
+
+        load = database_loader(load_config()["DATABASE_URL"])
+        world = WorldFollower(LiveWorld(load, inputs=await asyncio.to_thread(load)))
     stop = asyncio.Event()
     await asyncio.gather(
-        *(run_charger(args.url, s, args.meter_interval, args.session_chance, stop) for s in specs)
+        *(
+            run_charger(args.url, s, args.meter_interval, args.session_chance, stop, world)
+            for s in specs
+        )
     )
 
 

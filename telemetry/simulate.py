@@ -1,17 +1,22 @@
 """A simulated fleet of Teltonika FMC130 trackers: `python -m telemetry.simulate`.
 
-Each car leaves its depot for typical Mexico City destinations and back, at 0-60 km/h
-in traffic, its state of charge falling by 0.12-0.15 kWh per km and rising while it
-charges at the depot; ignition, odometer, no-fix gaps (satellites 0, the last position
-repeated), and offline spells whose buffered records arrive later, some newest first.
-Every record goes out as a real Codec 8 Extended frame, on MQTT (QoS 1, topic
-`{root}/{imei}/data`) or over TCP to the gateway (`--tcp HOST:PORT`).
+With `--demo`, the trackers are the demo fleet's, and each reports its car as the demo
+world's plan has it at that moment (`portal.demo.world`: the same plan the simulated
+chargers follow, so a car reports plugged in and charging exactly while an OCPP session
+runs for it). Without it, synthetic cars leave their depot for typical Mexico City
+destinations and back, at 0-60 km/h in traffic, their state of charge falling by
+0.12-0.15 kWh per km and rising while they charge at the depot. Either way: ignition,
+odometer, no-fix gaps (satellites 0, the last position repeated), and offline spells
+whose buffered records arrive later, some newest first. Every record goes out as a real
+Codec 8 Extended frame, on MQTT (QoS 1, topic `{root}/{imei}/data`) or over TCP to the
+gateway (`--tcp HOST:PORT`).
 
     python -m telemetry.simulate --demo                 # the demo fleet, from the database
     python -m telemetry.simulate --vehicles 20 --interval 2 --speedup 10
 
-Records carry the wall-clock time; `--speedup` makes the cars move (and charge) that
-many times faster, not the clock run ahead (the ingest refuses future timestamps).
+Records carry the wall-clock time; `--speedup` makes the synthetic cars move (and
+charge) that many times faster, not the clock run ahead (the ingest refuses future
+timestamps). The demo world follows the wall clock, so it takes no speedup.
 Publishing: paho keeps every QoS 1 message until the broker acknowledges it and sends
 it again after a reconnection, so a broker restart loses nothing the simulator sent.
 """
@@ -31,13 +36,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from telemetry.codec import AvlRecord, encode_8e_frame, make_record
 from telemetry.settings import MqttSettings, default_client_id, mqtt_settings
+
+if TYPE_CHECKING:
+    from portal.demo.world import CarMoment, LiveWorld
 
 log = logging.getLogger("telemetry.simulate")
 
@@ -79,6 +87,42 @@ def _bearing(a: tuple[float, float], b: tuple[float, float]) -> int:
     dlat = b[0] - a[0]
     dlon = (b[1] - a[1]) * math.cos(math.radians(a[0]))
     return round(math.degrees(math.atan2(dlon, dlat))) % 360
+
+
+TRACKER_IO = (239, 240, 21, 66, 67, 16, 87, 152, 304, 914, 915, 916)
+"""The IO elements the demo's trackers send, in the order they send them."""
+
+
+def tracker_io(
+    *,
+    ignition: bool,
+    moving: bool,
+    odometer_m: int,
+    soc_pct: int,
+    range_m: int,
+    plugged: bool,
+    charging: bool,
+    rng: random.Random,
+) -> dict[int, int]:
+    """The IO elements an FMC130 with the car's CAN adapter sends: ignition (239),
+    movement (240), GSM signal (21), external and battery voltage (66, 67), GNSS and CAN
+    odometer (16, 87), state of charge (152), range (304), plugged in (914), charging
+    (915), driving (916)."""
+    r = rng.random
+    return {
+        239: int(ignition),
+        240: int(moving),
+        21: 2 + int(4 * r()),
+        66: 12_600 + int(1_601 * r()) if ignition or charging else 12_300,
+        67: 3_950 + int(201 * r()),
+        16: odometer_m,
+        87: odometer_m,
+        152: soc_pct,
+        304: range_m,
+        914: int(plugged),
+        915: int(charging),
+        916: int(ignition and moving),
+    }
 
 
 @dataclass
@@ -190,20 +234,18 @@ class SimVehicle:
         fix = self.no_fix_s == 0
         moving = self.speed > 0
         soc = round(self.soc)
-        io: dict[int, int | bytes] = {
-            239: int(self.ignition),
-            240: int(moving),
-            21: rng.randint(2, 5),
-            66: rng.randint(12_600, 14_200) if self.ignition or self.charging else 12_300,
-            67: rng.randint(3_950, 4_150),
-            16: round(self.odometer_m),
-            87: round(self.odometer_m),
-            152: soc,
-            304: round(self.range_km * 1000 * self.soc / 100),
-            914: int(self.plugged),
-            915: int(self.charging),
-            916: int(self.ignition and moving),
-        }
+        io: dict[int, int | bytes] = dict(
+            tracker_io(
+                ignition=self.ignition,
+                moving=moving,
+                odometer_m=round(self.odometer_m),
+                soc_pct=soc,
+                range_m=round(self.range_km * 1000 * self.soc / 100),
+                plugged=self.plugged,
+                charging=self.charging,
+                rng=rng,
+            )
+        )
         return make_record(
             now,
             longitude=self.position[1],
@@ -227,6 +269,51 @@ class SimVehicle:
             encode_8e_frame(records[i : i + MAX_RECORDS_PER_FRAME])
             for i in range(0, len(records), MAX_RECORDS_PER_FRAME)
         ]
+
+
+@dataclass
+class PlannedVehicle(SimVehicle):
+    """A demo car whose tracker reads what the demo world's plan says at each moment
+    (position, speed, ignition, odometer, state of charge, plugged in and charging);
+    only the radio (no-fix gaps, offline spells) is its own."""
+
+    vehicle_id: int = 0
+    world: LiveWorld | None = None
+
+    def step(self, dt: float) -> None:
+        """Only the radio moves on here; the car is wherever the plan has it."""
+        rng = self.rng
+        self.no_fix_s = max(0.0, self.no_fix_s - dt)
+        self.offline_s = max(0.0, self.offline_s - dt)
+        if self.no_fix_s == 0 and rng.random() < dt / 1800:
+            self.no_fix_s = rng.uniform(20, 120)
+        if self.offline_s == 0 and rng.random() < dt / 3600:
+            self.offline_s = rng.uniform(30, 240)
+
+    def follow(self, moment: CarMoment) -> None:
+        """Take the car's state from the plan; the speed wanders around the leg's
+        average as city traffic does (a red light now and then)."""
+        if self.no_fix_s == 0:
+            self.position = (moment.latitude, moment.longitude)
+        self.angle = moment.heading
+        if moment.moving:
+            red_light = self.rng.random() < 0.08
+            self.speed = (
+                0.0 if red_light else min(90.0, moment.speed_kmh * self.rng.uniform(0.6, 1.4))
+            )
+        else:
+            self.speed = 0.0
+        self.ignition = moment.ignition
+        self.odometer_m = moment.odometer_m
+        self.soc = moment.soc
+        self.plugged = moment.plugged
+        self.charging = moment.charging
+        self.state = "charging" if moment.charging else "driving" if moment.ignition else "parked"
+
+    def record(self, now: datetime) -> AvlRecord:
+        if self.world is not None:
+            self.follow(self.world.get().car_at(self.vehicle_id, now))
+        return super().record(now)
 
 
 # --- Fleets ---------------------------------------------------------------------------------
@@ -254,37 +341,25 @@ def synthetic_fleet(count: int, seed: int = 4) -> list[SimVehicle]:
     ]
 
 
-def demo_fleet(database_url: str, seed: int = 4) -> list[SimVehicle]:
-    """The vehicles of the database that have a tracker, at their depots."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
-    from portal.db import make_engine
-    from portal.models import Depot, Vehicle
-
-    engine = make_engine(database_url, pool_size=1)
+def demo_fleet(world: LiveWorld, seed: int = 4) -> list[PlannedVehicle]:
+    """The demo world's cars that have a tracker, each reporting what the plan says."""
     rng = random.Random(seed)
-    with Session(engine) as session:
-        rows = session.execute(
-            select(Vehicle, Depot)
-            .join(Depot, Vehicle.depot_id == Depot.id)
-            .where(Vehicle.tracker_imei.is_not(None))
-            .order_by(Vehicle.id)
-        ).all()
-        fleet = [
-            SimVehicle(
-                imei=str(vehicle.tracker_imei),
-                battery_kwh=float(vehicle.battery_kwh),
-                range_km=float(vehicle.range_km),
-                depot=(
-                    float(depot.latitude or 19.4326),
-                    float(depot.longitude or -99.1332),
-                ),
+    fleet = []
+    for car in sorted(world.get().cars.values(), key=lambda c: c.vehicle_id):
+        if not car.imei:
+            continue
+        depot = world.get().depots[car.depot_id]
+        fleet.append(
+            PlannedVehicle(
+                imei=car.imei,
+                battery_kwh=car.nominal_kwh,
+                range_km=car.range_km,
+                depot=(depot.latitude, depot.longitude),
                 rng=random.Random(rng.getrandbits(32)),
+                vehicle_id=car.vehicle_id,
+                world=world,
             )
-            for vehicle, depot in rows
-        ]
-    engine.dispose()
+        )
     return fleet
 
 
@@ -470,10 +545,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    fleet: Sequence[SimVehicle]
     if args.demo:
         from portal.config import load_config
+        from portal.demo.world import LiveWorld, database_loader
 
-        fleet = demo_fleet(load_config()["DATABASE_URL"], seed=args.seed)
+        if args.speedup != 1:
+            log.error("the demo world follows the wall clock: --speedup does not apply")
+            return 2
+        world = LiveWorld(database_loader(load_config()["DATABASE_URL"]))
+        fleet = demo_fleet(world, seed=args.seed)
         if not fleet:
             log.error("no vehicle with a tracker in the database; run `flask seed-demo`")
             return 1

@@ -1,5 +1,7 @@
 """Demo ledger history: twelve weeks of rent, energy, tolls, fines, payments and late
-fees for every active contract, and the closed statements of the past weeks.
+fees for every active contract, and the closed statements of the past weeks. The energy
+is what the demo world's charges cost (`portal.demo.history.past_charges`), billed at
+the depot's price as the CSMS bills a session.
 
 Deterministic (every amount and moment comes from a generator seeded by the contract
 and the week) and idempotent (every entry has an idempotency key; rent and late fees
@@ -18,8 +20,10 @@ Every driver with a contract gets the reusable SPEI CLABE the provider issues
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -54,7 +58,6 @@ from portal.services.statements import close_statements
 from portal.timeutil import local_date, local_midnight, local_today, monday_of
 
 HISTORY_WEEKS = 12
-PRICE_PER_KWH_CENTS = 450  # what the demo depots charge drivers per kWh
 LATE_SHARE = 15  # percent of drivers who pay late
 TOLLS = ["Autopista Urbana Sur", "Viaducto Bicentenario", "Circuito Exterior Mexiquense"]
 FINE_REASONS = [
@@ -78,6 +81,18 @@ OPENED_BEFORE = {
     PaymentMethod.SPEI: timedelta(minutes=20),
     PaymentMethod.CARD: timedelta(minutes=2),
 }
+
+
+class EnergyCharge(Protocol):
+    """A charge to bill (portal.demo.history.PastCharge)."""
+
+    @property
+    def contract_id(self) -> int: ...
+
+    @property
+    def week(self) -> date: ...
+
+    def ledger_row(self) -> dict[str, object]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +148,10 @@ def seed_ledger_history(
     today: date | None = None,
     weeks: int = HISTORY_WEEKS,
     now: datetime | None = None,
+    energy: Sequence[EnergyCharge] = (),
 ) -> HistorySummary:
-    """Post what is missing of the history up to `today`. Flushes, never commits."""
+    """Post what is missing of the history up to `today`, with the `energy` charges the
+    drivers' charging cost. Flushes, never commits."""
     today = today or local_today()
     if now is None:
         now = (
@@ -159,6 +176,9 @@ def seed_ledger_history(
         session.scalars(select(User.id).where(User.role == Role.STAFF).order_by(User.id))
     )
     this_monday = monday_of(today)
+    charged: dict[tuple[int, date], list[dict[str, object]]] = {}
+    for charge in energy:
+        charged.setdefault((charge.contract_id, charge.week), []).append(charge.ledger_row())
     extras: dict[int, int] = {}  # charges other than rent of the previous week, per contract
     owed_by_late: dict[int, int] = {}  # what late payers have left unpaid
     posted = 0
@@ -172,7 +192,10 @@ def seed_ledger_history(
         for c in contracts:
             if first_rent_week(c) > monday:
                 continue
-            charges, payment = _week_of(c, monday, extras, owed_by_late, bool(cashiers))
+            week_energy = charged.get((c.id, monday), [])
+            charges, payment = _week_of(
+                c, monday, week_energy, extras, owed_by_late, bool(cashiers)
+            )
             rows += charges
             if payment is not None and payment.paid_at <= now:
                 week_payments.append(payment)
@@ -274,6 +297,7 @@ def _method(rng: random.Random, amount_cents: int, cashiers: bool) -> PaymentMet
 def _week_of(
     c: Contract,
     monday: date,
+    energy: list[dict[str, object]],
     extras: dict[int, int],
     owed_by_late: dict[int, int],
     cashiers: bool,
@@ -318,20 +342,11 @@ def _week_of(
                 payment = DemoPayment(c, _method(rng, amount, cashiers), amount, at, week)
             owed_by_late[c.id] = behind - amount
 
-    # Energy at the depot, tolls, now and then a fine.
+    # Energy at the depot (what the car's charges cost), tolls, now and then a fine.
     other = 0
-    for n in range(rng.randint(2, 4)):
-        kwh = rng.uniform(14, 32)
-        cents = round(kwh * PRICE_PER_KWH_CENTS)
-        at = _moment(monday, rng, 0, 6)
-        add(
-            EntryKind.ENERGY,
-            cents,
-            at,
-            f"energy{n}",
-            f"Carga en depósito: {kwh:.1f} kWh",
-        )
-        other += cents
+    for row in energy:
+        rows.append(row | {"kind": EntryKind.ENERGY})
+        other += int(row["amount_cents"])  # type: ignore[call-overload]
     if rng.random() < 0.25:
         cents = rng.randrange(40, 130) * 100
         add(EntryKind.TOLL, cents, _moment(monday, rng, 0, 6), "toll", f"Peaje {rng.choice(TOLLS)}")

@@ -18,10 +18,17 @@ from sqlalchemy.orm import Session
 from portal.demo.bookings import seed_bookings
 from portal.demo.charging import seed_charging
 from portal.demo.credit import seed_demo_credit
-from portal.demo.history import seed_activity_history
+from portal.demo.history import (
+    history_start,
+    past_charges,
+    resume_day,
+    seed_activity_history,
+    seed_time,
+)
 from portal.demo.incidents import seed_incidents
-from portal.demo.ledger import seed_ledger_history
+from portal.demo.ledger import HISTORY_WEEKS, seed_ledger_history
 from portal.demo.payments import seed_demo_payments
+from portal.demo.world import day_start, load_world
 from portal.models import (
     ConnectorType,
     Contract,
@@ -373,12 +380,18 @@ def _seed_demo(
             session.flush()
     session.flush()
     seed_incidents(session, incident_storage)
-    seed_ledger_history(session, today=today)
+    seed_charging(session)
+    # The history is what the demo world says happened: its charges are billed, its km
+    # and a week of its telemetry stored (portal.demo.history).
+    now = seed_time(today)
+    history_from = history_start(today, HISTORY_WEEKS)
+    world = load_world(session, since=day_start(history_from))
+    charges = past_charges(session, world, resume_day(session, history_from), now)
+    seed_ledger_history(session, today=today, now=now, energy=charges)
     seed_demo_payments(session)
     seed_demo_credit(session, today)
-    seed_charging(session)
-    seed_bookings(session)
-    seed_activity_history(session, today)
+    seed_bookings(session, now=now)
+    seed_activity_history(session, world, charges, history_from, now)
     refresh_rollups(session, today)  # the dashboard's rollup of the history's closed days
 
     return SeedSummary(

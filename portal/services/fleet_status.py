@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 from portal.models import (
     AlertKind,
     ChargingEpisode,
+    ChargingSession,
     Contract,
     ContractStatus,
     Depot,
@@ -24,32 +25,94 @@ from portal.models import (
 )
 from portal.timeutil import local_today
 
+from .charging.driver import active_session
+from .places import NearbyPlace, Place, depot_places, describe_position, near_a_depot
 from .telemetry_rollups import km_on_day
 
 
 @dataclass(frozen=True, slots=True)
+class ChargeNow:
+    """Whether a driver's car is charging and how full it is, as both of the driver's
+    pages say it (home and charging): charging at a depot means an open session on a
+    charger (what the driver is billed for and can stop); the battery's level is the
+    newer of the tracker's last reading and the charger's last meter value."""
+
+    session: ChargingSession | None  # the driver's open session, if any
+    soc_pct: int | None
+    soc_at: datetime | None
+    tracker_charging: bool  # the tracker says it charges (with or without a session)
+    at_depot: bool  # the tracker's last position is at a depot
+
+    @property
+    def charging(self) -> bool:
+        return self.session is not None
+
+    @property
+    def charging_elsewhere(self) -> bool:
+        """The tracker says it charges away from our depots (not on our chargers). At a
+        depot without a session the car is only plugged in: a session just ended, or
+        the charger has not started it yet."""
+        return self.session is None and self.tracker_charging and not self.at_depot
+
+
+def charge_now(
+    state: VehicleState | None, charging_session: ChargingSession | None, depots: list[Place]
+) -> ChargeNow:
+    soc, soc_at = (state.soc_pct, state.device_time) if state else (None, None)
+    if charging_session is not None and charging_session.last_soc is not None:
+        metered_at = charging_session.last_meter_at
+        if soc is None or soc_at is None or (metered_at is not None and metered_at > soc_at):
+            soc, soc_at = round(charging_session.last_soc), metered_at
+    return ChargeNow(
+        session=charging_session,
+        soc_pct=soc,
+        soc_at=soc_at,
+        tracker_charging=bool(state and state.charging),
+        at_depot=bool(state and near_a_depot(state.latitude, state.longitude, depots)),
+    )
+
+
+def get_charge_now(session: Session, driver_id: int) -> ChargeNow:
+    """The driver's car's charge now (see ChargeNow), for the charging page."""
+    vehicle_id = session.scalar(
+        select(Contract.vehicle_id).where(
+            Contract.driver_id == driver_id, Contract.status == ContractStatus.ACTIVE
+        )
+    )
+    state = session.get(VehicleState, vehicle_id) if vehicle_id else None
+    return charge_now(state, active_session(session, driver_id), depot_places(session))
+
+
+@dataclass(frozen=True, slots=True)
 class CarStatus:
-    """A driver's car as its tracker last reported it."""
+    """A driver's car as its tracker last reported it, its charge as both of the
+    driver's pages say it, and where it is in words."""
 
     vehicle: Vehicle
     state: VehicleState | None
     range_km: int | None
     today_km: float | None
+    charge: ChargeNow
+    place: NearbyPlace | None = None
 
     @property
     def soc_pct(self) -> int | None:
-        return self.state.soc_pct if self.state else None
+        return self.charge.soc_pct
 
 
-def estimated_range_km(vehicle: Vehicle, state: VehicleState | None) -> int | None:
-    """The tracker's range-on-battery when the CAN adapter sends it; else the state of
-    charge times the car's rated range."""
+def estimated_range_km(
+    vehicle: Vehicle, state: VehicleState | None, soc_pct: int | None = None
+) -> int | None:
+    """The tracker's range-on-battery when the CAN adapter sends it (and no newer state
+    of charge is given); else the state of charge times the car's rated range."""
     if state is None:
         return None
-    if state.range_m is not None:
+    newer = soc_pct is not None and soc_pct != state.soc_pct
+    if state.range_m is not None and not newer:
         return round(state.range_m / 1000)
-    if state.soc_pct is not None:
-        return round(vehicle.range_km * state.soc_pct / 100)
+    soc = soc_pct if soc_pct is not None else state.soc_pct
+    if soc is not None:
+        return round(vehicle.range_km * soc / 100)
     return None
 
 
@@ -67,7 +130,17 @@ def get_driver_car_status(session: Session, driver_id: int) -> CarStatus | None:
     if vehicle.tracker_imei:
         span = km_on_day(session, vehicle.tracker_imei, local_today())
         today_km = (span[1] - span[0]) / 1000 if span else 0.0
-    return CarStatus(vehicle, state, estimated_range_km(vehicle, state), today_km)
+    depots = depot_places(session)
+    charge = charge_now(state, active_session(session, driver_id), depots)
+    place = describe_position(state.latitude, state.longitude, depots) if state else None
+    return CarStatus(
+        vehicle,
+        state,
+        estimated_range_km(vehicle, state, charge.soc_pct),
+        today_km,
+        charge,
+        place,
+    )
 
 
 # --- The fleet board ------------------------------------------------------------------------

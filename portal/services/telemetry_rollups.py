@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from portal.models import (
@@ -138,6 +138,26 @@ def derive_activity(
         return 0, 0
     since = _window_start(session, vehicle_id, now, lookback)
     points = _readings(session, vehicle.tracker_imei, since, now)
+    depots = [
+        (depot_id, float(lat), float(lon))
+        for depot_id, lat, lon in session.execute(
+            select(Depot.id, Depot.latitude, Depot.longitude).where(Depot.latitude.is_not(None))
+        )
+        if lat is not None and lon is not None
+    ]
+    return replace_activity(session, vehicle_id, since, points, depots, now)
+
+
+def replace_activity(
+    session: Session,
+    vehicle_id: int,
+    since: datetime,
+    points: Sequence[_Point],
+    depots: Sequence[tuple[int, float, float]],
+    now: datetime,
+) -> tuple[int, int]:
+    """Replace the vehicle's trips and charging episodes from `since` with those of
+    `points` (its readings from then on, in time order). (trips, episodes) written."""
     session.execute(
         delete(VehicleTrip).where(
             VehicleTrip.vehicle_id == vehicle_id, VehicleTrip.started_at >= since
@@ -148,33 +168,63 @@ def derive_activity(
             ChargingEpisode.vehicle_id == vehicle_id, ChargingEpisode.started_at >= since
         )
     )
-    trips = 0
+    trips, episodes = activity_from_points(vehicle_id, points, depots, now)
+    if trips:
+        session.execute(insert(VehicleTrip), trips)
+    if episodes:
+        session.execute(insert(ChargingEpisode), episodes)
+    session.flush()
+    return len(trips), len(episodes)
+
+
+def reading_point(row: Sequence[Any]) -> _Point:
+    """A reading row (telemetry.store.READING_COLUMNS order) as a point of the rollups."""
+    return _Point(
+        row[1],
+        row[3],
+        row[4],
+        row[9],
+        row[10],
+        row[11],
+        row[8],
+        row[12],
+        row[13],
+        row[15],
+        row[16],
+    )
+
+
+def activity_from_points(
+    vehicle_id: int,
+    points: Sequence[_Point],
+    depots: Sequence[tuple[int, float, float]],
+    now: datetime,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The trips (ignition, else movement) and charging episodes (battery charging, else
+    plugged; the depot within DEPOT_RADIUS_KM) in time-ordered points, as row values."""
+    trips = []
     for before, run in _segments(points, _driving):
         first, last = run[0], run[-1]
         ended = last.at if not _driving(last) or now - last.at > OPEN_WITHIN else None
         distance = _run_distance_m([before, *run] if before else run)
         if ended is not None and distance < MIN_TRIP_M:
             continue
-        session.add(
-            VehicleTrip(
-                vehicle_id=vehicle_id,
-                started_at=first.at,
-                ended_at=ended,
-                start_latitude=first.latitude,
-                start_longitude=first.longitude,
-                end_latitude=last.latitude,
-                end_longitude=last.longitude,
-                distance_m=distance,
-                max_speed=max(p.speed for p in run),
-                start_soc_pct=first.soc_pct,
-                end_soc_pct=last.soc_pct,
-            )
+        trips.append(
+            {
+                "vehicle_id": vehicle_id,
+                "started_at": first.at,
+                "ended_at": ended,
+                "start_latitude": first.latitude,
+                "start_longitude": first.longitude,
+                "end_latitude": last.latitude,
+                "end_longitude": last.longitude,
+                "distance_m": distance,
+                "max_speed": max(p.speed for p in run),
+                "start_soc_pct": first.soc_pct,
+                "end_soc_pct": last.soc_pct,
+            }
         )
-        trips += 1
-    depots = session.execute(
-        select(Depot.id, Depot.latitude, Depot.longitude).where(Depot.latitude.is_not(None))
-    ).all()
-    episodes = 0
+    episodes = []
     for _before, run in _segments(points, _charging):
         first, last = run[0], run[-1]
         ended = last.at if not _charging(last) or now - last.at > OPEN_WITHIN else None
@@ -182,27 +232,22 @@ def derive_activity(
             (
                 d
                 for d, lat, lon in depots
-                if lat is not None
-                and lon is not None
-                and distance_km(first.latitude, first.longitude, float(lat), float(lon))
-                < DEPOT_RADIUS_KM
+                if distance_km(first.latitude, first.longitude, lat, lon) < DEPOT_RADIUS_KM
             ),
             None,
         )
-        session.add(
-            ChargingEpisode(
-                vehicle_id=vehicle_id,
-                started_at=first.at,
-                ended_at=ended,
-                start_soc_pct=first.soc_pct,
-                end_soc_pct=max((p.soc_pct for p in run if p.soc_pct is not None), default=None),
-                latitude=first.latitude,
-                longitude=first.longitude,
-                depot_id=depot_id,
-            )
+        episodes.append(
+            {
+                "vehicle_id": vehicle_id,
+                "started_at": first.at,
+                "ended_at": ended,
+                "start_soc_pct": first.soc_pct,
+                "end_soc_pct": max((p.soc_pct for p in run if p.soc_pct is not None), default=None),
+                "latitude": first.latitude,
+                "longitude": first.longitude,
+                "depot_id": depot_id,
+            }
         )
-        episodes += 1
-    session.flush()
     return trips, episodes
 
 

@@ -118,6 +118,7 @@ def live_stack() -> Iterator[dict]:
                     "charging.simulate",
                     "--url",
                     f"ws://127.0.0.1:{ocpp_port}/ocpp",
+                    "--no-world",  # no planned sessions: only the test's driver charges
                     "--session-chance",
                     "0",
                     "--meter-interval",

@@ -19,6 +19,7 @@ from portal.models import ChargerCommand, Contract, Depot, Driver
 from portal.services import DomainError, fleet
 from portal.services.charging import bookings, smart
 from portal.services.charging import driver as driver_charging
+from portal.services.fleet_status import get_charge_now
 from portal.web.kit import FormAction, current_driver, error_text, form_action
 
 from . import driver
@@ -83,9 +84,11 @@ def _live_context(found: Driver, command: ChargerCommand | None = None) -> dict[
         start_depot_id = upcoming[0].depot_id
     else:
         start_depot_id = contract.vehicle.depot_id if contract is not None else None
-    live = driver_charging.active_session(session, found.id)
+    charge = get_charge_now(session, found.id)  # what the driver's home says too
+    live = charge.session
     return {
         "live": live,
+        "charge": charge,
         "ready": smart.ready_at(session, live.vehicle_id) if live and live.vehicle_id else None,
         "has_tag": bookings.driver_id_tag(session, found.id) is not None,
         "start_depot_id": start_depot_id,

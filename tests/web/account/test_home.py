@@ -2,12 +2,16 @@
 never another driver's car."""
 
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 import pytest
 
-from portal.models import Role
+from portal import clock as portal_clock
+from portal.models import Role, VehicleStatus
 from portal.services import telemetry_rollups as rollups
 from portal.timeutil import local_today
+from telemetry import store as ingest
+from telemetry.codec import make_record
 from tests.web import HX
 
 
@@ -98,3 +102,99 @@ def test_driver_without_a_car(client, login, make_user, make_driver):
     make_driver(user=user)
     login(user)
     assert "No tienes un auto asignado" in client.get("/conductor/vehicle-status").text
+
+
+# --- Where the car is, and its charge as both of the driver's pages say it ----------------------
+
+
+def place_report(db, vehicle, latitude, longitude, *, soc=60, charging=False, minutes_ago=2):
+    """A tracker's reading at a position, stored as the listener stores it."""
+    at = portal_clock.now().replace(microsecond=0) - timedelta(minutes=minutes_ago)
+    record = make_record(
+        at,
+        latitude=latitude,
+        longitude=longitude,
+        satellites=9,
+        io={152: soc, 915: int(charging), 914: int(charging)},
+    )
+    ingest.store_records(db, [(vehicle.tracker_imei, record)], at)
+    db.expire_all()
+
+
+@pytest.fixture
+def driver_at_vallejo(make_contract, make_depot, make_vehicle, make_user, make_driver):
+    depot = make_depot(
+        name="Depósito Vallejo", latitude=Decimal("19.4895"), longitude=Decimal("-99.1468")
+    )
+    user = make_user(Role.DRIVER)
+    car = make_vehicle(depot=depot, status=VehicleStatus.LEASED)
+    make_contract(driver=make_driver(user=user), vehicle=car)
+    return user, car, depot
+
+
+@pytest.mark.parametrize(
+    ("latitude", "longitude", "words"),
+    [
+        (19.4896, -99.1467, "En el Depósito Vallejo"),
+        (19.4922, -99.1468, "A 300 m del Depósito Vallejo"),
+        (19.4238, -99.1630, "A 50 m de Metro Insurgentes"),
+        (19.2301, -99.0102, "En San Juan Ixtayopan"),
+    ],
+    ids=["at-the-depot", "near-the-depot", "near-a-metro-station", "in-a-colonia"],
+)
+def test_the_driver_reads_where_their_car_is(
+    db, client, login, driver_at_vallejo, latitude, longitude, words
+):
+    user, car, _depot = driver_at_vallejo
+    place_report(db, car, latitude, longitude)
+    login(user)
+    text = client.get("/conductor/vehicle-status", headers=HX).text
+    assert words in text
+    assert f"{latitude:.5f}" not in text  # no raw coordinates
+
+
+def test_home_and_charging_page_say_the_same(
+    db, client, login, driver_at_vallejo, make_charger, make_charging_session
+):
+    user, car, depot = driver_at_vallejo
+    # The tracker read 55 % a minute ago; the charger metered 57 % since.
+    place_report(db, car, 19.4896, -99.1467, soc=55, charging=True, minutes_ago=1)
+    charger = make_charger(depot=depot)
+    make_charging_session(
+        charger,
+        driver_id=user.driver.id,
+        vehicle_id=car.id,
+        last_soc=57.0,
+        last_meter_wh=1_004_000,
+        last_meter_at=portal_clock.now(),
+    )
+    login(user)
+    home = client.get("/conductor/vehicle-status", headers=HX).text
+    charging = client.get("/conductor/cargar/en-curso", headers=HX).text
+    assert "Cargando" in home
+    assert "Cargando ahora" in charging
+    assert ">57<" in home
+    assert "57 <small>%</small>" in charging
+    assert "55" not in home
+
+
+def test_without_a_session_neither_page_says_charging(
+    db, client, login, driver_at_vallejo, make_charger
+):
+    user, car, depot = driver_at_vallejo
+    make_charger(depot=depot)
+    login(user)
+    # At the depot the tracker still says charging (the session has just ended): plugged in.
+    place_report(db, car, 19.4896, -99.1467, soc=80, charging=True)
+    home = client.get("/conductor/vehicle-status", headers=HX).text
+    charging = client.get("/conductor/cargar/en-curso", headers=HX).text
+    assert "Conectado" in home
+    assert "Cargando" not in home
+    assert "No estás cargando" in charging
+    # Away from our depots: charging on someone else's charger, both pages say so.
+    place_report(db, car, 19.4326, -99.1332, soc=81, charging=True, minutes_ago=1)
+    home = client.get("/conductor/vehicle-status", headers=HX).text
+    charging = client.get("/conductor/cargar/en-curso", headers=HX).text
+    assert "Cargando fuera del depósito" in home
+    assert "No estás cargando" in charging
+    assert "cargando fuera del depósito" in charging

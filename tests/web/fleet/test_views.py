@@ -2,11 +2,14 @@
 (flags, filters, map), a vehicle's page (charts toggle, raw frame, 404, its battery's
 health and what it says before there is an estimate)."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
-from portal.models import Role
+from portal.demo.seed import seed_demo
+from portal.models import Contract, ContractStatus, Role
 from portal.services import telemetry_rollups as rollups
 from tests.web import HX
 
@@ -227,3 +230,25 @@ def test_a_car_too_new_for_a_fade_rate_shows_its_health_and_when_the_rate_comes(
     assert "96.4" in section
     assert "La tasa de degradación necesita 60 días de cargas." in section
     assert "Estado de salud por mes" not in section  # one month is not a trend
+
+
+def test_a_vehicle_on_a_fresh_demo_has_a_week_of_charts_and_trips(
+    db, client, login, make_user, clock
+):
+    clock.pin(datetime.now(UTC))
+    seed_demo(db, vehicles=12)
+    vehicle_id = db.scalar(
+        select(Contract.vehicle_id)
+        .where(Contract.status == ContractStatus.ACTIVE)
+        .order_by(Contract.vehicle_id)
+    )
+    login(make_user(Role.STAFF))
+    week = client.get(f"/operacion/vehiculos/{vehicle_id}?period=7d").text
+    assert "Sin viajes en los últimos 7 días" not in week
+    trips = week.split('id="trips-title"')[1].split("</section>")[0]
+    assert trips.count("<tr>") > 20
+    charging = week.split('id="charging-title"')[1].split("</section>")[0]
+    assert charging.count("<tr>") >= 5
+    # The charge line has a point every half hour of the week.
+    lines = re.findall(r'<polyline points="([^"]+)" class="line-soc"', week)
+    assert sum(len(points.split()) for points in lines) > 250
