@@ -32,13 +32,23 @@ def test_manager_opens_the_dashboard_and_filters_it(browser, live_server, demo_l
     expect(page.locator("#data-note")).to_contain_text("Datos al cierre del")
     expect(page.locator("#data-note")).to_contain_text("actualizado hace")
     # Last month has km and charging sessions (the demo's history), not zeros.
-    page.get_by_label("Periodo").select_option("custom")
-    # Choosing "custom" asks for the panels at once and the answer rewrites the date
-    # fields with the period in effect: wait for it before typing the dates.
-    expect(page).to_have_url(re.compile(r"period=custom"))
-    page.get_by_label("Desde").fill(f"{(date.today() - timedelta(days=35)):%Y-%m-%d}")
-    page.get_by_label("Hasta").fill(f"{(date.today() - timedelta(days=5)):%Y-%m-%d}")
+    # Every change asks for the panels at once, and each answer rewrites the date fields
+    # with the period in effect: let each answer land before the next field is typed.
+    start = f"{(date.today() - timedelta(days=35)):%Y-%m-%d}"
+    end = f"{(date.today() - timedelta(days=5)):%Y-%m-%d}"
+
+    def panels(response):
+        return "/gerencia/indicadores" in response.url
+
+    with page.expect_response(panels):
+        page.get_by_label("Periodo").select_option("custom")
+    for label, value in (("Desde", start), ("Hasta", end)):
+        with page.expect_response(panels):
+            page.get_by_label(label).fill(value)
+    expect(page.get_by_label("Desde")).to_have_value(start)
+    expect(page.get_by_label("Hasta")).to_have_value(end)
     page.get_by_role("button", name="Aplicar").click()
+    expect(page).to_have_url(re.compile(rf"start={start}&end={end}"))
     expect(page).to_have_url(re.compile(r"period=custom"))
     km = page.locator("#panel-km dd").first
     expect(km).not_to_have_text("0")
