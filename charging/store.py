@@ -2,14 +2,21 @@
 SQLAlchemy session (the CSMS runs them in a thread pool, never on the event loop);
 they flush, the caller commits.
 
-Two kinds of writes:
+Everything a charger waits for goes into a `Batch` that the CSMS applies in one
+transaction (`apply_batch`, "group commit"), then answers every charger in it:
 
+- the chatter (connects, boots, heartbeats, status notifications, meter values,
+  notifications kept as `ChargerEvent`s): a few set-based statements per batch,
+  whatever its size;
 - answers that need the database (Authorize, StartTransaction, StopTransaction,
-  TransactionEvent): one call, one transaction, idempotent — a message resent after a
-  reconnect finds what the first one wrote and changes nothing;
-- the chatter (connects, boots, heartbeats, status notifications, meter values):
-  gathered by the CSMS into a `Batch` and applied together (`apply_batch`), a few
-  statements per batch whatever its size ("group commit").
+  TransactionEvent): one function each, run in its own savepoint inside the batch, so
+  one that fails fails alone. Each is idempotent: a message resent after a reconnect
+  finds what the first one wrote and changes nothing.
+
+Sessions end when the charger says so (`stop_transaction`), or are closed as lost at
+their last meter value (`close_lost`) when they fall silent, when the charger reboots,
+or when a newer transaction starts on their connector; either way the energy is posted
+once, unless it is more than the connector could deliver (held for staff).
 
 PostgreSQL only (ON CONFLICT upserts): the CSMS does not run on the SQLite fallback.
 """
@@ -17,12 +24,13 @@ PostgreSQL only (ON CONFLICT upserts): the CSMS does not run on the SQLite fallb
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text, tuple_
+from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -31,19 +39,27 @@ from portal.models import (
     ChargerRegistration,
     ChargingSession,
     ConnectorStatus,
-    EntryKind,
+    SessionReview,
     SessionStatus,
 )
 from portal.models.charging import ChargerConnector
-from portal.passwords import hash_password
-from portal.services.charging import energy_cost_cents, energy_price_on, resolve_id_tag
-from portal.services.ledger import post_entry
+from portal.passwords import hash_machine_secret
+from portal.services.charging import (
+    TagOwner,
+    plausible_energy_wh,
+    resolve_id_tag,
+    settle_energy,
+)
 
 log = logging.getLogger(__name__)
 
 ENERGY = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
 SOC = "SoC"
+
+LOST_SILENT = "Lost: silent"
+LOST_REBOOT = "Lost: charger rebooted"
+LOST_REPLACED = "Lost: new transaction"
 
 
 @dataclass(frozen=True)
@@ -54,25 +70,31 @@ class ChargerRecord:
     identity: str
     registration: ChargerRegistration
     password_hash: str | None
+    plain_allowed: bool = False
 
 
 def load_charger(session: Session, identity: str) -> ChargerRecord | None:
     row = session.execute(
-        select(Charger.id, Charger.identity, Charger.registration, Charger.password_hash).where(
-            Charger.identity == identity
-        )
+        select(
+            Charger.id,
+            Charger.identity,
+            Charger.registration,
+            Charger.password_hash,
+            Charger.plain_allowed,
+        ).where(Charger.identity == identity)
     ).first()
     return None if row is None else ChargerRecord(*row)
 
 
-def auto_register(session: Session, identity: str, password: str) -> ChargerRecord:
-    """Record an unknown charger as pending approval, keeping the password it presented."""
+def auto_register(session: Session, identity: str, password: str, secret_key: str) -> ChargerRecord:
+    """Record an unknown charger as pending approval, keeping (the keyed hash of) the
+    password it presented."""
     session.execute(
         insert(Charger)
         .values(
             identity=identity,
             registration=ChargerRegistration.PENDING,
-            password_hash=hash_password(password) if password else None,
+            password_hash=hash_machine_secret(secret_key, identity, password) if password else None,
             status=ConnectorStatus.UNKNOWN,
             online=False,
             heartbeat_interval_s=60,
@@ -90,7 +112,11 @@ def auto_register(session: Session, identity: str, password: str) -> ChargerReco
 
 @dataclass(frozen=True)
 class Sample:
-    """One sampled value, normalised: energy in Wh, power in kW."""
+    """One sampled value, normalised: energy in Wh, power in kW.
+
+    `evse_id` 0 means the charger did not say (a 1.6 StopTransaction's
+    `transactionData`, a 2.0.1 event without `evse`): the transaction's EVSE is used.
+    """
 
     charger_id: int
     evse_id: int
@@ -190,21 +216,136 @@ def _energy_wh(samples: list[Sample]) -> int | None:
     return round(max(readings, key=lambda s: s.sampled_at).value)
 
 
+def record_samples(session: Session, samples: list[Sample]) -> None:
+    """Store each sample once by its natural key (charger, session, EVSE, time,
+    measurand, phase, context) and refresh the running sessions' live values.
+
+    A sample without an EVSE takes its transaction's, so the copies a charger sends in
+    a StopTransaction or an event without `evse` are recognised as the same samples.
+    """
+    sessions = _sessions_for(session, samples)
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    live: dict[int, dict[str, Any]] = {}
+    for s in samples:
+        found = sessions.get((s.charger_id, s.transaction_id or f"@{s.evse_id}"))
+        session_id, session_evse, running = found if found else (None, None, False)
+        evse_id = s.evse_id or session_evse or 0
+        key = (s.charger_id, session_id, evse_id, s.sampled_at, s.measurand, s.phase, s.context)
+        rows[key] = {
+            "charger_id": s.charger_id,
+            "evse_id": evse_id,
+            "session_id": session_id,
+            "sampled_at": s.sampled_at,
+            "measurand": s.measurand,
+            "phase": s.phase,
+            "unit": s.unit,
+            "context": s.context,
+            "location": s.location,
+            "value": s.value,
+        }
+        if session_id is not None and running and not s.phase:
+            current = live.setdefault(
+                session_id,
+                {"id": session_id, "at": s.sampled_at, "wh": None, "kw": None, "soc": None},
+            )
+            if s.sampled_at >= current["at"]:
+                current["at"] = s.sampled_at
+                slot = {ENERGY: "wh", POWER: "kw", SOC: "soc"}.get(s.measurand)
+                if slot:
+                    current[slot] = round(s.value) if slot == "wh" else s.value
+    # Plain executemany (psycopg pipelines it): compiling a many-row INSERT through the
+    # ORM cost ~200 ms per batch of 400 samples (docs/benchmarks.md).
+    connection = session.connection()
+    if rows:
+        connection.exec_driver_sql(
+            "INSERT INTO meter_values (charger_id, evse_id, session_id, sampled_at, measurand,"
+            " phase, unit, context, location, value)"
+            " VALUES (%(charger_id)s, %(evse_id)s, %(session_id)s, %(sampled_at)s,"
+            " %(measurand)s, %(phase)s, %(unit)s, %(context)s, %(location)s, %(value)s)"
+            " ON CONFLICT DO NOTHING",
+            list(rows.values()),
+        )
+    if live:
+        connection.exec_driver_sql(
+            "UPDATE charging_sessions SET last_heard_at = now(),"
+            " last_meter_at = GREATEST(last_meter_at, %(at)s),"
+            " last_meter_wh = CASE WHEN last_meter_at IS NULL OR last_meter_at <= %(at)s"
+            "  THEN COALESCE(%(wh)s::bigint, last_meter_wh) ELSE last_meter_wh END,"
+            " last_power_kw = CASE WHEN last_meter_at IS NULL OR last_meter_at <= %(at)s"
+            "  THEN COALESCE(%(kw)s::float8, last_power_kw) ELSE last_power_kw END,"
+            " last_soc = CASE WHEN last_meter_at IS NULL OR last_meter_at <= %(at)s"
+            "  THEN COALESCE(%(soc)s::float8, last_soc) ELSE last_soc END,"
+            " meter_start_wh = COALESCE(meter_start_wh, %(wh)s::bigint)"
+            " WHERE id = %(id)s AND status = 'active'",
+            list(live.values()),
+        )
+
+
+def _sessions_for(
+    session: Session, samples: list[Sample]
+) -> dict[tuple[int, str], tuple[int, int | None, bool]]:
+    """(charger, transaction id) and (charger, "@evse") -> (session id, its EVSE, running)."""
+    found: dict[tuple[int, str], tuple[int, int | None, bool]] = {}
+    pairs = {(s.charger_id, s.transaction_id) for s in samples if s.transaction_id}
+    if pairs:
+        for sid, cid, tx, evse, status in session.execute(
+            select(
+                ChargingSession.id,
+                ChargingSession.charger_id,
+                ChargingSession.transaction_id,
+                ChargingSession.evse_id,
+                ChargingSession.status,
+            ).where(tuple_(ChargingSession.charger_id, ChargingSession.transaction_id).in_(pairs))
+        ):
+            found[(cid, tx)] = (sid, evse, status == SessionStatus.ACTIVE)
+    loose = {s.charger_id for s in samples if not s.transaction_id and s.evse_id}
+    if loose:
+        for sid, cid, evse in session.execute(
+            select(ChargingSession.id, ChargingSession.charger_id, ChargingSession.evse_id).where(
+                ChargingSession.charger_id.in_(loose),
+                ChargingSession.status == SessionStatus.ACTIVE,
+            )
+        ):
+            found[(cid, f"@{evse}")] = (sid, evse, True)
+    return found
+
+
 # --- the batch -----------------------------------------------------------------------
 
 
 @dataclass
+class Boot:
+    vendor: str
+    model: str
+    serial: str | None
+    firmware: str | None
+    at: datetime
+    rebooted: bool  # False for a boot the CSMS asked for (TriggerMessage)
+
+
+@dataclass
+class BatchResult:
+    """What the chargers of a batch are answered with."""
+
+    registrations: dict[int, ChargerRegistration] = field(default_factory=dict)
+    calls: list[Any] = field(default_factory=list)  # a result or the exception, per call
+
+
+@dataclass
 class Batch:
-    """Chatter gathered by the CSMS between two writes; the last word per charger wins."""
+    """What chargers said between two writes; the last word per charger wins."""
 
     presence: dict[int, tuple[bool, datetime, str | None, int]] = field(default_factory=dict)
-    boots: dict[int, dict[str, Any]] = field(default_factory=dict)
+    boots: dict[int, Boot] = field(default_factory=dict)
     # charger id -> (last message, last heartbeat or None)
     seen: dict[int, tuple[datetime, datetime | None]] = field(default_factory=dict)
     statuses: list[tuple[int, int, int, ConnectorStatus, str | None, datetime]] = field(
         default_factory=list
     )
     samples: list[Sample] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    # Answers that need the database: fn(session) -> result, each in a savepoint.
+    calls: list[Callable[[Session], Any]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return (
@@ -213,11 +354,14 @@ class Batch:
             + len(self.seen)
             + len(self.statuses)
             + len(self.samples)
+            + len(self.events)
+            + len(self.calls)
         )
 
 
-def apply_batch(session: Session, batch: Batch) -> None:
-    """Write a batch in a handful of statements (executemany), in a sensible order."""
+def apply_batch(session: Session, batch: Batch) -> BatchResult:
+    """Write a batch: the chatter in a handful of statements, then each call."""
+    result = BatchResult()
     if batch.presence:
         session.execute(
             text(
@@ -235,20 +379,63 @@ def apply_batch(session: Session, batch: Batch) -> None:
             ],
         )
     if batch.boots:
-        session.execute(
-            text(
-                "UPDATE chargers SET vendor = :vendor, model = :model,"
-                " serial_number = :serial, firmware_version = :firmware, last_boot_at = :at"
-                " WHERE id = :id"
-            ),
-            [{"id": cid, **boot} for cid, boot in batch.boots.items()],
-        )
+        result.registrations = _apply_boots(session, batch.boots)
     if batch.statuses:
         _apply_statuses(session, batch.statuses)
     if batch.seen:
         record_seen(session, batch.seen)
     if batch.samples:
         record_samples(session, batch.samples)
+    if batch.events:
+        record_events(session, batch.events)
+    for call in batch.calls:
+        try:
+            with session.begin_nested():
+                result.calls.append(call(session))
+        except Exception as error:
+            result.calls.append(error)
+    return result
+
+
+def _apply_boots(session: Session, boots: dict[int, Boot]) -> dict[int, ChargerRegistration]:
+    """Record the boots; close the sessions of chargers that rebooted; return each
+    charger's registration as it is now (an admin may have approved it since the
+    handshake)."""
+    session.execute(
+        text(
+            "UPDATE chargers SET vendor = :vendor, model = :model,"
+            " serial_number = :serial, firmware_version = :firmware, last_boot_at = :at"
+            " WHERE id = :id"
+        ),
+        [
+            {
+                "id": cid,
+                "vendor": b.vendor,
+                "model": b.model,
+                "serial": b.serial,
+                "firmware": b.firmware,
+                "at": b.at,
+            }
+            for cid, b in boots.items()
+        ],
+    )
+    rebooted = {cid: b.at for cid, b in boots.items() if b.rebooted}
+    if rebooted:
+        for charging in session.scalars(
+            select(ChargingSession)
+            .where(
+                ChargingSession.charger_id.in_(rebooted),
+                ChargingSession.status == SessionStatus.ACTIVE,
+            )
+            .with_for_update(skip_locked=True)
+        ):
+            close_lost(session, charging, LOST_REBOOT)
+    return {
+        cid: ChargerRegistration(registration)
+        for cid, registration in session.execute(
+            select(Charger.id, Charger.registration).where(Charger.id.in_(boots))
+        )
+    }
 
 
 def record_seen(session: Session, seen: dict[int, tuple[datetime, datetime | None]]) -> None:
@@ -297,81 +484,16 @@ def _apply_statuses(
     )
 
 
-def record_samples(session: Session, samples: list[Sample]) -> None:
-    """Store samples once (resent ones are ignored) and refresh the sessions' live values."""
-    sessions = _sessions_for(session, samples)
-    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
-    live: dict[int, dict[str, Any]] = {}
-    for s in samples:
-        session_id = sessions.get((s.charger_id, s.transaction_id or f"@{s.evse_id}"))
-        key = (s.charger_id, s.evse_id, s.sampled_at, s.measurand, s.phase)
-        rows[key] = {
-            "charger_id": s.charger_id,
-            "evse_id": s.evse_id,
-            "session_id": session_id,
-            "sampled_at": s.sampled_at,
-            "measurand": s.measurand,
-            "phase": s.phase,
-            "unit": s.unit,
-            "context": s.context,
-            "location": s.location,
-            "value": s.value,
-        }
-        if session_id is not None and not s.phase:
-            current = live.setdefault(
-                session_id,
-                {"id": session_id, "at": s.sampled_at, "wh": None, "kw": None, "soc": None},
-            )
-            if s.sampled_at >= current["at"]:
-                current["at"] = s.sampled_at
-                slot = {ENERGY: "wh", POWER: "kw", SOC: "soc"}.get(s.measurand)
-                if slot:
-                    current[slot] = round(s.value) if slot == "wh" else s.value
-    # Plain executemany (psycopg pipelines it): compiling a many-row INSERT through the
-    # ORM cost ~200 ms per batch of 400 samples (docs/benchmarks.md).
-    connection = session.connection()
-    if rows:
-        connection.exec_driver_sql(
-            "INSERT INTO meter_values (charger_id, evse_id, session_id, sampled_at, measurand,"
-            " phase, unit, context, location, value)"
-            " VALUES (%(charger_id)s, %(evse_id)s, %(session_id)s, %(sampled_at)s,"
-            " %(measurand)s, %(phase)s, %(unit)s, %(context)s, %(location)s, %(value)s)"
-            " ON CONFLICT DO NOTHING",
-            list(rows.values()),
-        )
-    if live:
-        connection.exec_driver_sql(
-            "UPDATE charging_sessions SET last_meter_at = %(at)s,"
-            " last_meter_wh = COALESCE(%(wh)s::bigint, last_meter_wh),"
-            " last_power_kw = COALESCE(%(kw)s::float8, last_power_kw),"
-            " last_soc = COALESCE(%(soc)s::float8, last_soc),"
-            " meter_start_wh = COALESCE(meter_start_wh, %(wh)s::bigint)"
-            " WHERE id = %(id)s AND (last_meter_at IS NULL OR last_meter_at <= %(at)s)",
-            list(live.values()),
-        )
+def record_events(session: Session, events: list[dict[str, Any]]) -> None:
+    """Keep notifications as `charger_events` rows (`charger_id`, `kind`, `name`,
+    `occurred_at`, `payload`); one resent with the same timestamp is stored once."""
+    from portal.models import ChargerEvent
 
-
-def _sessions_for(session: Session, samples: list[Sample]) -> dict[tuple[int, str], int]:
-    """Map (charger, transaction id) and (charger, "@evse") to session ids."""
-    found: dict[tuple[int, str], int] = {}
-    pairs = {(s.charger_id, s.transaction_id) for s in samples if s.transaction_id}
-    if pairs:
-        for sid, cid, tx in session.execute(
-            select(
-                ChargingSession.id, ChargingSession.charger_id, ChargingSession.transaction_id
-            ).where(tuple_(ChargingSession.charger_id, ChargingSession.transaction_id).in_(pairs))
-        ):
-            found[(cid, tx)] = sid
-    loose = {s.charger_id for s in samples if not s.transaction_id and s.evse_id}
-    if loose:
-        for sid, cid, evse in session.execute(
-            select(ChargingSession.id, ChargingSession.charger_id, ChargingSession.evse_id).where(
-                ChargingSession.charger_id.in_(loose),
-                ChargingSession.status == SessionStatus.ACTIVE,
-            )
-        ):
-            found[(cid, f"@{evse}")] = sid
-    return found
+    session.execute(
+        insert(ChargerEvent)
+        .values([{**event, "received_at": func.now()} for event in events])
+        .on_conflict_do_nothing(constraint="uq_charger_events_once")
+    )
 
 
 def mark_silent_chargers_offline(session: Session, now: datetime, factor: int) -> list[str]:
@@ -395,12 +517,15 @@ def mark_silent_chargers_offline(session: Session, now: datetime, factor: int) -
 # --- authorization and transactions ---------------------------------------------------
 
 
-def authorize(session: Session, tag: str) -> str:
-    """OCPP authorization status for an id tag: Accepted, Blocked or Invalid."""
-    owner = resolve_id_tag(session, tag)
+def tag_status(owner: TagOwner | None) -> str:
+    """OCPP authorization status for a tag's owner: Accepted, Blocked or Invalid."""
     if owner is None:
         return "Invalid"
     return "Accepted" if owner.active else "Blocked"
+
+
+def authorize(session: Session, tag: str) -> str:
+    return tag_status(resolve_id_tag(session, tag))
 
 
 def _connector_id(session: Session, charger_id: int, evse_id: int | None) -> int | None:
@@ -427,11 +552,13 @@ def start_transaction_16(
 
     A resent StartTransaction (same connector, time and meter) gets the same id back.
     The session is recorded even for an unknown tag (the car may already be charging,
-    e.g. a transaction queued offline); the charger is told the tag is Invalid.
+    e.g. a transaction queued offline); the charger is told the tag is Invalid. A
+    session still running on the connector, started before this one, is lost.
     """
-    status = authorize(session, id_tag)
+    owner = resolve_id_tag(session, id_tag)
+    status = tag_status(owner)
     existing = session.scalar(
-        select(ChargingSession).where(
+        select(ChargingSession.id).where(
             ChargingSession.charger_id == charger_id,
             ChargingSession.evse_id == evse_id,
             ChargingSession.started_at == timestamp,
@@ -439,29 +566,32 @@ def start_transaction_16(
         )
     )
     if existing is not None:
-        return int(existing.transaction_id), status
-    owner = resolve_id_tag(session, id_tag)
-    charging = ChargingSession(
-        charger_id=charger_id,
-        connector_id=_connector_id(session, charger_id, evse_id),
-        evse_id=evse_id,
-        transaction_id=f"new-{charger_id}-{timestamp.timestamp()}",
-        id_tag=id_tag[:36],
-        driver_id=owner.driver_id if owner else None,
-        vehicle_id=owner.vehicle_id if owner else None,
-        contract_id=owner.contract_id if owner else None,
-        reservation_id=reservation_id,
-        status=SessionStatus.ACTIVE,
-        started_at=timestamp,
-        meter_start_wh=meter_start,
-        last_meter_wh=meter_start,
-        last_meter_at=timestamp,
+        return existing, status
+    close_replaced(session, charger_id, evse_id, timestamp)
+    session_id = session.scalar(
+        text("SELECT nextval(pg_get_serial_sequence('charging_sessions', 'id'))")
     )
-    session.add(charging)
-    session.flush()
-    charging.transaction_id = str(charging.id)  # 1.6 transaction ids are integers: ours
-    session.flush()
-    return charging.id, status
+    session.execute(
+        insert(ChargingSession).values(
+            id=session_id,
+            charger_id=charger_id,
+            connector_id=_connector_id(session, charger_id, evse_id),
+            evse_id=evse_id,
+            transaction_id=str(session_id),  # 1.6 transaction ids are integers: ours
+            id_tag=id_tag[:36],
+            driver_id=owner.driver_id if owner else None,
+            vehicle_id=owner.vehicle_id if owner else None,
+            contract_id=owner.contract_id if owner else None,
+            reservation_id=reservation_id,
+            status=SessionStatus.ACTIVE,
+            started_at=timestamp,
+            meter_start_wh=meter_start,
+            last_meter_wh=meter_start,
+            last_meter_at=timestamp,
+            last_heard_at=func.now(),
+        )
+    )
+    return int(session_id), status  # type: ignore[arg-type]
 
 
 def stop_transaction(
@@ -473,7 +603,9 @@ def stop_transaction(
     reason: str | None,
     samples: list[Sample] | None = None,
 ) -> ChargingSession | None:
-    """Close a session and post its energy (once). A second stop changes nothing."""
+    """Close a session and post its energy (once). A second stop changes nothing, nor
+    does a stop for a session already closed as lost (billed at its last meter value;
+    the late stop is logged for the staff who review it)."""
     charging = session.scalar(
         select(ChargingSession)
         .where(
@@ -487,12 +619,85 @@ def stop_transaction(
     if charging is None:
         log.warning("charger %s stopped unknown transaction %s", charger_id, transaction_id)
         return None
-    if charging.status == SessionStatus.COMPLETED:
+    if charging.status == SessionStatus.LOST:
+        log.warning(
+            "session %s: stop (meter %s at %s) after it was closed as lost; billed as closed",
+            charging.id,
+            meter_stop,
+            timestamp.isoformat(),
+        )
+        return charging
+    if charging.status != SessionStatus.ACTIVE:
         log.info("duplicate stop for session %s ignored", charging.id)
         return charging
     session.refresh(charging)
     if meter_stop is None:
         meter_stop = charging.last_meter_wh
+    _close(session, charging, meter_stop, timestamp, reason or "Local", SessionStatus.COMPLETED)
+    return charging
+
+
+def close_lost(session: Session, charging: ChargingSession, reason: str) -> None:
+    """Close a running session whose stop never came, at its last meter value; its
+    energy up to that value is billed once and the session waits for staff."""
+    log.warning("session %s (charger %s): %s", charging.id, charging.charger_id, reason)
+    session.refresh(charging)
+    _close(
+        session,
+        charging,
+        charging.last_meter_wh,
+        charging.last_meter_at or charging.started_at,
+        reason,
+        SessionStatus.LOST,
+    )
+
+
+def close_replaced(
+    session: Session, charger_id: int, evse_id: int | None, started_at: datetime
+) -> None:
+    """A transaction starting on a connector ends any older one still running there."""
+    if not evse_id:
+        return
+    for charging in session.scalars(
+        select(ChargingSession)
+        .where(
+            ChargingSession.charger_id == charger_id,
+            ChargingSession.evse_id == evse_id,
+            ChargingSession.status == SessionStatus.ACTIVE,
+            ChargingSession.started_at < started_at,
+        )
+        .with_for_update()
+    ):
+        close_lost(session, charging, LOST_REPLACED)
+
+
+def close_silent_sessions(session: Session, silent_since: datetime) -> list[int]:
+    """Close as lost every running session not heard from since `silent_since`
+    (our clock). Sessions another process is closing are skipped."""
+    closed = []
+    for charging in session.scalars(
+        select(ChargingSession)
+        .where(
+            ChargingSession.status == SessionStatus.ACTIVE,
+            func.coalesce(ChargingSession.last_heard_at, ChargingSession.created_at) < silent_since,
+        )
+        .order_by(ChargingSession.id)
+        .limit(500)
+        .with_for_update(skip_locked=True)
+    ):
+        close_lost(session, charging, LOST_SILENT)
+        closed.append(charging.id)
+    return closed
+
+
+def _close(
+    session: Session,
+    charging: ChargingSession,
+    meter_stop: int | None,
+    stopped_at: datetime,
+    reason: str,
+    status: SessionStatus,
+) -> None:
     if charging.meter_start_wh is None and meter_stop is not None:
         charging.meter_start_wh = meter_stop  # never saw a start reading: no energy known
     if meter_stop is not None and charging.meter_start_wh is not None:
@@ -507,47 +712,25 @@ def stop_transaction(
         charging.meter_stop_wh = meter_stop
         charging.energy_wh = meter_stop - charging.meter_start_wh
         charging.last_meter_wh = meter_stop
-    charging.stopped_at = max(timestamp, charging.started_at)
-    charging.stop_reason = (reason or "Local")[:40]
-    charging.status = SessionStatus.COMPLETED
-    session.flush()
-    settle_energy(session, charging)
-    return charging
-
-
-def settle_energy(session: Session, charging: ChargingSession) -> None:
-    """Post the session's energy to its driver's ledger at the depot's price (exactly once)."""
-    if not charging.energy_wh or charging.driver_id is None or charging.stopped_at is None:
-        return
-    charger = session.get(Charger, charging.charger_id)
-    if charger is None or charger.depot_id is None:
-        return
-    zone = ZoneInfo(charger.depot.timezone if charger.depot else "America/Mexico_City")
-    price = energy_price_on(session, charger.depot_id, charging.stopped_at.astimezone(zone).date())
-    if price is None:
+    charging.stopped_at = max(stopped_at, charging.started_at)
+    charging.stop_reason = reason[:40]
+    charging.status = status
+    if status == SessionStatus.LOST:
+        charging.review = SessionReview.LOST
+    limit = plausible_energy_wh(session, charging)
+    if charging.energy_wh and charging.energy_wh > limit:
         log.warning(
-            "depot %s has no energy price; session %s not charged", charger.depot_id, charging.id
+            "session %s: %s Wh in %s is more than its connector can deliver (%s Wh);"
+            " held for review, not billed",
+            charging.id,
+            charging.energy_wh,
+            charging.stopped_at - charging.started_at,
+            limit,
         )
-        return
-    charging.price_per_kwh_cents = price
-    charging.cost_cents = energy_cost_cents(charging.energy_wh, price)
-    if charging.cost_cents <= 0:
-        return
-    kwh = charging.kwh
-    entry = post_entry(
-        session,
-        driver_id=charging.driver_id,
-        contract_id=charging.contract_id,
-        kind=EntryKind.ENERGY,
-        amount_cents=charging.cost_cents,
-        idempotency_key=f"energy:{charging.id}",
-        description=f"Carga {kwh:.3f} kWh, {charger.identity}"[:200],
-        posted_at=charging.stopped_at,
-        source_type="charging_session",
-        source_id=charging.id,
-    )
-    charging.ledger_entry_id = entry.id
+        charging.review = SessionReview.IMPLAUSIBLE
     session.flush()
+    if charging.review != SessionReview.IMPLAUSIBLE:
+        settle_energy(session, charging)
 
 
 def transaction_event_201(
@@ -566,9 +749,12 @@ def transaction_event_201(
 
     Returns the id token's authorization status when a token was sent, else None.
     An Updated or Ended for a transaction never seen (its Started was lost) opens it.
+    A new transaction ends any older one still running on its EVSE (lost); events for
+    a session already closed as lost keep their samples and change nothing else.
     """
-    status = authorize(session, id_token) if id_token else None
-    charging = session.scalar(
+    owner = resolve_id_tag(session, id_token) if id_token else None
+    status = tag_status(owner) if id_token else None
+    query = (
         select(ChargingSession)
         .where(
             ChargingSession.charger_id == charger_id,
@@ -576,10 +762,11 @@ def transaction_event_201(
         )
         .with_for_update()
     )
+    charging = session.scalar(query)
     energy = _energy_wh(samples)
     if charging is None:
-        owner = resolve_id_tag(session, id_token) if id_token else None
-        stmt = (
+        close_replaced(session, charger_id, evse_id, timestamp)
+        session.execute(
             insert(ChargingSession)
             .values(
                 charger_id=charger_id,
@@ -593,28 +780,26 @@ def transaction_event_201(
                 status=SessionStatus.ACTIVE,
                 started_at=timestamp,
                 meter_start_wh=energy if event_type == "Started" else None,
+                last_heard_at=func.now(),
                 created_at=timestamp,
             )
             .on_conflict_do_nothing(constraint="uq_charging_sessions_transaction")
         )
-        session.execute(stmt)
-        charging = session.scalar(
-            select(ChargingSession)
-            .where(
-                ChargingSession.charger_id == charger_id,
-                ChargingSession.transaction_id == transaction_id,
-            )
-            .with_for_update()
-        )
+        charging = session.scalar(query)
         if charging is None:  # pragma: no cover - the row was just written
             raise RuntimeError(transaction_id)
-    elif id_token and charging.driver_id is None:
-        owner = resolve_id_tag(session, id_token)
-        if owner is not None:
-            charging.id_tag = id_token[:36]
-            charging.driver_id = owner.driver_id
-            charging.vehicle_id = owner.vehicle_id
-            charging.contract_id = owner.contract_id
+    elif charging.status != SessionStatus.ACTIVE:
+        if samples:
+            record_samples(session, samples)
+        if charging.status == SessionStatus.LOST:
+            log.warning("session %s: %s event after it was closed as lost", charging.id, event_type)
+        return status
+    elif owner is not None and charging.driver_id is None:
+        charging.id_tag = id_token[:36] if id_token else None
+        charging.driver_id = owner.driver_id
+        charging.vehicle_id = owner.vehicle_id
+        charging.contract_id = owner.contract_id
+    charging.last_heard_at = func.now()
     if event_type == "Started" and timestamp < charging.started_at:
         charging.started_at = timestamp  # a late Started is the true start
         if energy is not None:
@@ -625,14 +810,14 @@ def transaction_event_201(
     session.flush()
     if samples:
         record_samples(session, samples)
-    if event_type == "Ended" and charging.status == SessionStatus.ACTIVE:
+    if event_type == "Ended":
         session.refresh(charging)
-        stop_transaction(
+        _close(
             session,
-            charger_id,
-            transaction_id,
+            charging,
             energy if energy is not None else charging.last_meter_wh,
             timestamp,
-            stopped_reason,
+            stopped_reason or "Local",
+            SessionStatus.COMPLETED,
         )
     return status

@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused in production below
+# Keys the chargers' password hashes (portal.passwords.hash_machine_secret). Kept out of
+# the database; changing it invalidates every charger's password.
+DEV_CHARGER_SECRET_KEY = "dev-only-charger-key"  # noqa: S105 - refused in production below
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/lafa"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # Signs the demonstration provider's webhooks when no STRIPE_WEBHOOK_SECRET is set;
@@ -154,6 +157,8 @@ def load_config() -> dict[str, Any]:
         "BOOKING_MAX_FUTURE": int(os.environ.get("BOOKING_MAX_FUTURE", "2")),
         "BOOKING_MAX_PER_DAY": int(os.environ.get("BOOKING_MAX_PER_DAY", "1")),
         "BOOKING_NO_SHOW_GRACE_MINUTES": int(os.environ.get("BOOKING_NO_SHOW_GRACE_MINUTES", "15")),
+        # Keys the chargers' password hashes (charging/csms.py reads its OCPP_* settings).
+        "CHARGER_SECRET_KEY": os.environ.get("CHARGER_SECRET_KEY", DEV_CHARGER_SECRET_KEY),
     }
 
 
@@ -169,6 +174,9 @@ def check_production(config: dict[str, Any]) -> None:
         raise ConfigError("LAFA_DEMO must be off in production")
     if config.get("PAYMENTS_PROVIDER") == "demo":
         raise ConfigError("PAYMENTS_PROVIDER=demo (demonstration mode) is refused in production")
+    key = config.get("CHARGER_SECRET_KEY") or ""
+    if key == DEV_CHARGER_SECRET_KEY or len(key) < 32:
+        raise ConfigError("CHARGER_SECRET_KEY must be a random value of 32+ characters")
 
 
 def check_payments(config: dict[str, Any]) -> None:

@@ -1,5 +1,6 @@
-"""The charger registry (admin): register a charger with its connectors, and id tags
-per driver (assign, deactivate, reactivate).
+"""The charger registry (admin): register a charger with its connectors (its password
+generated and shown once), approve or refuse chargers that registered themselves, and
+id tags per driver (assign, deactivate, reactivate).
 
 Registered on the admin blueprint (imported at the end of `views.py`).
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -18,7 +19,6 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
-    PasswordField,
     SelectChoice,
     SelectField,
     StringField,
@@ -27,7 +27,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from portal.db import Session
 from portal.htmx import render
-from portal.models import ConnectorType, OcppVersion
+from portal.models import Charger, ConnectorType, OcppVersion
 from portal.services import N_, DomainError, charger_registry, charging, fleet
 
 from .views import bp
@@ -61,11 +61,6 @@ class ChargerForm(FlaskForm):
             SelectChoice(OcppVersion.V201.value, "2.0.1"),
         ],
     )
-    password = PasswordField(
-        _l("Charger password"),
-        validators=[DataRequired(message=_l("Write the charger's password."))],
-        render_kw={"autocomplete": "new-password"},
-    )
     connectors = FieldList(FormField(ConnectorForm), min_entries=4, max_entries=4)
 
 
@@ -85,20 +80,36 @@ class ToggleForm(FlaskForm):
     """Only the CSRF token."""
 
 
+class ApprovalForm(FlaskForm):
+    """Approve (placing the charger in a depot) or refuse a charger."""
+
+    depot = SelectField(_l("Depot"), coerce=int, validators=[Optional()], validate_choice=False)
+
+
 def _charger_form() -> ChargerForm:
     form = ChargerForm()
     form.depot.choices = [SelectChoice(d.id, d.name) for d in fleet.list_depots(Session())]
     return form
 
 
-def _registry(form: ChargerForm, status: int = 200, error: str | None = None) -> Response:
+def _approval_form() -> ApprovalForm:
+    form = ApprovalForm()
+    form.depot.choices = [SelectChoice(d.id, d.name) for d in fleet.list_depots(Session())]
+    return form
+
+
+def _registry(
+    form: ChargerForm, status: int = 200, error: str | None = None, **extra: Any
+) -> Response:
     return render(
         "admin/chargers.html",
         "register",
         status=status,
         form=form,
         error=error,
+        approval=_approval_form(),
         chargers=charger_registry.list_registry(Session()),
+        **extra,
     )
 
 
@@ -119,12 +130,12 @@ def chargers() -> Response:
             connectors.append((evse_id, kind, charger_registry.parse_kw(row.max_kw.data)))
         if not connectors:
             raise DomainError(N_("Give at least one connector."))
-        charger = charging.register_charger(
+        charger, password = charging.register_charger(
             session,
             identity=form.identity.data or "",
-            password=form.password.data or "",
             depot_id=form.depot.data,
             connectors=connectors,
+            secret_key=current_app.config["CHARGER_SECRET_KEY"],
             name=form.name.data or None,
             actor_id=current_user.id,
         )
@@ -133,7 +144,36 @@ def chargers() -> Response:
         session.rollback()
         return _registry(form, 422, error=_(exc.message, **exc.params))
     session.commit()
-    flash(_("Charger %(identity)s registered.", identity=charger.identity), "success")
+    # The password is shown once, in this answer (not a redirect: it must not travel in
+    # the session cookie) and never stored in the clear.
+    response = _registry(_charger_form(), registered=charger, password=password)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/cargadores/<int:charger_id>/<any(aprobar, rechazar):decision>")
+def decide_charger(charger_id: int, decision: str) -> Response:
+    session = Session()
+    form = _approval_form()
+    if not form.validate():
+        abort(400)
+    if session.get(Charger, charger_id) is None:
+        abort(404)
+    try:
+        if decision == "aprobar":
+            charger = charging.approve_charger(
+                session, charger_id, depot_id=form.depot.data or None, actor_id=current_user.id
+            )
+        else:
+            charger = charging.reject_charger(session, charger_id, actor_id=current_user.id)
+    except DomainError as exc:
+        session.rollback()
+        return _registry(_charger_form(), 422, error=_(exc.message, **exc.params))
+    session.commit()
+    if decision == "aprobar":
+        flash(_("Charger %(identity)s approved.", identity=charger.identity), "success")
+    else:
+        flash(_("Charger %(identity)s refused.", identity=charger.identity), "success")
     return redirect(url_for("admin.chargers"), 303)
 
 

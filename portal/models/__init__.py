@@ -14,6 +14,8 @@ from .charging import (
     Charger,
     ChargerCommand,
     ChargerConnector,
+    ChargerEvent,
+    ChargerEventKind,
     ChargerRegistration,
     ChargingSession,
     CommandAction,
@@ -23,6 +25,7 @@ from .charging import (
     IdTag,
     MeterValue,
     OcppVersion,
+    SessionReview,
     SessionStatus,
 )
 from .credit import (
@@ -101,6 +104,8 @@ __all__ = [
     "Charger",
     "ChargerCommand",
     "ChargerConnector",
+    "ChargerEvent",
+    "ChargerEventKind",
     "ChargerRegistration",
     "ChargingEpisode",
     "ChargingSession",
@@ -146,6 +151,7 @@ __all__ = [
     "PolicyCutoffs",
     "PositionSource",
     "Role",
+    "SessionReview",
     "SessionStatus",
     "Statement",
     "TelemetryReading",

@@ -10,13 +10,15 @@ file can be fixed and run again without leaving half a depot registered.
 Chargers (`flask chargers import FILE`), a header then one charger per line:
 
     identity,name,depot,ocpp_version,password,connectors
-    LAFA-VAL-06,Vallejo 6,VAL,1.6,una-clave-de-16-o-mas,CCS2:60;GBT:60
+    LAFA-VAL-06,Vallejo 6,VAL,1.6,,CCS2:60;GBT:60
 
 `depot` is the depot's code; `ocpp_version` is 1.6 or 2.0.1 (or empty); `connectors`
 lists `TYPE:kW` per EVSE, numbered 1, 2, ... in that order (TYPE: CCS2 or GBT/GB/T).
+`password` empty: the registry generates one (`ImportResult.passwords`, shown once);
+given (16 to 40 characters): a charger already installed keeps the one it has.
 
-Id tags (`flask tags import FILE`): `tag,driver` where driver is the driver's 10-digit
-mobile number or their CURP.
+Id tags (`flask tags import FILE`): `tag,driver` where tag is as the card sends it
+(1 to 20 characters) and driver is the driver's 10-digit mobile number or their CURP.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from .charging import (
     MAX_CHARGER_PASSWORD,
     MIN_CHARGER_PASSWORD,
     add_id_tag,
+    clean_id_tag,
     register_charger,
     valid_identity,
 )
@@ -62,6 +65,7 @@ class ImportResult:
 
     imported: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line number, message)
+    passwords: list[tuple[str, str]] = field(default_factory=list)  # generated: (identity, pw)
 
     @property
     def ok(self) -> bool:
@@ -122,7 +126,9 @@ def _message(error: DomainError) -> str:
     return error.message % error.params if error.params else error.message
 
 
-def import_chargers(session: Session, text: str, *, actor_id: int | None = None) -> ImportResult:
+def import_chargers(
+    session: Session, text: str, *, secret_key: str, actor_id: int | None = None
+) -> ImportResult:
     """Register every charger of the CSV, or none if any line is bad (see module doc)."""
     result = ImportResult()
     depots = {d.code.upper(): d.id for d in session.scalars(select(Depot))}
@@ -148,7 +154,9 @@ def import_chargers(session: Session, text: str, *, actor_id: int | None = None)
                 version = VERSIONS.get(row["ocpp_version"].lower())
                 if version is None:
                     raise DomainError(N_("The OCPP version must be 1.6 or 2.0.1."))
-            if not MIN_CHARGER_PASSWORD <= len(row["password"]) <= MAX_CHARGER_PASSWORD:
+            if row["password"] and not (
+                MIN_CHARGER_PASSWORD <= len(row["password"]) <= MAX_CHARGER_PASSWORD
+            ):
                 raise DomainError(
                     N_("The charger password must have between %(min)s and %(max)s characters."),
                     min=MIN_CHARGER_PASSWORD,
@@ -163,16 +171,19 @@ def import_chargers(session: Session, text: str, *, actor_id: int | None = None)
     if result.errors:
         return result
     for identity, name, depot_id, version, row, connectors in planned:
-        charger = register_charger(
+        charger, password = register_charger(
             session,
             identity=identity,
-            password=row["password"],
+            password=row["password"] or None,
             depot_id=depot_id,
             connectors=connectors,
+            secret_key=secret_key,
             name=name,
             actor_id=actor_id,
         )
         charger.ocpp_version = version
+        if not row["password"]:
+            result.passwords.append((identity, password))
         result.imported += 1
     session.flush()
     return result
@@ -191,15 +202,13 @@ def find_driver(session: Session, key: str) -> Driver | None:
 def import_tags(session: Session, text: str, *, actor_id: int | None = None) -> ImportResult:
     """Give each driver of the CSV their tag, or nothing if any line is bad."""
     result = ImportResult()
-    existing = set(session.scalars(select(IdTag.tag)))
+    existing = {t.upper() for t in session.scalars(select(IdTag.tag))}
     seen: set[str] = set()
     planned = []
     for line, row in _rows(text, TAG_COLUMNS):
-        tag = row["tag"].upper()
         try:
-            if not 1 <= len(tag) <= 20 or not tag.isalnum() or not tag.isascii():
-                raise DomainError(N_("An id tag has 1 to 20 letters and digits."))
-            if tag in existing or tag in seen:
+            tag = clean_id_tag(row["tag"])
+            if tag.upper() in existing or tag.upper() in seen:
                 raise DomainError(N_("That id tag is already in use."))
             driver = find_driver(session, row["driver"])
             if driver is None:
@@ -209,7 +218,7 @@ def import_tags(session: Session, text: str, *, actor_id: int | None = None) -> 
         except DomainError as error:
             result.errors.append((line, _message(error)))
             continue
-        seen.add(tag)
+        seen.add(tag.upper())
         planned.append((driver.id, tag))
     if result.errors:
         return result

@@ -35,20 +35,23 @@ needed. Parameters per action (`CommandAction`):
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session, joinedload
 
 from portal.db import utcnow
 from portal.models import (
     Charger,
     ChargerCommand,
     ChargerConnector,
+    ChargerEvent,
     ChargerRegistration,
     ChargingSession,
     CommandAction,
@@ -56,14 +59,21 @@ from portal.models import (
     ConnectorType,
     Contract,
     ContractStatus,
+    Depot,
     DepotEnergyPrice,
     Driver,
+    EntryKind,
     IdTag,
+    SessionReview,
     SessionStatus,
 )
-from portal.passwords import hash_password
+from portal.models.charging import DEFAULT_MAX_KW
+from portal.passwords import hash_machine_secret, new_machine_secret
 
 from . import N_, DomainError, audit
+from .ledger import post_entry
+
+log = logging.getLogger(__name__)
 
 IDENTITY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,47}$")
 """Charger identities: a URL path segment without escapes, at most 48 characters."""
@@ -98,14 +108,20 @@ def register_charger(
     session: Session,
     *,
     identity: str,
-    password: str,
     depot_id: int | None,
     connectors: list[tuple[int, ConnectorType, Decimal | None]],
+    secret_key: str,
     name: str | None = None,
     max_kw: Decimal | None = None,
+    password: str | None = None,
     actor_id: int | None = None,
-) -> Charger:
-    """Register a charger (accepted) with its connectors `(evse_id, type, max kW)`."""
+) -> tuple[Charger, str]:
+    """Register a charger (accepted) with its connectors `(evse_id, type, max kW)`.
+
+    Returns the charger and its HTTP Basic password: a new random secret, shown once
+    (only its keyed hash is stored), unless `password` gives the one a charger in the
+    field already has (a CSV import of an installed depot).
+    """
     identity = identity.strip()
     if not valid_identity(identity):
         raise DomainError(
@@ -115,13 +131,15 @@ def register_charger(
         raise DomainError(
             N_("A charger with identity %(identity)s already exists."), identity=identity
         )
+    if password is None:
+        password = new_machine_secret()
     _check_password(password)
     charger = Charger(
         identity=identity,
         name=name,
         depot_id=depot_id,
         registration=ChargerRegistration.ACCEPTED,
-        password_hash=hash_password(password),
+        password_hash=hash_machine_secret(secret_key, identity, password),
         max_kw=max_kw,
     )
     session.add(charger)
@@ -135,7 +153,7 @@ def register_charger(
     session.flush()
     if actor_id is not None:
         audit.record(session, actor_id, "charger.registered", charger, identity=identity)
-    return charger
+    return charger, password
 
 
 def _check_password(password: str) -> None:
@@ -147,17 +165,29 @@ def _check_password(password: str) -> None:
         )
 
 
-def approve_charger(session: Session, charger_id: int, *, depot_id: int, actor_id: int) -> Charger:
-    """Accept a charger that registered itself (pending); it is answered Accepted next boot."""
+def approve_charger(
+    session: Session, charger_id: int, *, depot_id: int | None, actor_id: int | None
+) -> Charger:
+    """Accept a charger waiting for approval (or refused before); it is answered
+    Accepted at its next BootNotification, on the connection it already has.
+
+    `depot_id` places it (needed when it has no depot yet: chargers that registered
+    themselves). `actor_id` None: an operator at the console (`flask chargers approve`).
+    """
     charger = _charger(session, charger_id)
+    if depot_id is None and charger.depot_id is None:
+        raise DomainError(N_("Choose the charger's depot."))
+    if depot_id is not None and session.get(Depot, depot_id) is None:
+        raise DomainError(N_("Choose the charger's depot."))
     charger.registration = ChargerRegistration.ACCEPTED
-    charger.depot_id = depot_id
+    charger.depot_id = depot_id or charger.depot_id
     session.flush()
-    audit.record(session, actor_id, "charger.approved", charger, depot_id=depot_id)
+    audit.record(session, actor_id, "charger.approved", charger, depot_id=charger.depot_id)
     return charger
 
 
-def reject_charger(session: Session, charger_id: int, *, actor_id: int) -> Charger:
+def reject_charger(session: Session, charger_id: int, *, actor_id: int | None) -> Charger:
+    """Refuse a charger: its handshakes are refused from now on (403)."""
     charger = _charger(session, charger_id)
     charger.registration = ChargerRegistration.REJECTED
     session.flush()
@@ -165,14 +195,36 @@ def reject_charger(session: Session, charger_id: int, *, actor_id: int) -> Charg
     return charger
 
 
-def set_charger_password(
-    session: Session, charger_id: int, password: str, *, actor_id: int
-) -> Charger:
-    _check_password(password)
+def rotate_charger_password(
+    session: Session, charger_id: int, *, secret_key: str, actor_id: int | None
+) -> str:
+    """Give the charger a new random password (returned once); the old one stops working."""
     charger = _charger(session, charger_id)
-    charger.password_hash = hash_password(password)
+    password = new_machine_secret()
+    charger.password_hash = hash_machine_secret(secret_key, charger.identity, password)
     session.flush()
     audit.record(session, actor_id, "charger.password_changed", charger)
+    return password
+
+
+def allow_plain_connection(
+    session: Session, charger_id: int, allowed: bool, *, actor_id: int | None
+) -> Charger:
+    """In production, let this charger use HTTP Basic without TLS (security profile 1)."""
+    charger = _charger(session, charger_id)
+    if charger.plain_allowed != allowed:
+        charger.plain_allowed = allowed
+        session.flush()
+        audit.record(session, actor_id, "charger.plain_allowed", charger, allowed=allowed)
+    return charger
+
+
+def find_charger(session: Session, key: str) -> Charger | None:
+    """A charger by its number or its OCPP identity (what an operator types)."""
+    key = key.strip()
+    charger = session.scalar(select(Charger).where(Charger.identity == key))
+    if charger is None and key.isdigit():
+        charger = session.get(Charger, int(key))
     return charger
 
 
@@ -217,11 +269,23 @@ class TagOwner:
     contract_id: int | None
 
 
+ID_TAG_MAX = 20  # OCPP 1.6 idTag (CiString20); 2.0.1 allows 36, our cards work on both
+
+
+def clean_id_tag(tag: str) -> str:
+    """An id tag as the card sends it: 1 to 20 printable characters (OCPP's only rule),
+    without the spaces a form or a file may add around it."""
+    tag = tag.strip()
+    if not 1 <= len(tag) <= ID_TAG_MAX or not tag.isprintable():
+        raise DomainError(
+            N_("An id tag has 1 to %(max)s characters, as the card sends it."), max=ID_TAG_MAX
+        )
+    return tag
+
+
 def add_id_tag(session: Session, driver_id: int, tag: str, *, actor_id: int | None = None) -> IdTag:
-    tag = tag.strip().upper()
-    if not 1 <= len(tag) <= 20 or not re.fullmatch(r"[A-Z0-9]+", tag):
-        raise DomainError(N_("An id tag has 1 to 20 letters and digits."))
-    if session.scalar(select(IdTag.id).where(IdTag.tag == tag)) is not None:
+    tag = clean_id_tag(tag)
+    if session.scalar(select(IdTag.id).where(func.upper(IdTag.tag) == tag.upper())) is not None:
         raise DomainError(N_("That id tag is already in use."))
     if session.get(Driver, driver_id) is None:
         raise DomainError(N_("That driver does not exist."))
@@ -234,21 +298,25 @@ def add_id_tag(session: Session, driver_id: int, tag: str, *, actor_id: int | No
 
 
 def resolve_id_tag(session: Session, tag: str) -> TagOwner | None:
-    """The owner of `tag` (case as stored, upper), or None for an unknown tag."""
-    id_tag = session.scalar(select(IdTag).where(IdTag.tag == tag.strip().upper()))
-    if id_tag is None:
-        return None
-    contract = session.scalar(
-        select(Contract).where(
-            Contract.driver_id == id_tag.driver_id, Contract.status == ContractStatus.ACTIVE
+    """The owner of `tag` (compared without regard to case, as OCPP does) and their
+    active contract's vehicle, in one query; None for an unknown tag."""
+    row = session.execute(
+        select(IdTag.id, IdTag.active, IdTag.driver_id, Contract.vehicle_id, Contract.id)
+        .outerjoin(
+            Contract,
+            (Contract.driver_id == IdTag.driver_id) & (Contract.status == ContractStatus.ACTIVE),
         )
-    )
+        .where(func.upper(IdTag.tag) == tag.strip().upper())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
     return TagOwner(
-        id_tag_id=id_tag.id,
-        active=id_tag.active,
-        driver_id=id_tag.driver_id,
-        vehicle_id=contract.vehicle_id if contract else None,
-        contract_id=contract.id if contract else None,
+        id_tag_id=row[0],
+        active=row[1],
+        driver_id=row[2],
+        vehicle_id=row[3],
+        contract_id=row[4],
     )
 
 
@@ -297,6 +365,129 @@ def energy_price_on(session: Session, depot_id: int, on: date) -> int | None:
 def energy_cost_cents(energy_wh: int, price_per_kwh_cents: int) -> int:
     """Wh x centavos/kWh, rounded half up to the centavo."""
     return (energy_wh * price_per_kwh_cents + 500) // 1000
+
+
+# --- settling a session's energy ------------------------------------------------------
+
+# A session's energy is plausible up to the connector's power x its duration, with this
+# margin for meter and clock rounding (and a floor for very short sessions). More is
+# held for staff, never posted: a charger impersonated with a sniffed password must
+# not be able to post any kWh to any driver's ledger.
+PLAUSIBLE_MARGIN = Decimal("1.10")
+PLAUSIBLE_FLOOR_WH = 500
+
+
+def plausible_energy_wh(session: Session, charging: ChargingSession) -> int:
+    """The most energy the session's connector could have delivered in its duration:
+    its maximum kW (else the charger's, else `DEFAULT_MAX_KW`) x hours, plus a margin."""
+    kw = session.scalar(
+        select(func.coalesce(ChargerConnector.max_kw, Charger.max_kw))
+        .select_from(Charger)
+        .outerjoin(ChargerConnector, ChargerConnector.id == charging.connector_id)
+        .where(Charger.id == charging.charger_id)
+    )
+    seconds = Decimal(
+        max(
+            0.0,
+            ((charging.stopped_at or charging.started_at) - charging.started_at).total_seconds(),
+        )
+    )
+    wh = Decimal(kw or DEFAULT_MAX_KW) * 1000 * seconds / 3600 * PLAUSIBLE_MARGIN
+    return int(wh) + PLAUSIBLE_FLOOR_WH
+
+
+def settle_energy(session: Session, charging: ChargingSession) -> None:
+    """Post the session's energy to its driver's ledger at the depot's price (exactly once)."""
+    if not charging.energy_wh or charging.driver_id is None or charging.stopped_at is None:
+        return
+    row = session.execute(
+        text(
+            "SELECT c.identity, c.depot_id, d.timezone FROM chargers AS c"
+            " LEFT JOIN depots AS d ON d.id = c.depot_id WHERE c.id = :id"
+        ),
+        {"id": charging.charger_id},
+    ).first()
+    if row is None or row.depot_id is None:
+        return
+    zone = ZoneInfo(row.timezone or "America/Mexico_City")
+    price = energy_price_on(session, row.depot_id, charging.stopped_at.astimezone(zone).date())
+    if price is None:
+        log.warning(
+            "depot %s has no energy price; session %s not charged", row.depot_id, charging.id
+        )
+        return
+    charging.price_per_kwh_cents = price
+    charging.cost_cents = energy_cost_cents(charging.energy_wh, price)
+    if charging.cost_cents <= 0:
+        return
+    kwh = charging.kwh
+    entry = post_entry(
+        session,
+        driver_id=charging.driver_id,
+        contract_id=charging.contract_id,
+        kind=EntryKind.ENERGY,
+        amount_cents=charging.cost_cents,
+        idempotency_key=f"energy:{charging.id}",
+        description=f"Carga {kwh:.3f} kWh, {row.identity}"[:200],
+        posted_at=charging.stopped_at,
+        source_type="charging_session",
+        source_id=charging.id,
+    )
+    charging.ledger_entry_id = entry.id
+    session.flush()
+
+
+def review_session(
+    session: Session, session_id: int, *, bill: bool, actor_id: int
+) -> ChargingSession:
+    """Staff's decision on a session waiting for review: a lost one is acknowledged (it
+    was billed at its last meter value); a held one (implausible energy) is billed at
+    the depot's price (`bill`) or left unbilled. Audited."""
+    charging = session.get(ChargingSession, session_id, with_for_update=True)
+    if charging is None or charging.review is None or charging.reviewed_at is not None:
+        raise DomainError(N_("That session is not waiting for review."))
+    if bill and charging.review == SessionReview.IMPLAUSIBLE:
+        settle_energy(session, charging)
+    charging.reviewed_at = utcnow()
+    charging.reviewed_by_id = actor_id
+    session.flush()
+    audit.record(
+        session,
+        actor_id,
+        "charging_session.reviewed",
+        charging,
+        review=charging.review.value,
+        billed=charging.ledger_entry_id is not None,
+    )
+    return charging
+
+
+def sessions_to_review(session: Session, charger_id: int) -> list[ChargingSession]:
+    """The charger's sessions waiting for staff, oldest first."""
+    return list(
+        session.scalars(
+            select(ChargingSession)
+            .options(joinedload(ChargingSession.driver))
+            .where(
+                ChargingSession.charger_id == charger_id,
+                ChargingSession.review.is_not(None),
+                ChargingSession.reviewed_at.is_(None),
+            )
+            .order_by(ChargingSession.started_at)
+        )
+    )
+
+
+def list_charger_events(session: Session, charger_id: int, limit: int = 30) -> list[ChargerEvent]:
+    """What the charger reported (security, firmware, diagnostics, reports, data), newest first."""
+    return list(
+        session.scalars(
+            select(ChargerEvent)
+            .where(ChargerEvent.charger_id == charger_id)
+            .order_by(ChargerEvent.received_at.desc(), ChargerEvent.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 # --- remote commands -----------------------------------------------------------------
@@ -389,10 +580,9 @@ def _evse(charger: Charger, value: Any, *, allow_zero: bool = False) -> int:
 
 
 def _tag(value: Any) -> str:
-    tag = str(value or "").strip().upper()
-    if not 1 <= len(tag) <= 20:
+    if not str(value or "").strip():
         raise DomainError(N_("Enter an id tag."))
-    return tag
+    return clean_id_tag(str(value))
 
 
 def _future(value: Any) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -19,9 +19,16 @@ from wtforms.validators import AnyOf, DataRequired, Optional
 
 from portal.db import Session, utcnow
 from portal.htmx import render
-from portal.models import ChargerCommand, CommandAction, CommandStatus
-from portal.services import DomainError, bookings, charging_board, fleet
-from portal.services.charging import get_command, list_commands, request_command
+from portal.models import ChargerCommand, ChargingSession, CommandAction, CommandStatus, Role
+from portal.services import N_, DomainError, bookings, charging_board, fleet
+from portal.services.charging import (
+    get_command,
+    list_charger_events,
+    list_commands,
+    request_command,
+    review_session,
+    sessions_to_review,
+)
 from workers.ocpp import enqueue_command
 
 from .views import bp
@@ -39,6 +46,12 @@ COMMAND_LABELS = {
     CommandStatus.REJECTED: _l("Rejected"),
     CommandStatus.FAILED: _l("Failed"),
 }
+
+
+class ReviewForm(FlaskForm):
+    """A session waiting for review: bill it (held ones) or only mark it reviewed."""
+
+    decision = HiddenField(validators=[AnyOf(["bill", "dismiss"])])
 
 
 class DepotForm(FlaskForm):
@@ -117,7 +130,37 @@ def charger_detail(charger_id: int) -> Response:
         commands=list_commands(session, charger.id, limit=30),
         command_labels=COMMAND_LABELS,
         sessions=charging_board.recent_sessions(session, charger.id),
+        to_review=sessions_to_review(session, charger.id),
+        review_form=ReviewForm(),
+        can_review=current_user.role in (Role.MANAGER, Role.ADMIN),
+        events=list_charger_events(session, charger.id),
     )
+
+
+@bp.post("/cargadores/<int:charger_id>/sesiones/<int:session_id>/revision")
+def review_charging_session(charger_id: int, session_id: int) -> Response:
+    """A manager's decision on a lost or held session (billing is a money decision)."""
+    if current_user.role not in (Role.MANAGER, Role.ADMIN):
+        abort(403)
+    session = Session()
+    charger = _charger_or_404(charger_id)
+    charging_session = session.get(ChargingSession, session_id)
+    if charging_session is None or charging_session.charger_id != charger.id:
+        abort(404)
+    form = ReviewForm()
+    try:
+        if not form.validate():
+            raise DomainError(N_("Choose what to do with the session."))
+        review_session(
+            session, session_id, bill=form.decision.data == "bill", actor_id=current_user.id
+        )
+    except DomainError as exc:
+        session.rollback()
+        flash(_(exc.message, **exc.params), "error")
+    else:
+        session.commit()
+        flash(_("Session reviewed."), "success")
+    return redirect(url_for("staff.charger_detail", charger_id=charger.id), 303)
 
 
 def _command_page(charger, form: CommandForm, *, status: int = 200, **extra: Any) -> Response:  # type: ignore[no-untyped-def]

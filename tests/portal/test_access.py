@@ -62,10 +62,17 @@ ACCESS: dict[str, object] = {
     "/operacion/cargadores/<int:charger_id>/comandos/<int:command_id>": Record(
         STAFF, "charging_url"
     ),
+    # Billing a held session is a money decision: managers and admins.
+    "/operacion/cargadores/<int:charger_id>/sesiones/<int:session_id>/revision": Record(
+        MANAGERS, "charging_url", "POST"
+    ),
     "/gerencia/energia": MANAGERS,
     "/gerencia/indicadores": MANAGERS,
     "/gerencia/indicadores.csv": MANAGERS,
     "/admin/cargadores": frozenset({Role.ADMIN}),
+    "/admin/cargadores/<int:charger_id>/<any(aprobar, rechazar):decision>": Record(
+        frozenset({Role.ADMIN}), "charging_url", "POST"
+    ),
     "/admin/tarjetas": frozenset({Role.ADMIN}),
     "/admin/tarjetas/<int:tag_id>/<any(desactivar, activar):change>": Record(
         frozenset({Role.ADMIN}), "charging_url", "POST"
