@@ -131,6 +131,7 @@ class Settings:
     # password), so refusals take the same time and guessing is slow.
     max_handshakes: int = 1000
     refusal_delay: float = 0.5
+    handshake_timeout: float = 20.0  # websockets drops a handshake that takes longer
     # Several processes on one port (SO_REUSEPORT); the kernel spreads the chargers.
     reuse_port: bool = False
     process_id: str = dataclasses.field(
@@ -1125,7 +1126,7 @@ class CSMS:
             ssl=self.ssl_context(),
             ping_interval=30,
             ping_timeout=30,
-            open_timeout=20,
+            open_timeout=self.settings.handshake_timeout,
             close_timeout=2,
             server_header=None,
             reuse_port=self.settings.reuse_port,

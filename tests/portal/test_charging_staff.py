@@ -11,6 +11,8 @@ from portal.models import (
     AuditEvent,
     Charger,
     ChargerCommand,
+    ChargerEvent,
+    ChargerEventKind,
     ChargerRegistration,
     ChargingSession,
     CommandAction,
@@ -18,7 +20,9 @@ from portal.models import (
     ConnectorStatus,
     ConnectorType,
     IdTag,
+    LedgerEntry,
     Role,
+    SessionReview,
     SessionStatus,
 )
 from portal.passwords import verify_machine_secret
@@ -225,6 +229,68 @@ def test_energy_per_depot_and_day_with_a_chart(client, login, make_user, board, 
     assert "$137.25" in response.text
     # The running session's 21.5 kWh count on its day too.
     assert "52.0" in response.text
+
+
+def test_charger_detail_shows_what_waits_for_review_and_what_the_charger_reported(
+    client, login, make_user, board, db
+):
+    from datetime import date
+
+    from portal.services.charging import set_energy_price
+
+    charger = board["busy"]
+    driver_id = board["driver"].id
+    set_energy_price(db, charger.depot_id, date(2024, 1, 1), 500)
+    started = utcnow() - timedelta(hours=2)
+    held = ChargingSession(
+        charger_id=charger.id,
+        transaction_id="HELD-1",
+        driver_id=driver_id,
+        status=SessionStatus.COMPLETED,
+        started_at=started,
+        stopped_at=started + timedelta(minutes=10),
+        meter_start_wh=0,
+        meter_stop_wh=100_000,
+        energy_wh=100_000,
+        review=SessionReview.IMPLAUSIBLE,
+    )
+    db.add_all(
+        [
+            held,
+            ChargerEvent(
+                charger_id=charger.id,
+                kind=ChargerEventKind.SECURITY,
+                name="TamperDetectionActivated",
+                occurred_at=started,
+                payload={"type": "TamperDetectionActivated", "tech_info": "door open"},
+            ),
+        ]
+    )
+    db.flush()
+    staff = make_user(Role.STAFF)
+    login(staff)
+    page = client.get(f"/operacion/cargadores/{charger.id}")
+    assert "Sesiones por revisar" in page.text
+    assert "no se cobró" in page.text
+    assert "Evento de seguridad" in page.text
+    assert "TamperDetectionActivated · door open" in page.text
+    review = f"/operacion/cargadores/{charger.id}/sesiones/{held.id}/revision"
+    assert "Cobrarla" not in page.text  # billing is for managers
+    assert client.post(review, data={"decision": "bill"}).status_code == 403
+
+    manager = make_user(Role.MANAGER)
+    client.post("/salir")
+    login(manager)
+    assert "Cobrarla" in client.get(f"/operacion/cargadores/{charger.id}").text
+    assert client.post(review, data={"decision": "bill"}).status_code == 303
+    db.refresh(held)
+    assert held.reviewed_by_id == manager.id
+    entry = db.get(LedgerEntry, held.ledger_entry_id)
+    assert entry.amount_cents == 50_000
+    assert "Sesiones por revisar" not in client.get(f"/operacion/cargadores/{charger.id}").text
+    again = client.post(review, data={"decision": "bill"})  # reviewed once only
+    assert again.status_code == 303
+    assert db.scalar(select(LedgerEntry.id).where(LedgerEntry.driver_id == driver_id)) == entry.id
 
 
 def test_staff_cannot_open_the_energy_page_or_the_registry(client, login, make_user):
