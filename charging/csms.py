@@ -115,6 +115,7 @@ class Settings:
     secret_key: str = ""
     charger_secret_key: str = ""
     db_threads: int = 8
+    db_writers: int = 4
     response_timeout: float = 30.0
     flush_interval: float = 0.5
     # Chargers send meter values this often in a session; LOST_AFTER_MISSED_METER_VALUES
@@ -157,6 +158,7 @@ class Settings:
             secret_key=config["SECRET_KEY"],
             charger_secret_key=config["CHARGER_SECRET_KEY"],
             db_threads=int(env.get("OCPP_DB_THREADS", "8")),
+            db_writers=int(env.get("OCPP_DB_WRITERS", "4")),
             meter_interval=int(env.get("OCPP_METER_INTERVAL", "60")),
             data_transfer_vendors=frozenset(
                 v.strip() for v in env.get("OCPP_DATA_TRANSFER_VENDORS", "").split(",") if v.strip()
@@ -181,18 +183,31 @@ def iso(at: datetime) -> str:
 
 
 class Database:
-    """One writer for everything chargers wait for (group commit), and a small thread pool
-    for the rest (handshake look-ups, sweeps)."""
+    """Writers for everything chargers wait for (group commit: whatever arrived while the
+    writers were busy goes into the next batch), and a thread pool for the rest
+    (handshake look-ups, Authorize, sweeps).
 
-    def __init__(self, url: str, threads: int, flush_interval: float) -> None:
-        self.engine = make_engine(url, pool_size=threads + 2, max_overflow=4)
+    `writers` batches may be in flight at once, each in its own transaction: their
+    round trips to PostgreSQL overlap. A batch takes at most `MAX_CALLS` calls, so that
+    a burst is shared among the writers. A charger never has two messages in flight (it
+    waits for each answer, and an answer waits for its batch's commit), so batches never
+    hold two steps of the same charger; rows are locked in one order (see
+    `store.apply_batch`).
+    """
+
+    MAX_CALLS = 40
+
+    def __init__(self, url: str, threads: int, flush_interval: float, writers: int = 4) -> None:
+        self.engine = make_engine(url, pool_size=threads + writers + 2, max_overflow=4)
         self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="csms-db")
-        # The writer has a thread of its own: a batch never queues behind look-ups.
-        self.writer_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="csms-writer")
+        # The writers have threads of their own: a batch never queues behind look-ups.
+        self.writers = writers
+        self.writer_pool = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="csms-writer")
         self.flush_interval = flush_interval
-        self._batch = store.Batch()
-        self._waiters: list[asyncio.Future[store.BatchResult]] = []
+        # Batches waiting for a writer, oldest first, each with the futures of those who
+        # wait for its commit.
+        self._pending: deque[tuple[store.Batch, list[asyncio.Future[store.BatchResult]]]] = deque()
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._seen_writer: asyncio.Task[None] | None = None
@@ -211,73 +226,102 @@ class Database:
             self.pool, partial(self._transaction, fn, *args, **kwargs)
         )
 
+    def _open_batch(
+        self, for_call: bool = False
+    ) -> tuple[store.Batch, list[asyncio.Future[store.BatchResult]]]:
+        if not self._pending or (for_call and len(self._pending[-1][0].calls) >= self.MAX_CALLS):
+            self._pending.append((store.Batch(), []))
+        self._wake.set()
+        return self._pending[-1]
+
+    def note(self, change: Callable[[store.Batch], None]) -> None:
+        """Add to the next batch; nobody waits (e.g. that a charger connected)."""
+        change(self._open_batch()[0])
+
     async def write(self, change: Callable[[store.Batch], None]) -> store.BatchResult:
         """Add to the next batch and wait until it is committed."""
-        change(self._batch)
+        batch, waiters = self._open_batch()
+        change(batch)
         waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        self._wake.set()
+        waiters.append(waiter)
         return await waiter
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """`fn(session, *args)` in the next batch (its own savepoint); its result once the
+        """`fn(session, *args)` in the next batch with room for it; its result once the
         batch is committed, or the exception it raised."""
-        index = len(self._batch.calls)
-        self._batch.calls.append(lambda session: fn(session, *args, **kwargs))
-        result = (await self.write(lambda batch: None)).calls[index]
+        batch, waiters = self._open_batch(for_call=True)
+        index = len(batch.calls)
+        batch.calls.append(lambda session: fn(session, *args, **kwargs))
+        waiter = asyncio.get_running_loop().create_future()
+        waiters.append(waiter)
+        result = (await waiter).calls[index]
         if isinstance(result, BaseException):
             raise result
         return result  # type: ignore[no-any-return]
 
     def note_seen(self, charger_id: int, heartbeat: bool = False) -> None:
-        """Remember that a charger spoke (written with the next batch; nobody waits)."""
+        """Remember that a charger spoke (written about once a second; nobody waits)."""
         at = now()
-        previous = self._batch.seen.get(charger_id)
+        previous = self._seen.get(charger_id)
         beat = at if heartbeat else (previous[1] if previous else None)
-        self._batch.seen[charger_id] = (at, beat)
+        self._seen[charger_id] = (at, beat)
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop(), name="csms-writer")
         self._seen_writer = asyncio.create_task(self._seen_loop(), name="csms-seen")
 
     async def _write_loop(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
-            self._wake.clear()
-            await self.flush()
+        free = asyncio.Semaphore(self.writers)
+        flushing: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+                self._wake.clear()
+                while self._pending:
+                    await free.acquire()  # a writer is free: the oldest batch is next
+                    batch, waiters = self._pending.popleft()
+                    task = asyncio.create_task(self.flush(batch, waiters))
+                    flushing.add(task)
+                    task.add_done_callback(flushing.discard)
+                    task.add_done_callback(lambda _: free.release())
+        finally:
+            await asyncio.gather(*flushing, return_exceptions=True)
 
-    async def flush(self) -> None:
-        """Commit what chargers wait for, answer them, then record who was seen.
-
-        `seen` (last_seen_at / last_heartbeat_at) is handed to `_seen_loop`, which writes
-        it once a second in one statement: no answer waits for it.
-        """
-        batch, waiters = self._batch, self._waiters
-        seen, batch.seen = batch.seen, {}  # written by _seen_loop, nobody waits for it
-        if len(batch):
-            self._batch, self._waiters = store.Batch(), []
-            started = time.monotonic()
-            loop = asyncio.get_running_loop()
+    async def flush(
+        self, batch: store.Batch, waiters: list[asyncio.Future[store.BatchResult]]
+    ) -> None:
+        """Commit a batch, then answer whoever waits for it."""
+        if not len(batch):
+            for waiter in waiters:
+                waiter.set_result(store.BatchResult())
+            return
+        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        try:
             try:
                 result = await loop.run_in_executor(
                     self.writer_pool, self._transaction, store.apply_batch, batch
                 )
-                took = time.monotonic() - started
-                if took > 0.5:
-                    log.warning("slow batch: %s writes in %.0f ms", len(batch), took * 1000)
-            except Exception as error:
-                log.exception("batch of %s writes failed", len(batch))
-                for waiter in waiters:
-                    if not waiter.done():
-                        waiter.set_exception(error)
-            else:
-                for waiter in waiters:
-                    if not waiter.done():
-                        waiter.set_result(result)
-        for charger_id, (at, beat) in seen.items():
-            previous = self._seen.get(charger_id)
-            self._seen[charger_id] = (at, beat or (previous[1] if previous else None))
+            except Exception as error:  # a call failed: again, each in a savepoint
+                log.warning(
+                    "batch of %s writes failed (%s); retrying call by call", len(batch), error
+                )
+                result = await loop.run_in_executor(
+                    self.writer_pool, self._transaction, store.apply_batch, batch, True
+                )
+            took = time.monotonic() - started
+            if took > 0.5:
+                log.warning("slow batch: %s writes in %.0f ms", len(batch), took * 1000)
+        except Exception as error:
+            log.exception("batch of %s writes failed", len(batch))
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(error)
+        else:
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(result)
 
     async def _seen_loop(self) -> None:
         """Once a second, one UPDATE for every charger that spoke (beside the writer)."""
@@ -303,11 +347,49 @@ class Database:
             self._seen_writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._seen_writer
-        await self.flush()
+        while self._pending:
+            await self.flush(*self._pending.popleft())
         await self.write_seen()
         self.writer_pool.shutdown(wait=True)
         self.pool.shutdown(wait=True)
         self.engine.dispose()
+
+
+class Reads:
+    """Look-ups of one kind that arrive together are answered by one query: a reconnect
+    storm's handshakes, a burst's Authorizes. `fn(session, keys)` returns a dict."""
+
+    def __init__(self, db: Database, fn: Callable[[Session, list[str]], dict[str, Any]]) -> None:
+        self.db, self.fn = db, fn
+        self.pending: dict[str, list[asyncio.Future[Any]]] = {}
+        self.running: asyncio.Task[None] | None = None
+
+    async def get(self, key: str) -> Any:
+        waiter = asyncio.get_running_loop().create_future()
+        self.pending.setdefault(key, []).append(waiter)
+        if self.running is None:
+            self.running = asyncio.create_task(self._answer())
+        return await waiter
+
+    async def _answer(self) -> None:
+        try:
+            await asyncio.sleep(0)  # what else arrives in this turn of the loop joins
+            while self.pending:
+                asking, self.pending = self.pending, {}
+                try:
+                    found = await self.db.run(self.fn, list(asking))
+                except Exception as error:
+                    for waiters in asking.values():
+                        for waiter in waiters:
+                            if not waiter.done():
+                                waiter.set_exception(error)
+                    continue
+                for key, waiters in asking.items():
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_result(found.get(key))
+        finally:
+            self.running = None
 
 
 # --- credentials ---------------------------------------------------------------------
@@ -644,7 +726,7 @@ class Connection16(ConnectionMixin, ChargePoint16):
 
     @on(Action16.authorize)
     async def on_authorize(self, id_tag: str, **kw: Any) -> Any:
-        status = await self.db.call(store.authorize, id_tag)
+        status = await self.csms.tags.get(id_tag)
         return result16.Authorize(id_tag_info={"status": status})
 
     @on(Action16.start_transaction)
@@ -685,22 +767,17 @@ class Connection16(ConnectionMixin, ChargePoint16):
         transaction_id = str(kw["transaction_id"])
         meter_stop = kw.get("meter_stop")
         samples = self.samples(0, transaction_id, kw.get("transaction_data") or [])
+        await self.db.call(
+            store.stop_transaction,
+            self.record.id,
+            transaction_id,
+            int(meter_stop) if isinstance(meter_stop, int | float) else None,
+            _time_or_now(kw["timestamp"]),
+            kw.get("reason"),
+            samples,
+        )
         tag = kw.get("id_tag")
-
-        def stop(session: Session) -> str | None:
-            store.stop_transaction(
-                session,
-                self.record.id,
-                transaction_id,
-                int(meter_stop) if isinstance(meter_stop, int | float) else None,
-                _time_or_now(kw["timestamp"]),
-                kw.get("reason"),
-                samples,
-            )
-            return store.authorize(session, tag) if tag else None
-
-        status = await self.db.call(stop)
-        info = None if status is None else {"status": status}
+        info = {"status": await self.csms.tags.get(tag)} if tag else None
         return result16.StopTransaction(id_tag_info=info)
 
     @on(Action16.data_transfer)
@@ -773,7 +850,7 @@ class Connection201(ConnectionMixin, ChargePoint201):
 
     @on(Action201.authorize)
     async def on_authorize(self, id_token: dict[str, Any], **kw: Any) -> Any:
-        status = await self.db.call(store.authorize, id_token["id_token"])
+        status = await self.csms.tags.get(id_token["id_token"])
         return result201.Authorize(id_token_info={"status": status})
 
     @on(Action201.transaction_event, skip_schema_validation=True)
@@ -849,7 +926,11 @@ class Connection201(ConnectionMixin, ChargePoint201):
 class CSMS:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.db = Database(settings.database_url, settings.db_threads, settings.flush_interval)
+        self.db = Database(
+            settings.database_url, settings.db_threads, settings.flush_interval, settings.db_writers
+        )
+        self.chargers = Reads(self.db, store.load_chargers)  # the handshakes' look-ups
+        self.tags = Reads(self.db, store.tag_statuses)  # Authorize
         # A blocking pool: in a reconnect storm, handshakes wait for a Redis connection
         # instead of failing with "Too many connections".
         self.redis: aioredis.Redis | None = (
@@ -933,7 +1014,7 @@ class CSMS:
         if credentials is None or credentials[0] != identity:
             return _unauthorized(connection), "no or mismatched Basic credentials"
         password = credentials[1]
-        record = await self.db.run(store.load_charger, identity)
+        record = await self.chargers.get(identity)
         if record is None and self.settings.auto_register:
             record = await self.db.run(
                 store.auto_register, identity, password, self.settings.charger_secret_key
@@ -975,9 +1056,8 @@ class CSMS:
         interval = self.settings.heartbeat_interval
         version = str(ws.subprotocol)
         try:
-            await self.db.write(
-                lambda b: b.presence.__setitem__(record.id, (True, at, version, interval))
-            )
+            # Nothing is answered for it: the charger need not wait.
+            self.db.note(lambda b: b.presence.__setitem__(record.id, (True, at, version, interval)))
             if self.redis is not None:
                 await self.redis.hset(bus.OWNER_KEY, record.identity, self.settings.process_id)
             log.info("%s connected (%s)", record.identity, version)
@@ -988,10 +1068,9 @@ class CSMS:
             if self.connections.get(record.identity) is conn:
                 del self.connections[record.identity]
                 gone = now()
-                with contextlib.suppress(Exception):
-                    await self.db.write(
-                        lambda b: b.presence.__setitem__(record.id, (False, gone, None, interval))
-                    )
+                self.db.note(
+                    lambda b: b.presence.__setitem__(record.id, (False, gone, None, interval))
+                )
                 if self.redis is not None:
                     with contextlib.suppress(Exception):
                         await _release_owner(self.redis, record.identity, self.settings.process_id)

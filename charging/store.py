@@ -27,6 +27,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,13 +40,16 @@ from portal.models import (
     ChargerRegistration,
     ChargingSession,
     ConnectorStatus,
+    IdTag,
     SessionReview,
     SessionStatus,
 )
 from portal.models.charging import ChargerConnector
 from portal.passwords import hash_machine_secret
+from portal.services import balances
 from portal.services.charging import (
     TagOwner,
+    billing_facts,
     plausible_energy_wh,
     resolve_id_tag,
     settle_energy,
@@ -73,17 +77,18 @@ class ChargerRecord:
     plain_allowed: bool = False
 
 
-def load_charger(session: Session, identity: str) -> ChargerRecord | None:
-    row = session.execute(
+def load_chargers(session: Session, identities: list[str]) -> dict[str, ChargerRecord]:
+    """What the handshakes of many chargers need, in one query (a reconnect storm)."""
+    rows = session.execute(
         select(
             Charger.id,
             Charger.identity,
             Charger.registration,
             Charger.password_hash,
             Charger.plain_allowed,
-        ).where(Charger.identity == identity)
-    ).first()
-    return None if row is None else ChargerRecord(*row)
+        ).where(Charger.identity.in_(identities))
+    )
+    return {row.identity: ChargerRecord(*row) for row in rows}
 
 
 def auto_register(session: Session, identity: str, password: str, secret_key: str) -> ChargerRecord:
@@ -101,7 +106,7 @@ def auto_register(session: Session, identity: str, password: str, secret_key: st
         )
         .on_conflict_do_nothing(index_elements=["identity"])
     )
-    record = load_charger(session, identity)
+    record = load_chargers(session, [identity]).get(identity)
     if record is None:  # pragma: no cover - the row was just written
         raise RuntimeError(identity)
     return record
@@ -337,8 +342,6 @@ class Batch:
 
     presence: dict[int, tuple[bool, datetime, str | None, int]] = field(default_factory=dict)
     boots: dict[int, Boot] = field(default_factory=dict)
-    # charger id -> (last message, last heartbeat or None)
-    seen: dict[int, tuple[datetime, datetime | None]] = field(default_factory=dict)
     statuses: list[tuple[int, int, int, ConnectorStatus, str | None, datetime]] = field(
         default_factory=list
     )
@@ -351,7 +354,6 @@ class Batch:
         return (
             len(self.presence)
             + len(self.boots)
-            + len(self.seen)
             + len(self.statuses)
             + len(self.samples)
             + len(self.events)
@@ -359,8 +361,15 @@ class Batch:
         )
 
 
-def apply_batch(session: Session, batch: Batch) -> BatchResult:
-    """Write a batch: the chatter in a handful of statements, then each call."""
+def apply_batch(session: Session, batch: Batch, savepoints: bool = False) -> BatchResult:
+    """Write a batch: the chatter in a handful of statements, then each call.
+
+    Without `savepoints` a failing call fails the whole transaction (raised): the CSMS
+    then applies the batch again with one savepoint per call, so that the call fails
+    alone. A savepoint costs two round trips per call; failures are rare.
+    Rows are locked in one order (chargers by id, drivers' balances at the end) so that
+    the writer and the sweeps do not deadlock.
+    """
     result = BatchResult()
     if batch.presence:
         session.execute(
@@ -371,29 +380,33 @@ def apply_batch(session: Session, batch: Batch) -> BatchResult:
                 " last_seen_at = CASE WHEN :online THEN :at ELSE last_seen_at END,"
                 " ocpp_version = COALESCE(:version, ocpp_version),"
                 " heartbeat_interval_s = :interval"
-                " WHERE id = :id"
+                # Batches may commit out of order: the latest event wins.
+                " WHERE id = :id AND :at >= COALESCE(GREATEST(connected_at, disconnected_at),"
+                "  '-infinity')"
             ),
             [
                 {"id": cid, "online": on, "at": at, "version": version, "interval": interval}
-                for cid, (on, at, version, interval) in batch.presence.items()
+                for cid, (on, at, version, interval) in sorted(batch.presence.items())
             ],
         )
     if batch.boots:
         result.registrations = _apply_boots(session, batch.boots)
     if batch.statuses:
         _apply_statuses(session, batch.statuses)
-    if batch.seen:
-        record_seen(session, batch.seen)
     if batch.samples:
         record_samples(session, batch.samples)
     if batch.events:
         record_events(session, batch.events)
-    for call in batch.calls:
-        try:
-            with session.begin_nested():
+    with balances.batched(session):
+        for call in batch.calls:
+            if not savepoints:
                 result.calls.append(call(session))
-        except Exception as error:
-            result.calls.append(error)
+                continue
+            try:
+                with session.begin_nested():
+                    result.calls.append(call(session))
+            except Exception as error:
+                result.calls.append(error)
     return result
 
 
@@ -416,20 +429,12 @@ def _apply_boots(session: Session, boots: dict[int, Boot]) -> dict[int, ChargerR
                 "firmware": b.firmware,
                 "at": b.at,
             }
-            for cid, b in boots.items()
+            for cid, b in sorted(boots.items())
         ],
     )
-    rebooted = {cid: b.at for cid, b in boots.items() if b.rebooted}
+    rebooted = sorted(cid for cid, b in boots.items() if b.rebooted)
     if rebooted:
-        for charging in session.scalars(
-            select(ChargingSession)
-            .where(
-                ChargingSession.charger_id.in_(rebooted),
-                ChargingSession.status == SessionStatus.ACTIVE,
-            )
-            .with_for_update(skip_locked=True)
-        ):
-            close_lost(session, charging, LOST_REBOOT)
+        close_rebooted(session, rebooted)
     return {
         cid: ChargerRegistration(registration)
         for cid, registration in session.execute(
@@ -524,8 +529,21 @@ def tag_status(owner: TagOwner | None) -> str:
     return "Accepted" if owner.active else "Blocked"
 
 
-def authorize(session: Session, tag: str) -> str:
-    return tag_status(resolve_id_tag(session, tag))
+def tag_statuses(session: Session, tags: list[str]) -> dict[str, str]:
+    """The authorization status of many id tags at once (a burst's Authorizes), keyed
+    by the tag as asked; OCPP compares tags without regard to case."""
+    active: dict[str, bool] = dict(
+        session.execute(
+            select(func.upper(IdTag.tag), IdTag.active).where(
+                func.upper(IdTag.tag).in_({t.strip().upper() for t in tags})
+            )
+        ).all()
+    )
+    statuses = {}
+    for tag in tags:
+        found = active.get(tag.strip().upper())
+        statuses[tag] = "Invalid" if found is None else ("Accepted" if found else "Blocked")
+    return statuses
 
 
 def _connector_id(session: Session, charger_id: int, evse_id: int | None) -> int | None:
@@ -537,6 +555,66 @@ def _connector_id(session: Session, charger_id: int, evse_id: int | None) -> int
         .order_by(ChargerConnector.connector_id)
         .limit(1)
     )
+
+
+_NEW_SESSION_16 = text(
+    "INSERT INTO charging_sessions (id, transaction_id, charger_id, connector_id, evse_id,"
+    " id_tag, driver_id, vehicle_id, contract_id, reservation_id, status, started_at,"
+    " meter_start_wh, last_meter_wh, last_meter_at, last_heard_at, created_at)"
+    " SELECT n.id, n.id::text, :charger,"
+    "  (SELECT k.id FROM charger_connectors AS k WHERE k.charger_id = :charger"
+    "   AND k.evse_id = :evse ORDER BY k.connector_id LIMIT 1),"
+    "  :evse, :tag, :driver, :vehicle, :contract, :reservation, 'active', :at,"
+    "  :meter, :meter, :at, now(), now()"
+    " FROM (SELECT nextval(pg_get_serial_sequence('charging_sessions', 'id')) AS id) AS n"
+    " RETURNING id"
+)
+
+
+@dataclass
+class Closing:
+    """A session being closed, read with its row locked (plain SQL: this is the busiest
+    path of a burst). `close` fills in the rest and writes it in one UPDATE."""
+
+    id: int
+    charger_id: int
+    connector_id: int | None
+    transaction_id: str
+    driver_id: int | None
+    contract_id: int | None
+    status: SessionStatus
+    started_at: datetime
+    meter_start_wh: int | None
+    last_meter_wh: int | None
+    last_meter_at: datetime | None
+    stopped_at: datetime | None = None
+    meter_stop_wh: int | None = None
+    energy_wh: int | None = None
+    stop_reason: str | None = None
+    review: SessionReview | None = None
+    price_per_kwh_cents: int | None = None
+    cost_cents: int | None = None
+    ledger_entry_id: int | None = None
+
+    @property
+    def kwh(self) -> Decimal | None:
+        return None if self.energy_wh is None else Decimal(self.energy_wh) / 1000
+
+
+_CLOSING = (
+    "SELECT id, charger_id, connector_id, transaction_id, driver_id, contract_id, status,"
+    " started_at, meter_start_wh, last_meter_wh, last_meter_at FROM charging_sessions"
+)
+
+
+def _lock(
+    session: Session, where: str, params: dict[str, Any], skip_locked: bool = False
+) -> list[Closing]:
+    """The sessions matching `where` (a condition written here, never from input),
+    locked in id order."""
+    lock = "FOR UPDATE SKIP LOCKED" if skip_locked else "FOR UPDATE"
+    rows = session.execute(text(f"{_CLOSING} WHERE {where} ORDER BY id {lock}"), params)
+    return [Closing(**{**row._asdict(), "status": SessionStatus(row.status)}) for row in rows]
 
 
 def start_transaction_16(
@@ -554,42 +632,35 @@ def start_transaction_16(
     The session is recorded even for an unknown tag (the car may already be charging,
     e.g. a transaction queued offline); the charger is told the tag is Invalid. A
     session still running on the connector, started before this one, is lost.
+    1.6 transaction ids are integers: ours (the session's id).
     """
     owner = resolve_id_tag(session, id_tag)
     status = tag_status(owner)
-    existing = session.scalar(
-        select(ChargingSession.id).where(
-            ChargingSession.charger_id == charger_id,
-            ChargingSession.evse_id == evse_id,
-            ChargingSession.started_at == timestamp,
-            ChargingSession.meter_start_wh == meter_start,
-        )
+    on_connector = _lock(
+        session,
+        "charger_id = :charger AND evse_id = :evse AND (status = 'active'"
+        " OR (started_at = :at AND meter_start_wh = :meter))",
+        {"charger": charger_id, "evse": evse_id, "at": timestamp, "meter": meter_start},
     )
-    if existing is not None:
-        return existing, status
-    close_replaced(session, charger_id, evse_id, timestamp)
+    for closing in on_connector:
+        if closing.started_at == timestamp and closing.meter_start_wh == meter_start:
+            return closing.id, status  # resent
+    for closing in on_connector:
+        if closing.started_at < timestamp:
+            close_lost(session, closing, LOST_REPLACED)
     session_id = session.scalar(
-        text("SELECT nextval(pg_get_serial_sequence('charging_sessions', 'id'))")
-    )
-    session.execute(
-        insert(ChargingSession).values(
-            id=session_id,
-            charger_id=charger_id,
-            connector_id=_connector_id(session, charger_id, evse_id),
-            evse_id=evse_id,
-            transaction_id=str(session_id),  # 1.6 transaction ids are integers: ours
-            id_tag=id_tag[:36],
-            driver_id=owner.driver_id if owner else None,
-            vehicle_id=owner.vehicle_id if owner else None,
-            contract_id=owner.contract_id if owner else None,
-            reservation_id=reservation_id,
-            status=SessionStatus.ACTIVE,
-            started_at=timestamp,
-            meter_start_wh=meter_start,
-            last_meter_wh=meter_start,
-            last_meter_at=timestamp,
-            last_heard_at=func.now(),
-        )
+        _NEW_SESSION_16,
+        {
+            "charger": charger_id,
+            "evse": evse_id,
+            "tag": id_tag[:36],
+            "driver": owner.driver_id if owner else None,
+            "vehicle": owner.vehicle_id if owner else None,
+            "contract": owner.contract_id if owner else None,
+            "reservation": reservation_id,
+            "at": timestamp,
+            "meter": meter_start,
+        },
     )
     return int(session_id), status  # type: ignore[arg-type]
 
@@ -602,51 +673,46 @@ def stop_transaction(
     timestamp: datetime,
     reason: str | None,
     samples: list[Sample] | None = None,
-) -> ChargingSession | None:
+) -> Closing | None:
     """Close a session and post its energy (once). A second stop changes nothing, nor
     does a stop for a session already closed as lost (billed at its last meter value;
     the late stop is logged for the staff who review it)."""
-    charging = session.scalar(
-        select(ChargingSession)
-        .where(
-            ChargingSession.charger_id == charger_id,
-            ChargingSession.transaction_id == transaction_id,
-        )
-        .with_for_update()
-    )
+    where = "charger_id = :charger AND transaction_id = :tx"
+    params = {"charger": charger_id, "tx": transaction_id}
+    found = _lock(session, where, params)
     if samples:
         record_samples(session, samples)
-    if charging is None:
+        if found and (meter_stop is None or found[0].meter_start_wh is None):
+            found = _lock(session, where, params)  # the readings the samples brought
+    if not found:
         log.warning("charger %s stopped unknown transaction %s", charger_id, transaction_id)
         return None
-    if charging.status == SessionStatus.LOST:
+    closing = found[0]
+    if closing.status == SessionStatus.LOST:
         log.warning(
             "session %s: stop (meter %s at %s) after it was closed as lost; billed as closed",
-            charging.id,
+            closing.id,
             meter_stop,
             timestamp.isoformat(),
         )
-        return charging
-    if charging.status != SessionStatus.ACTIVE:
-        log.info("duplicate stop for session %s ignored", charging.id)
-        return charging
-    session.refresh(charging)
-    if meter_stop is None:
-        meter_stop = charging.last_meter_wh
-    _close(session, charging, meter_stop, timestamp, reason or "Local", SessionStatus.COMPLETED)
-    return charging
+    elif closing.status != SessionStatus.ACTIVE:
+        log.info("duplicate stop for session %s ignored", closing.id)
+    else:
+        if meter_stop is None:
+            meter_stop = closing.last_meter_wh
+        close(session, closing, meter_stop, timestamp, reason or "Local", SessionStatus.COMPLETED)
+    return closing
 
 
-def close_lost(session: Session, charging: ChargingSession, reason: str) -> None:
+def close_lost(session: Session, closing: Closing, reason: str) -> None:
     """Close a running session whose stop never came, at its last meter value; its
     energy up to that value is billed once and the session waits for staff."""
-    log.warning("session %s (charger %s): %s", charging.id, charging.charger_id, reason)
-    session.refresh(charging)
-    _close(
+    log.warning("session %s (charger %s): %s", closing.id, closing.charger_id, reason)
+    close(
         session,
-        charging,
-        charging.last_meter_wh,
-        charging.last_meter_at or charging.started_at,
+        closing,
+        closing.last_meter_wh,
+        closing.last_meter_at or closing.started_at,
         reason,
         SessionStatus.LOST,
     )
@@ -658,79 +724,106 @@ def close_replaced(
     """A transaction starting on a connector ends any older one still running there."""
     if not evse_id:
         return
-    for charging in session.scalars(
-        select(ChargingSession)
-        .where(
-            ChargingSession.charger_id == charger_id,
-            ChargingSession.evse_id == evse_id,
-            ChargingSession.status == SessionStatus.ACTIVE,
-            ChargingSession.started_at < started_at,
-        )
-        .with_for_update()
+    for closing in _lock(
+        session,
+        "charger_id = :charger AND evse_id = :evse AND status = 'active' AND started_at < :at",
+        {"charger": charger_id, "evse": evse_id, "at": started_at},
     ):
-        close_lost(session, charging, LOST_REPLACED)
+        close_lost(session, closing, LOST_REPLACED)
+
+
+def close_rebooted(session: Session, charger_ids: list[int]) -> None:
+    """A charger that rebooted lost the transactions it had running."""
+    for closing in _lock(
+        session,
+        "charger_id = ANY(:chargers) AND status = 'active'",
+        {"chargers": charger_ids},
+        skip_locked=True,
+    ):
+        close_lost(session, closing, LOST_REBOOT)
 
 
 def close_silent_sessions(session: Session, silent_since: datetime) -> list[int]:
     """Close as lost every running session not heard from since `silent_since`
     (our clock). Sessions another process is closing are skipped."""
-    closed = []
-    for charging in session.scalars(
-        select(ChargingSession)
-        .where(
-            ChargingSession.status == SessionStatus.ACTIVE,
-            func.coalesce(ChargingSession.last_heard_at, ChargingSession.created_at) < silent_since,
-        )
-        .order_by(ChargingSession.id)
-        .limit(500)
-        .with_for_update(skip_locked=True)
-    ):
-        close_lost(session, charging, LOST_SILENT)
-        closed.append(charging.id)
-    return closed
+    closings = _lock(
+        session,
+        "status = 'active' AND coalesce(last_heard_at, created_at) < :since",
+        {"since": silent_since},
+        skip_locked=True,
+    )
+    for closing in closings:
+        close_lost(session, closing, LOST_SILENT)
+    return [c.id for c in closings]
 
 
-def _close(
+_CLOSE = text(
+    "UPDATE charging_sessions SET status = :status, stopped_at = :stopped_at,"
+    " meter_start_wh = :meter_start_wh, meter_stop_wh = :meter_stop_wh,"
+    " energy_wh = :energy_wh, last_meter_wh = COALESCE(:meter_stop_wh, last_meter_wh),"
+    " stop_reason = :stop_reason, review = :review,"
+    " price_per_kwh_cents = :price_per_kwh_cents, cost_cents = :cost_cents,"
+    " ledger_entry_id = :ledger_entry_id"
+    " WHERE id = :id"
+)
+
+
+def close(
     session: Session,
-    charging: ChargingSession,
+    closing: Closing,
     meter_stop: int | None,
     stopped_at: datetime,
     reason: str,
     status: SessionStatus,
 ) -> None:
-    if charging.meter_start_wh is None and meter_stop is not None:
-        charging.meter_start_wh = meter_stop  # never saw a start reading: no energy known
-    if meter_stop is not None and charging.meter_start_wh is not None:
-        if meter_stop < charging.meter_start_wh:
+    """End a session: its energy from the meter readings, then billed once at the
+    depot's price, or held for staff when it is more than its connector can deliver."""
+    if closing.meter_start_wh is None and meter_stop is not None:
+        closing.meter_start_wh = meter_stop  # never saw a start reading: no energy known
+    if meter_stop is not None and closing.meter_start_wh is not None:
+        if meter_stop < closing.meter_start_wh:
             log.warning(
                 "session %s: meter stop %s below start %s; energy 0",
-                charging.id,
+                closing.id,
                 meter_stop,
-                charging.meter_start_wh,
+                closing.meter_start_wh,
             )
-            meter_stop = charging.meter_start_wh
-        charging.meter_stop_wh = meter_stop
-        charging.energy_wh = meter_stop - charging.meter_start_wh
-        charging.last_meter_wh = meter_stop
-    charging.stopped_at = max(stopped_at, charging.started_at)
-    charging.stop_reason = reason[:40]
-    charging.status = status
+            meter_stop = closing.meter_start_wh
+        closing.meter_stop_wh = meter_stop
+        closing.energy_wh = meter_stop - closing.meter_start_wh
+    closing.stopped_at = max(stopped_at, closing.started_at)
+    closing.stop_reason = reason[:40]
+    closing.status = status
     if status == SessionStatus.LOST:
-        charging.review = SessionReview.LOST
-    limit = plausible_energy_wh(session, charging)
-    if charging.energy_wh and charging.energy_wh > limit:
+        closing.review = SessionReview.LOST
+    facts = billing_facts(session, closing)
+    limit = plausible_energy_wh(closing, facts.max_kw)
+    if closing.energy_wh and closing.energy_wh > limit:
         log.warning(
             "session %s: %s Wh in %s is more than its connector can deliver (%s Wh);"
             " held for review, not billed",
-            charging.id,
-            charging.energy_wh,
-            charging.stopped_at - charging.started_at,
+            closing.id,
+            closing.energy_wh,
+            closing.stopped_at - closing.started_at,
             limit,
         )
-        charging.review = SessionReview.IMPLAUSIBLE
-    session.flush()
-    if charging.review != SessionReview.IMPLAUSIBLE:
-        settle_energy(session, charging)
+        closing.review = SessionReview.IMPLAUSIBLE
+    else:
+        settle_energy(session, closing, facts)
+    values = {
+        "id": closing.id,
+        "status": closing.status.value,
+        "stopped_at": closing.stopped_at,
+        "meter_start_wh": closing.meter_start_wh,
+        "meter_stop_wh": closing.meter_stop_wh,
+        "energy_wh": closing.energy_wh,
+        "stop_reason": closing.stop_reason,
+        "review": closing.review.value if closing.review else None,
+        "price_per_kwh_cents": closing.price_per_kwh_cents,
+        "cost_cents": closing.cost_cents,
+        "ledger_entry_id": closing.ledger_entry_id,
+    }
+    session.execute(_CLOSE, values)
 
 
 def transaction_event_201(
@@ -811,13 +904,8 @@ def transaction_event_201(
     if samples:
         record_samples(session, samples)
     if event_type == "Ended":
-        session.refresh(charging)
-        _close(
-            session,
-            charging,
-            energy if energy is not None else charging.last_meter_wh,
-            timestamp,
-            stopped_reason or "Local",
-            SessionStatus.COMPLETED,
+        session.expire(charging)  # the samples and the SQL below change it
+        stop_transaction(
+            session, charger_id, transaction_id, energy, timestamp, stopped_reason, None
         )
     return status

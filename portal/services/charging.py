@@ -40,8 +40,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import Any, Protocol
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, joinedload
@@ -377,64 +376,100 @@ PLAUSIBLE_MARGIN = Decimal("1.10")
 PLAUSIBLE_FLOOR_WH = 500
 
 
-def plausible_energy_wh(session: Session, charging: ChargingSession) -> int:
-    """The most energy the session's connector could have delivered in its duration:
-    its maximum kW (else the charger's, else `DEFAULT_MAX_KW`) x hours, plus a margin."""
-    kw = session.scalar(
-        select(func.coalesce(ChargerConnector.max_kw, Charger.max_kw))
-        .select_from(Charger)
-        .outerjoin(ChargerConnector, ChargerConnector.id == charging.connector_id)
-        .where(Charger.id == charging.charger_id)
-    )
-    seconds = Decimal(
-        max(
-            0.0,
-            ((charging.stopped_at or charging.started_at) - charging.started_at).total_seconds(),
-        )
-    )
-    wh = Decimal(kw or DEFAULT_MAX_KW) * 1000 * seconds / 3600 * PLAUSIBLE_MARGIN
-    return int(wh) + PLAUSIBLE_FLOOR_WH
+class Billable(Protocol):
+    """A session as billing sees it: the ORM row, or the CSMS's lighter `Closing`."""
+
+    id: int
+    charger_id: int
+    connector_id: int | None
+    driver_id: int | None
+    contract_id: int | None
+    started_at: datetime
+    stopped_at: datetime | None
+    energy_wh: int | None
+    price_per_kwh_cents: int | None
+    cost_cents: int | None
+    ledger_entry_id: int | None
+
+    @property
+    def kwh(self) -> Decimal | None: ...
 
 
-def settle_energy(session: Session, charging: ChargingSession) -> None:
-    """Post the session's energy to its driver's ledger at the depot's price (exactly once)."""
+@dataclass(frozen=True)
+class BillingFacts:
+    """What closing a session needs to know, read in one query."""
+
+    charger_identity: str
+    depot_id: int | None
+    max_kw: Decimal  # the connector's, else the charger's, else DEFAULT_MAX_KW
+    price_per_kwh_cents: int | None  # the depot's price on the stop's local date
+
+
+_FACTS = text(
+    "SELECT c.identity, c.depot_id, coalesce(k.max_kw, c.max_kw),"
+    " (SELECT p.price_per_kwh_cents FROM depot_energy_prices AS p"
+    "   WHERE p.depot_id = c.depot_id AND p.valid_from <="
+    "    (CAST(:stopped AS timestamptz) AT TIME ZONE"
+    "     coalesce(d.timezone, 'America/Mexico_City'))::date"
+    "   ORDER BY p.valid_from DESC LIMIT 1)"
+    " FROM chargers AS c LEFT JOIN depots AS d ON d.id = c.depot_id"
+    " LEFT JOIN charger_connectors AS k ON k.id = :connector AND k.charger_id = c.id"
+    " WHERE c.id = :charger"
+)
+
+
+def billing_facts(session: Session, charging: Billable) -> BillingFacts:
+    identity, depot_id, max_kw, price = session.execute(
+        _FACTS,
+        {
+            "charger": charging.charger_id,
+            "connector": charging.connector_id,
+            "stopped": charging.stopped_at or charging.started_at,
+        },
+    ).one()
+    return BillingFacts(identity, depot_id, Decimal(max_kw or DEFAULT_MAX_KW), price)
+
+
+def plausible_energy_wh(charging: Billable, max_kw: Decimal) -> int:
+    """The most energy a connector of `max_kw` could have delivered in the session's
+    duration, with a margin."""
+    stopped = charging.stopped_at or charging.started_at
+    seconds = Decimal(max(0.0, (stopped - charging.started_at).total_seconds()))
+    return int(max_kw * 1000 * seconds / 3600 * PLAUSIBLE_MARGIN) + PLAUSIBLE_FLOOR_WH
+
+
+def settle_energy(session: Session, charging: Billable, facts: BillingFacts | None = None) -> None:
+    """Post the session's energy to its driver's ledger at the depot's price (exactly
+    once); the caller flushes the session's new cost and entry."""
     if not charging.energy_wh or charging.driver_id is None or charging.stopped_at is None:
         return
-    row = session.execute(
-        text(
-            "SELECT c.identity, c.depot_id, d.timezone FROM chargers AS c"
-            " LEFT JOIN depots AS d ON d.id = c.depot_id WHERE c.id = :id"
-        ),
-        {"id": charging.charger_id},
-    ).first()
-    if row is None or row.depot_id is None:
+    facts = facts or billing_facts(session, charging)
+    if facts.depot_id is None:
         return
-    zone = ZoneInfo(row.timezone or "America/Mexico_City")
-    price = energy_price_on(session, row.depot_id, charging.stopped_at.astimezone(zone).date())
-    if price is None:
+    if facts.price_per_kwh_cents is None:
         log.warning(
-            "depot %s has no energy price; session %s not charged", row.depot_id, charging.id
+            "depot %s has no energy price; session %s not charged", facts.depot_id, charging.id
         )
         return
-    charging.price_per_kwh_cents = price
-    charging.cost_cents = energy_cost_cents(charging.energy_wh, price)
+    charging.price_per_kwh_cents = facts.price_per_kwh_cents
+    charging.cost_cents = energy_cost_cents(charging.energy_wh, facts.price_per_kwh_cents)
     if charging.cost_cents <= 0:
         return
     kwh = charging.kwh
-    entry = post_entry(
-        session,
-        driver_id=charging.driver_id,
-        contract_id=charging.contract_id,
-        kind=EntryKind.ENERGY,
-        amount_cents=charging.cost_cents,
-        idempotency_key=f"energy:{charging.id}",
-        description=f"Carga {kwh:.3f} kWh, {row.identity}"[:200],
-        posted_at=charging.stopped_at,
-        source_type="charging_session",
-        source_id=charging.id,
-    )
+    with session.no_autoflush:  # one UPDATE of the session, by the caller
+        entry = post_entry(
+            session,
+            driver_id=charging.driver_id,
+            contract_id=charging.contract_id,
+            kind=EntryKind.ENERGY,
+            amount_cents=charging.cost_cents,
+            idempotency_key=f"energy:{charging.id}",
+            description=f"Carga {kwh:.3f} kWh, {facts.charger_identity}"[:200],
+            posted_at=charging.stopped_at,
+            source_type="charging_session",
+            source_id=charging.id,
+        )
     charging.ledger_entry_id = entry.id
-    session.flush()
 
 
 def review_session(
