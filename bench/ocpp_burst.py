@@ -49,6 +49,12 @@ class Run:
     errors: int = 0
     refused: int = 0  # handshakes refused or dropped, then retried
     done: int = 0
+    cpu_s: float = 0.0  # the server process's CPU time (user + system) during the run
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _open(url: str, who: str, run: Run, attempts: int = 60) -> websockets.ClientConnection:
@@ -158,8 +164,9 @@ def measure(kind: str, port: int, n: int, work, profile: str | None = None) -> t
         async def everyone() -> None:
             await asyncio.gather(*(work(url, i, run) for i in range(n)))
 
-        started = time.monotonic()
+        started, cpu = time.monotonic(), cpu_seconds(server.pid)
         asyncio.run(everyone())
+        run.cpu_s = cpu_seconds(server.pid) - cpu
         return time.monotonic() - started, run
     finally:
         if spy is not None:
@@ -178,7 +185,8 @@ def report(kind: str, seconds: float, run: Run, n: int) -> None:
         f"{action} {1000 * p99(values):.0f}" for action, values in sorted(run.latencies.items())
     )
     print(
-        f"{kind:>6}: {run.done}/{n} done in {seconds:.1f} s; {calls} calls, {run.errors} errors,"
+        f"{kind:>6}: {run.done}/{n} done in {seconds:.1f} s ({run.cpu_s:.1f} s CPU);"
+        f" {calls} calls, {run.errors} errors,"
         f" {run.refused} handshakes retried; p99 ms: {per_action}"
     )
 

@@ -184,18 +184,19 @@ def iso(at: datetime) -> str:
 
 class Database:
     """Writers for everything chargers wait for (group commit: whatever arrived while the
-    writers were busy goes into the next batch), and a thread pool for the rest
-    (handshake look-ups, Authorize, sweeps).
+        writers were busy goes into the next batch), and a thread pool for the rest
+        (handshake look-ups, Authorize, sweeps).
 
-    `writers` batches may be in flight at once, each in its own transaction: their
-    round trips to PostgreSQL overlap. A batch takes at most `MAX_CALLS` calls, so that
-    a burst is shared among the writers. A charger never has two messages in flight (it
-    waits for each answer, and an answer waits for its batch's commit), so batches never
-    hold two steps of the same charger; rows are locked in one order (see
-    `store.apply_batch`).
+        `writers` batches may be in flight at once, each in its own transaction: their
+        round trips to PostgreSQL overlap. A batch takes at most `MAX_CALLS` answers (starts,
+    stops, other calls), so that
+        a burst is shared among the writers. A charger never has two messages in flight (it
+        waits for each answer, and an answer waits for its batch's commit), so batches never
+        hold two steps of the same charger; rows are locked in one order (see
+        `store.apply_batch`).
     """
 
-    MAX_CALLS = 40
+    MAX_CALLS = 100
 
     def __init__(self, url: str, threads: int, flush_interval: float, writers: int = 4) -> None:
         self.engine = make_engine(url, pool_size=threads + writers + 2, max_overflow=4)
@@ -229,10 +230,13 @@ class Database:
     def _open_batch(
         self, for_call: bool = False
     ) -> tuple[store.Batch, list[asyncio.Future[store.BatchResult]]]:
-        if not self._pending or (for_call and len(self._pending[-1][0].calls) >= self.MAX_CALLS):
-            self._pending.append((store.Batch(), []))
+        """The batch to join: a call joins the newest one with room; the chatter (a few
+        set-based statements whatever its size) joins the oldest, the next to be written,
+        so it never waits behind a burst's calls."""
         self._wake.set()
-        return self._pending[-1]
+        if not self._pending or (for_call and self._pending[-1][0].answers() >= self.MAX_CALLS):
+            self._pending.append((store.Batch(), []))
+        return self._pending[-1] if for_call else self._pending[0]
 
     def note(self, change: Callable[[store.Batch], None]) -> None:
         """Add to the next batch; nobody waits (e.g. that a charger connected)."""
@@ -246,18 +250,33 @@ class Database:
         waiters.append(waiter)
         return await waiter
 
-    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """`fn(session, *args)` in the next batch with room for it; its result once the
-        batch is committed, or the exception it raised."""
+    async def _join(self, kind: str, item: Any) -> Any:
+        """Add `item` to the `kind` list ("starts", "stops", "calls") of the next batch with
+        room; its result once the batch is committed, or the exception it raised."""
         batch, waiters = self._open_batch(for_call=True)
-        index = len(batch.calls)
-        batch.calls.append(lambda session: fn(session, *args, **kwargs))
+        queue = getattr(batch, kind)
+        index = len(queue)
+        queue.append(item)
         waiter = asyncio.get_running_loop().create_future()
         waiters.append(waiter)
-        result = (await waiter).calls[index]
+        result = getattr(await waiter, kind)[index]
         if isinstance(result, BaseException):
             raise result
-        return result  # type: ignore[no-any-return]
+        return result
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`fn(session, *args)` in the next batch with room for it."""
+        result: T = await self._join("calls", lambda session: fn(session, *args, **kwargs))
+        return result
+
+    async def start_transaction(self, start: store.Start16) -> tuple[int, str]:
+        """A 1.6 StartTransaction, with the others of its batch (set-based)."""
+        result: tuple[int, str] = await self._join("starts", start)
+        return result
+
+    async def stop_transaction(self, stop: store.Stop) -> None:
+        """A stop, with the others of its batch (set-based)."""
+        await self._join("stops", stop)
 
     def note_seen(self, charger_id: int, heartbeat: bool = False) -> None:
         """Remember that a charger spoke (written about once a second; nobody waits)."""
@@ -733,14 +752,15 @@ class Connection16(ConnectionMixin, ChargePoint16):
     async def on_start(
         self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **kw: Any
     ) -> Any:
-        transaction_id, status = await self.db.call(
-            store.start_transaction_16,
-            self.record.id,
-            connector_id,
-            id_tag,
-            meter_start,
-            _time_or_now(timestamp),
-            kw.get("reservation_id"),
+        transaction_id, status = await self.db.start_transaction(
+            store.Start16(
+                self.record.id,
+                connector_id,
+                id_tag,
+                meter_start,
+                _time_or_now(timestamp),
+                kw.get("reservation_id"),
+            )
         )
         return result16.StartTransaction(
             transaction_id=transaction_id, id_tag_info={"status": status}
@@ -767,14 +787,15 @@ class Connection16(ConnectionMixin, ChargePoint16):
         transaction_id = str(kw["transaction_id"])
         meter_stop = kw.get("meter_stop")
         samples = self.samples(0, transaction_id, kw.get("transaction_data") or [])
-        await self.db.call(
-            store.stop_transaction,
-            self.record.id,
-            transaction_id,
-            int(meter_stop) if isinstance(meter_stop, int | float) else None,
-            _time_or_now(kw["timestamp"]),
-            kw.get("reason"),
-            samples,
+        await self.db.stop_transaction(
+            store.Stop(
+                self.record.id,
+                transaction_id,
+                int(meter_stop) if isinstance(meter_stop, int | float) else None,
+                _time_or_now(kw["timestamp"]),
+                kw.get("reason"),
+                samples,
+            )
         )
         tag = kw.get("id_tag")
         info = {"status": await self.csms.tags.get(tag)} if tag else None
@@ -1055,11 +1076,15 @@ class CSMS:
         at = now()
         interval = self.settings.heartbeat_interval
         version = str(ws.subprotocol)
+        claim: asyncio.Future[Any] | None = None
         try:
             # Nothing is answered for it: the charger need not wait.
             self.db.note(lambda b: b.presence.__setitem__(record.id, (True, at, version, interval)))
+            # Commands find it through Redis; its first messages need not wait for that.
             if self.redis is not None:
-                await self.redis.hset(bus.OWNER_KEY, record.identity, self.settings.process_id)
+                claim = asyncio.ensure_future(
+                    self.redis.hset(bus.OWNER_KEY, record.identity, self.settings.process_id)
+                )
             log.info("%s connected (%s)", record.identity, version)
             await conn.serve()
         except ConnectionClosed as closed:
@@ -1071,8 +1096,9 @@ class CSMS:
                 self.db.note(
                     lambda b: b.presence.__setitem__(record.id, (False, gone, None, interval))
                 )
-                if self.redis is not None:
+                if self.redis is not None and claim is not None:
                     with contextlib.suppress(Exception):
+                        await claim  # claimed before it is released
                         await _release_owner(self.redis, record.identity, self.settings.process_id)
 
     # Offline detection.

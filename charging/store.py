@@ -52,6 +52,7 @@ from portal.services.charging import (
     billing_facts,
     plausible_energy_wh,
     resolve_id_tag,
+    resolve_id_tags,
     settle_energy,
 )
 
@@ -330,10 +331,13 @@ class Boot:
 
 @dataclass
 class BatchResult:
-    """What the chargers of a batch are answered with."""
+    """What the chargers of a batch are answered with: per start, stop and call, its
+    result or the exception it raised."""
 
     registrations: dict[int, ChargerRegistration] = field(default_factory=dict)
-    calls: list[Any] = field(default_factory=list)  # a result or the exception, per call
+    starts: list[Any] = field(default_factory=list)
+    stops: list[Any] = field(default_factory=list)
+    calls: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -347,8 +351,15 @@ class Batch:
     )
     samples: list[Sample] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
-    # Answers that need the database: fn(session) -> result, each in a savepoint.
+    # Answers that need the database: 1.6 starts and stops (set-based), and any other
+    # fn(session) -> result.
+    starts: list[Start16] = field(default_factory=list)
+    stops: list[Stop] = field(default_factory=list)
     calls: list[Callable[[Session], Any]] = field(default_factory=list)
+
+    def answers(self) -> int:
+        """How many starts, stops and calls it holds."""
+        return len(self.starts) + len(self.stops) + len(self.calls)
 
     def __len__(self) -> int:
         return (
@@ -357,6 +368,8 @@ class Batch:
             + len(self.statuses)
             + len(self.samples)
             + len(self.events)
+            + len(self.starts)
+            + len(self.stops)
             + len(self.calls)
         )
 
@@ -398,16 +411,24 @@ def apply_batch(session: Session, batch: Batch, savepoints: bool = False) -> Bat
     if batch.events:
         record_events(session, batch.events)
     with balances.batched(session):
-        for call in batch.calls:
-            if not savepoints:
-                result.calls.append(call(session))
-                continue
-            try:
-                with session.begin_nested():
-                    result.calls.append(call(session))
-            except Exception as error:
-                result.calls.append(error)
+        if not savepoints:
+            result.stops = list(stop_transactions(session, batch.stops))
+            result.starts = list(start_transactions_16(session, batch.starts))
+            result.calls = [call(session) for call in batch.calls]
+            return result
+        result.stops = [_alone(session, stop_transaction, stop) for stop in batch.stops]
+        result.starts = [_alone(session, start_transaction_16, start) for start in batch.starts]
+        result.calls = [_alone(session, call) for call in batch.calls]
     return result
+
+
+def _alone(session: Session, fn: Callable[..., Any], *args: Any) -> Any:
+    """`fn(session, *args)` in a savepoint: its result, or the exception it raised."""
+    try:
+        with session.begin_nested():
+            return fn(session, *args)
+    except Exception as error:
+        return error
 
 
 def _apply_boots(session: Session, boots: dict[int, Boot]) -> dict[int, ChargerRegistration]:
@@ -557,28 +578,57 @@ def _connector_id(session: Session, charger_id: int, evse_id: int | None) -> int
     )
 
 
-_NEW_SESSION_16 = text(
+_NEW_SESSIONS_16 = text(
     "INSERT INTO charging_sessions (id, transaction_id, charger_id, connector_id, evse_id,"
     " id_tag, driver_id, vehicle_id, contract_id, reservation_id, status, started_at,"
     " meter_start_wh, last_meter_wh, last_meter_at, last_heard_at, created_at)"
-    " SELECT n.id, n.id::text, :charger,"
-    "  (SELECT k.id FROM charger_connectors AS k WHERE k.charger_id = :charger"
-    "   AND k.evse_id = :evse ORDER BY k.connector_id LIMIT 1),"
-    "  :evse, :tag, :driver, :vehicle, :contract, :reservation, 'active', :at,"
-    "  :meter, :meter, :at, now(), now()"
-    " FROM (SELECT nextval(pg_get_serial_sequence('charging_sessions', 'id')) AS id) AS n"
-    " RETURNING id"
+    " SELECT v.id, v.id::text, v.charger,"
+    "  (SELECT k.id FROM charger_connectors AS k WHERE k.charger_id = v.charger"
+    "   AND k.evse_id = v.evse ORDER BY k.connector_id LIMIT 1),"
+    "  v.evse, v.tag, v.driver, v.vehicle, v.contract, v.reservation, 'active', v.at,"
+    "  v.meter, v.meter, v.at, now(), now()"
+    " FROM (SELECT nextval(pg_get_serial_sequence('charging_sessions', 'id')) AS id, u.*"
+    "  FROM unnest(CAST(:chargers AS int[]), CAST(:evses AS int[]), CAST(:tags AS text[]),"
+    "   CAST(:drivers AS int[]), CAST(:vehicles AS int[]), CAST(:contracts AS int[]),"
+    "   CAST(:reservations AS int[]), CAST(:ats AS timestamptz[]), CAST(:meters AS bigint[]))"
+    "  AS u(charger, evse, tag, driver, vehicle, contract, reservation, at, meter)) AS v"
+    " RETURNING id, charger_id, evse_id"
 )
+
+
+@dataclass(frozen=True)
+class Start16:
+    """A 1.6 StartTransaction."""
+
+    charger_id: int
+    evse_id: int
+    id_tag: str
+    meter_start: int
+    timestamp: datetime
+    reservation_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A stop: 1.6 StopTransaction, or a 2.0.1 TransactionEvent Ended."""
+
+    charger_id: int
+    transaction_id: str
+    meter_stop: int | None
+    timestamp: datetime
+    reason: str | None
+    samples: list[Sample] = field(default_factory=list)
 
 
 @dataclass
 class Closing:
     """A session being closed, read with its row locked (plain SQL: this is the busiest
-    path of a burst). `close` fills in the rest and writes it in one UPDATE."""
+    path of a burst). `close` fills in the rest and writes it."""
 
     id: int
     charger_id: int
     connector_id: int | None
+    evse_id: int | None
     transaction_id: str
     driver_id: int | None
     contract_id: int | None
@@ -602,7 +652,8 @@ class Closing:
 
 
 _CLOSING = (
-    "SELECT id, charger_id, connector_id, transaction_id, driver_id, contract_id, status,"
+    "SELECT id, charger_id, connector_id, evse_id, transaction_id, driver_id, contract_id,"
+    " status,"
     " started_at, meter_start_wh, last_meter_wh, last_meter_at FROM charging_sessions"
 )
 
@@ -617,105 +668,136 @@ def _lock(
     return [Closing(**{**row._asdict(), "status": SessionStatus(row.status)}) for row in rows]
 
 
-def start_transaction_16(
-    session: Session,
-    charger_id: int,
-    evse_id: int,
-    id_tag: str,
-    meter_start: int,
-    timestamp: datetime,
-    reservation_id: int | None = None,
-) -> tuple[int, str]:
-    """Record a 1.6 StartTransaction; (transaction id we assign, authorization status).
+def start_transaction_16(session: Session, start: Start16) -> tuple[int, str]:
+    """Record a 1.6 StartTransaction: (transaction id we assign, authorization status)."""
+    return start_transactions_16(session, [start])[0]
+
+
+def start_transactions_16(session: Session, starts: list[Start16]) -> list[tuple[int, str]]:
+    """Record 1.6 StartTransactions, in a few statements whatever their number; for each,
+    (transaction id we assign, authorization status).
 
     A resent StartTransaction (same connector, time and meter) gets the same id back.
     The session is recorded even for an unknown tag (the car may already be charging,
     e.g. a transaction queued offline); the charger is told the tag is Invalid. A
-    session still running on the connector, started before this one, is lost.
-    1.6 transaction ids are integers: ours (the session's id).
+    session still running on the connector, started before, is lost. 1.6 transaction
+    ids are integers: ours (the session's id).
     """
-    owner = resolve_id_tag(session, id_tag)
-    status = tag_status(owner)
-    on_connector = _lock(
+    owners = resolve_id_tags(session, [s.id_tag for s in starts])
+    on_connectors = _lock(
         session,
-        "charger_id = :charger AND evse_id = :evse AND (status = 'active'"
-        " OR (started_at = :at AND meter_start_wh = :meter))",
-        {"charger": charger_id, "evse": evse_id, "at": timestamp, "meter": meter_start},
-    )
-    for closing in on_connector:
-        if closing.started_at == timestamp and closing.meter_start_wh == meter_start:
-            return closing.id, status  # resent
-    for closing in on_connector:
-        if closing.started_at < timestamp:
-            close_lost(session, closing, LOST_REPLACED)
-    session_id = session.scalar(
-        _NEW_SESSION_16,
+        "(charger_id, evse_id) IN (SELECT * FROM unnest(CAST(:chargers AS int[]),"
+        " CAST(:evses AS int[]))) AND (status = 'active' OR (charger_id, evse_id,"
+        " started_at, meter_start_wh) IN (SELECT * FROM unnest(CAST(:chargers AS int[]),"
+        " CAST(:evses AS int[]), CAST(:ats AS timestamptz[]), CAST(:meters AS bigint[]))))",
         {
-            "charger": charger_id,
-            "evse": evse_id,
-            "tag": id_tag[:36],
-            "driver": owner.driver_id if owner else None,
-            "vehicle": owner.vehicle_id if owner else None,
-            "contract": owner.contract_id if owner else None,
-            "reservation": reservation_id,
-            "at": timestamp,
-            "meter": meter_start,
+            "chargers": [s.charger_id for s in starts],
+            "evses": [s.evse_id for s in starts],
+            "ats": [s.timestamp for s in starts],
+            "meters": [s.meter_start for s in starts],
         },
     )
-    return int(session_id), status  # type: ignore[arg-type]
+    answers: dict[Start16, int] = {}
+    new: list[Start16] = []
+    for start in starts:
+        here = [
+            c
+            for c in on_connectors
+            if c.charger_id == start.charger_id and c.evse_id == start.evse_id
+        ]
+        resent = next(
+            (
+                c
+                for c in here
+                if c.started_at == start.timestamp and c.meter_start_wh == start.meter_start
+            ),
+            None,
+        )
+        if resent is not None:
+            answers[start] = resent.id
+            continue
+        for closing in here:
+            if closing.status == SessionStatus.ACTIVE and closing.started_at < start.timestamp:
+                close_lost(session, closing, LOST_REPLACED)
+        new.append(start)
+    if new:
+        owner = [owners.get(s.id_tag.strip().upper()) for s in new]
+        rows = session.execute(
+            _NEW_SESSIONS_16,
+            {
+                "chargers": [s.charger_id for s in new],
+                "evses": [s.evse_id for s in new],
+                "tags": [s.id_tag[:36] for s in new],
+                "drivers": [o.driver_id if o else None for o in owner],
+                "vehicles": [o.vehicle_id if o else None for o in owner],
+                "contracts": [o.contract_id if o else None for o in owner],
+                "reservations": [s.reservation_id for s in new],
+                "ats": [s.timestamp for s in new],
+                "meters": [s.meter_start for s in new],
+            },
+        )
+        created = {(charger, evse): sid for sid, charger, evse in rows}
+        for start in new:  # a charger has one start in flight at a time
+            answers[start] = created[(start.charger_id, start.evse_id)]
+    return [(answers[s], tag_status(owners.get(s.id_tag.strip().upper()))) for s in starts]
 
 
-def stop_transaction(
-    session: Session,
-    charger_id: int,
-    transaction_id: str,
-    meter_stop: int | None,
-    timestamp: datetime,
-    reason: str | None,
-    samples: list[Sample] | None = None,
-) -> Closing | None:
-    """Close a session and post its energy (once). A second stop changes nothing, nor
-    does a stop for a session already closed as lost (billed at its last meter value;
-    the late stop is logged for the staff who review it)."""
-    where = "charger_id = :charger AND transaction_id = :tx"
-    params = {"charger": charger_id, "tx": transaction_id}
-    found = _lock(session, where, params)
+def stop_transaction(session: Session, stop: Stop) -> Closing | None:
+    """Close a session and post its energy (once); see `stop_transactions`."""
+    return stop_transactions(session, [stop])[0]
+
+
+def stop_transactions(session: Session, stops: list[Stop]) -> list[Closing | None]:
+    """Close sessions and post their energy (once each), in a few statements whatever
+    their number. A second stop changes nothing, nor does a stop for a session already
+    closed as lost (billed at its last meter value; the late stop is logged for the
+    staff who review it). An unknown transaction: None."""
+    where = (
+        "(charger_id, transaction_id) IN (SELECT * FROM unnest(CAST(:chargers AS int[]),"
+        " CAST(:txs AS text[])))"
+    )
+    params = {
+        "chargers": [s.charger_id for s in stops],
+        "txs": [s.transaction_id for s in stops],
+    }
+    found = {(c.charger_id, c.transaction_id): c for c in _lock(session, where, params)}
+    samples = [sample for stop in stops for sample in stop.samples]
     if samples:
         record_samples(session, samples)
-        if found and (meter_stop is None or found[0].meter_start_wh is None):
-            found = _lock(session, where, params)  # the readings the samples brought
-    if not found:
-        log.warning("charger %s stopped unknown transaction %s", charger_id, transaction_id)
-        return None
-    closing = found[0]
-    if closing.status == SessionStatus.LOST:
-        log.warning(
-            "session %s: stop (meter %s at %s) after it was closed as lost; billed as closed",
-            closing.id,
-            meter_stop,
-            timestamp.isoformat(),
-        )
-    elif closing.status != SessionStatus.ACTIVE:
-        log.info("duplicate stop for session %s ignored", closing.id)
-    else:
-        if meter_stop is None:
-            meter_stop = closing.last_meter_wh
-        close(session, closing, meter_stop, timestamp, reason or "Local", SessionStatus.COMPLETED)
-    return closing
+        # The readings the samples brought, for stops that lack them.
+        found = {(c.charger_id, c.transaction_id): c for c in _lock(session, where, params)}
+    closing_now: list[tuple[Closing, int | None, datetime, str, SessionStatus]] = []
+    for stop in stops:
+        closing = found.get((stop.charger_id, stop.transaction_id))
+        if closing is None:
+            log.warning(
+                "charger %s stopped unknown transaction %s", stop.charger_id, stop.transaction_id
+            )
+        elif closing.status == SessionStatus.LOST:
+            log.warning(
+                "session %s: stop (meter %s at %s) after it was closed as lost; billed as closed",
+                closing.id,
+                stop.meter_stop,
+                stop.timestamp.isoformat(),
+            )
+        elif closing.status != SessionStatus.ACTIVE:
+            log.info("duplicate stop for session %s ignored", closing.id)
+        elif all(c[0] is not closing for c in closing_now):
+            meter_stop = stop.meter_stop if stop.meter_stop is not None else closing.last_meter_wh
+            reason = stop.reason or "Local"
+            closing_now.append(
+                (closing, meter_stop, stop.timestamp, reason, SessionStatus.COMPLETED)
+            )
+    close(session, closing_now)
+    return [found.get((s.charger_id, s.transaction_id)) for s in stops]
 
 
 def close_lost(session: Session, closing: Closing, reason: str) -> None:
     """Close a running session whose stop never came, at its last meter value; its
     energy up to that value is billed once and the session waits for staff."""
     log.warning("session %s (charger %s): %s", closing.id, closing.charger_id, reason)
-    close(
-        session,
-        closing,
-        closing.last_meter_wh,
-        closing.last_meter_at or closing.started_at,
-        reason,
-        SessionStatus.LOST,
-    )
+    stopped_at = closing.last_meter_at or closing.started_at
+    close(session, [(closing, closing.last_meter_wh, stopped_at, reason, SessionStatus.LOST)])
 
 
 def close_replaced(
@@ -770,60 +852,70 @@ _CLOSE = text(
 
 def close(
     session: Session,
-    closing: Closing,
-    meter_stop: int | None,
-    stopped_at: datetime,
-    reason: str,
-    status: SessionStatus,
+    closings: list[tuple[Closing, int | None, datetime, str, SessionStatus]],
 ) -> None:
-    """End a session: its energy from the meter readings, then billed once at the
-    depot's price, or held for staff when it is more than its connector can deliver."""
-    if closing.meter_start_wh is None and meter_stop is not None:
-        closing.meter_start_wh = meter_stop  # never saw a start reading: no energy known
-    if meter_stop is not None and closing.meter_start_wh is not None:
-        if meter_stop < closing.meter_start_wh:
+    """End sessions, each `(session, meter stop, stopped at, reason, status)`: its energy
+    from the meter readings, then billed once at the depot's price, or held for staff
+    when it is more than its connector can deliver. A few statements whatever their
+    number."""
+    if not closings:
+        return
+    for closing, meter_stop, stopped_at, reason, status in closings:
+        if closing.meter_start_wh is None and meter_stop is not None:
+            closing.meter_start_wh = meter_stop  # never saw a start reading: no energy known
+        if meter_stop is not None and closing.meter_start_wh is not None:
+            if meter_stop < closing.meter_start_wh:
+                log.warning(
+                    "session %s: meter stop %s below start %s; energy 0",
+                    closing.id,
+                    meter_stop,
+                    closing.meter_start_wh,
+                )
+                meter_stop = closing.meter_start_wh
+            closing.meter_stop_wh = meter_stop
+            closing.energy_wh = meter_stop - closing.meter_start_wh
+        closing.stopped_at = max(stopped_at, closing.started_at)
+        closing.stop_reason = reason[:40]
+        closing.status = status
+        if status == SessionStatus.LOST:
+            closing.review = SessionReview.LOST
+    ended = [c[0] for c in closings]
+    facts = billing_facts(session, ended)
+    billable = []
+    for closing in ended:
+        limit = plausible_energy_wh(closing, facts[closing.id].max_kw)
+        if closing.energy_wh and closing.energy_wh > limit:
             log.warning(
-                "session %s: meter stop %s below start %s; energy 0",
+                "session %s: %s Wh in %s is more than its connector can deliver (%s Wh);"
+                " held for review, not billed",
                 closing.id,
-                meter_stop,
-                closing.meter_start_wh,
+                closing.energy_wh,
+                closing.stopped_at - closing.started_at,  # type: ignore[operator]
+                limit,
             )
-            meter_stop = closing.meter_start_wh
-        closing.meter_stop_wh = meter_stop
-        closing.energy_wh = meter_stop - closing.meter_start_wh
-    closing.stopped_at = max(stopped_at, closing.started_at)
-    closing.stop_reason = reason[:40]
-    closing.status = status
-    if status == SessionStatus.LOST:
-        closing.review = SessionReview.LOST
-    facts = billing_facts(session, closing)
-    limit = plausible_energy_wh(closing, facts.max_kw)
-    if closing.energy_wh and closing.energy_wh > limit:
-        log.warning(
-            "session %s: %s Wh in %s is more than its connector can deliver (%s Wh);"
-            " held for review, not billed",
-            closing.id,
-            closing.energy_wh,
-            closing.stopped_at - closing.started_at,
-            limit,
-        )
-        closing.review = SessionReview.IMPLAUSIBLE
-    else:
-        settle_energy(session, closing, facts)
-    values = {
-        "id": closing.id,
-        "status": closing.status.value,
-        "stopped_at": closing.stopped_at,
-        "meter_start_wh": closing.meter_start_wh,
-        "meter_stop_wh": closing.meter_stop_wh,
-        "energy_wh": closing.energy_wh,
-        "stop_reason": closing.stop_reason,
-        "review": closing.review.value if closing.review else None,
-        "price_per_kwh_cents": closing.price_per_kwh_cents,
-        "cost_cents": closing.cost_cents,
-        "ledger_entry_id": closing.ledger_entry_id,
-    }
-    session.execute(_CLOSE, values)
+            closing.review = SessionReview.IMPLAUSIBLE
+        else:
+            billable.append(closing)
+    settle_energy(session, billable)
+    session.execute(
+        _CLOSE,
+        [
+            {
+                "id": c.id,
+                "status": c.status.value,
+                "stopped_at": c.stopped_at,
+                "meter_start_wh": c.meter_start_wh,
+                "meter_stop_wh": c.meter_stop_wh,
+                "energy_wh": c.energy_wh,
+                "stop_reason": c.stop_reason,
+                "review": c.review.value if c.review else None,
+                "price_per_kwh_cents": c.price_per_kwh_cents,
+                "cost_cents": c.cost_cents,
+                "ledger_entry_id": c.ledger_entry_id,
+            }
+            for c in ended
+        ],
+    )
 
 
 def transaction_event_201(
@@ -906,6 +998,6 @@ def transaction_event_201(
     if event_type == "Ended":
         session.expire(charging)  # the samples and the SQL below change it
         stop_transaction(
-            session, charger_id, transaction_id, energy, timestamp, stopped_reason, None
+            session, Stop(charger_id, transaction_id, energy, timestamp, stopped_reason)
         )
     return status

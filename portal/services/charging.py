@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -63,6 +64,7 @@ from portal.models import (
     Driver,
     EntryKind,
     IdTag,
+    LedgerEntry,
     SessionReview,
     SessionStatus,
 )
@@ -70,7 +72,7 @@ from portal.models.charging import DEFAULT_MAX_KW
 from portal.passwords import hash_machine_secret, new_machine_secret
 
 from . import N_, DomainError, audit
-from .ledger import post_entry
+from .billing import insert_entries
 
 log = logging.getLogger(__name__)
 
@@ -298,25 +300,37 @@ def add_id_tag(session: Session, driver_id: int, tag: str, *, actor_id: int | No
 
 def resolve_id_tag(session: Session, tag: str) -> TagOwner | None:
     """The owner of `tag` (compared without regard to case, as OCPP does) and their
-    active contract's vehicle, in one query; None for an unknown tag."""
-    row = session.execute(
-        select(IdTag.id, IdTag.active, IdTag.driver_id, Contract.vehicle_id, Contract.id)
+    active contract's vehicle; None for an unknown tag."""
+    return resolve_id_tags(session, [tag]).get(tag.strip().upper())
+
+
+def resolve_id_tags(session: Session, tags: list[str]) -> dict[str, TagOwner]:
+    """`resolve_id_tag` for many tags in one query, keyed by the upper-cased tag."""
+    rows = session.execute(
+        select(
+            func.upper(IdTag.tag),
+            IdTag.id,
+            IdTag.active,
+            IdTag.driver_id,
+            Contract.vehicle_id,
+            Contract.id,
+        )
         .outerjoin(
             Contract,
             (Contract.driver_id == IdTag.driver_id) & (Contract.status == ContractStatus.ACTIVE),
         )
-        .where(func.upper(IdTag.tag) == tag.strip().upper())
-        .limit(1)
-    ).first()
-    if row is None:
-        return None
-    return TagOwner(
-        id_tag_id=row[0],
-        active=row[1],
-        driver_id=row[2],
-        vehicle_id=row[3],
-        contract_id=row[4],
+        .where(func.upper(IdTag.tag).in_({t.strip().upper() for t in tags}))
     )
+    return {
+        key: TagOwner(
+            id_tag_id=tag_id,
+            active=active,
+            driver_id=driver_id,
+            vehicle_id=vehicle_id,
+            contract_id=contract_id,
+        )
+        for key, tag_id, active, driver_id, vehicle_id, contract_id in rows
+    }
 
 
 # --- energy prices -------------------------------------------------------------------
@@ -406,28 +420,34 @@ class BillingFacts:
 
 
 _FACTS = text(
-    "SELECT c.identity, c.depot_id, coalesce(k.max_kw, c.max_kw),"
+    "SELECT v.session, c.identity, c.depot_id, coalesce(k.max_kw, c.max_kw),"
     " (SELECT p.price_per_kwh_cents FROM depot_energy_prices AS p"
     "   WHERE p.depot_id = c.depot_id AND p.valid_from <="
-    "    (CAST(:stopped AS timestamptz) AT TIME ZONE"
-    "     coalesce(d.timezone, 'America/Mexico_City'))::date"
+    "    (v.stopped AT TIME ZONE coalesce(d.timezone, 'America/Mexico_City'))::date"
     "   ORDER BY p.valid_from DESC LIMIT 1)"
-    " FROM chargers AS c LEFT JOIN depots AS d ON d.id = c.depot_id"
-    " LEFT JOIN charger_connectors AS k ON k.id = :connector AND k.charger_id = c.id"
-    " WHERE c.id = :charger"
+    " FROM unnest(CAST(:sessions AS int[]), CAST(:chargers AS int[]),"
+    "  CAST(:connectors AS int[]), CAST(:stopped AS timestamptz[]))"
+    "  AS v(session, charger, connector, stopped)"
+    " JOIN chargers AS c ON c.id = v.charger LEFT JOIN depots AS d ON d.id = c.depot_id"
+    " LEFT JOIN charger_connectors AS k ON k.id = v.connector AND k.charger_id = c.id"
 )
 
 
-def billing_facts(session: Session, charging: Billable) -> BillingFacts:
-    identity, depot_id, max_kw, price = session.execute(
+def billing_facts(session: Session, sessions: Sequence[Billable]) -> dict[int, BillingFacts]:
+    """What closing these sessions needs to know, in one query, by session id."""
+    rows = session.execute(
         _FACTS,
         {
-            "charger": charging.charger_id,
-            "connector": charging.connector_id,
-            "stopped": charging.stopped_at or charging.started_at,
+            "sessions": [c.id for c in sessions],
+            "chargers": [c.charger_id for c in sessions],
+            "connectors": [c.connector_id for c in sessions],
+            "stopped": [c.stopped_at or c.started_at for c in sessions],
         },
-    ).one()
-    return BillingFacts(identity, depot_id, Decimal(max_kw or DEFAULT_MAX_KW), price)
+    )
+    return {
+        sid: BillingFacts(identity, depot_id, Decimal(max_kw or DEFAULT_MAX_KW), price)
+        for sid, identity, depot_id, max_kw, price in rows
+    }
 
 
 def plausible_energy_wh(charging: Billable, max_kw: Decimal) -> int:
@@ -438,38 +458,59 @@ def plausible_energy_wh(charging: Billable, max_kw: Decimal) -> int:
     return int(max_kw * 1000 * seconds / 3600 * PLAUSIBLE_MARGIN) + PLAUSIBLE_FLOOR_WH
 
 
-def settle_energy(session: Session, charging: Billable, facts: BillingFacts | None = None) -> None:
-    """Post the session's energy to its driver's ledger at the depot's price (exactly
-    once); the caller flushes the session's new cost and entry."""
+def energy_entry(charging: Billable, facts: BillingFacts) -> dict[str, Any] | None:
+    """Price the session (its price and cost are set on it) and return the ledger row
+    that bills it, or None when there is nothing to bill (no driver, no energy, no
+    depot or no price)."""
     if not charging.energy_wh or charging.driver_id is None or charging.stopped_at is None:
-        return
-    facts = facts or billing_facts(session, charging)
+        return None
     if facts.depot_id is None:
-        return
+        return None
     if facts.price_per_kwh_cents is None:
         log.warning(
             "depot %s has no energy price; session %s not charged", facts.depot_id, charging.id
         )
-        return
+        return None
     charging.price_per_kwh_cents = facts.price_per_kwh_cents
     charging.cost_cents = energy_cost_cents(charging.energy_wh, facts.price_per_kwh_cents)
     if charging.cost_cents <= 0:
+        return None
+    return {
+        "driver_id": charging.driver_id,
+        "contract_id": charging.contract_id,
+        "kind": EntryKind.ENERGY,
+        "amount_cents": charging.cost_cents,
+        "idempotency_key": f"energy:{charging.id}",
+        "description": f"Carga {charging.kwh:.3f} kWh, {facts.charger_identity}"[:200],
+        "posted_at": charging.stopped_at,
+        "source_type": "charging_session",
+        "source_id": str(charging.id),
+    }
+
+
+def settle_energy(session: Session, sessions: Sequence[Billable]) -> None:
+    """Post each session's energy to its driver's ledger at the depot's price (exactly
+    once: keyed `energy:<session id>`), in a few statements whatever their number; sets
+    each one's price, cost and entry (the caller writes the sessions)."""
+    if not sessions:
         return
-    kwh = charging.kwh
-    with session.no_autoflush:  # one UPDATE of the session, by the caller
-        entry = post_entry(
-            session,
-            driver_id=charging.driver_id,
-            contract_id=charging.contract_id,
-            kind=EntryKind.ENERGY,
-            amount_cents=charging.cost_cents,
-            idempotency_key=f"energy:{charging.id}",
-            description=f"Carga {kwh:.3f} kWh, {facts.charger_identity}"[:200],
-            posted_at=charging.stopped_at,
-            source_type="charging_session",
-            source_id=charging.id,
-        )
-    charging.ledger_entry_id = entry.id
+    facts = billing_facts(session, sessions)
+    entries = {c.id: energy_entry(c, facts[c.id]) for c in sessions}
+    rows = [row for row in entries.values() if row is not None]
+    if not rows:
+        return
+    insert_entries(session, rows)
+    posted = dict(
+        session.execute(
+            select(LedgerEntry.idempotency_key, LedgerEntry.id).where(
+                LedgerEntry.idempotency_key.in_([r["idempotency_key"] for r in rows])
+            )
+        ).all()
+    )
+    for charging in sessions:
+        row = entries[charging.id]
+        if row is not None:
+            charging.ledger_entry_id = posted[row["idempotency_key"]]
 
 
 def review_session(
@@ -482,7 +523,7 @@ def review_session(
     if charging is None or charging.review is None or charging.reviewed_at is not None:
         raise DomainError(N_("That session is not waiting for review."))
     if bill and charging.review == SessionReview.IMPLAUSIBLE:
-        settle_energy(session, charging)
+        settle_energy(session, [charging])
     charging.reviewed_at = utcnow()
     charging.reviewed_by_id = actor_id
     session.flush()

@@ -5,7 +5,9 @@ that must be kept."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from portal.models import (
@@ -352,3 +354,61 @@ def test_meter_value_count_is_unchanged_by_a_resent_meter_values(csms, db, make_
         wire.ok("MeterValues", reading)
     count = db.scalar(select(func.count(MeterValue.id)).where(MeterValue.charger_id == charger.id))
     assert count == 1
+
+
+# --- a batch whose one answer fails ----------------------------------------------------
+
+
+def test_a_batch_of_starts_and_stops_is_written_together(engine, db, make_charger, make_tag):
+    from sqlalchemy.orm import Session as OrmSession
+
+    from charging import store
+
+    chargers, tag = [make_charger() for _ in range(3)], make_tag()
+    at = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    starts = [store.Start16(c.id, 1, tag.tag.lower(), 1000, at) for c in chargers]
+    with OrmSession(engine) as session:
+        started = store.apply_batch(session, store.Batch(starts=starts)).starts
+        session.commit()
+    assert len({tx for tx, _ in started}) == 3
+    assert {status for _, status in started} == {"Accepted"}
+    later = at + timedelta(hours=1)
+    stops = [
+        store.Stop(c.id, str(tx), 21_000, later, None)
+        for c, (tx, _) in zip(chargers, started, strict=True)
+    ]
+    with OrmSession(engine) as session:
+        store.apply_batch(session, store.Batch(stops=stops, starts=starts))  # a start resent
+        session.commit()
+    db.expire_all()
+    sessions = db.scalars(select(ChargingSession).order_by(ChargingSession.id)).all()
+    assert [(s.status, s.energy_wh, s.cost_cents) for s in sessions] == [
+        ("completed", 20_000, 10_000)
+    ] * 3
+    entries = db.scalars(select(LedgerEntry).where(LedgerEntry.driver_id == tag.driver_id)).all()
+    assert sorted(e.source_id for e in entries) == sorted(str(s.id) for s in sessions)
+
+
+def test_a_failing_answer_fails_alone_when_the_batch_is_applied_again(engine, db, make_charger):
+    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.orm import Session as OrmSession
+
+    from charging import store
+
+    charger = make_charger()
+    at = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    batch = store.Batch(
+        starts=[
+            store.Start16(charger.id, 1, "ANY", 100, at),
+            store.Start16(999_999, 1, "ANY", 100, at),  # no such charger
+        ]
+    )
+    with OrmSession(engine) as session, pytest.raises(IntegrityError):
+        store.apply_batch(session, batch)  # set-based: all or nothing
+    with OrmSession(engine) as session:
+        result = store.apply_batch(session, batch, savepoints=True)
+        session.commit()
+    good, bad = result.starts
+    assert isinstance(bad, IntegrityError)
+    assert good[1] == "Invalid"
+    assert session_of(db, charger).id == good[0]
