@@ -8,7 +8,6 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from portal.services.charging_board import depot_board
 from sqlalchemy import func, select
 
 from portal.models import (
@@ -23,10 +22,12 @@ from portal.models import (
     SessionReview,
     SessionStatus,
 )
+from portal.services.charging.board import depot_board
 from portal.services.charging.driver import active_session
+from tests.waiting import wait_until
 
 from .conftest import CHARGER_PASSWORD
-from .test_csms import boot16, ts, wait_for
+from .test_csms import boot16, ts
 from .wire import Wire
 
 
@@ -243,7 +244,7 @@ def test_a_silent_session_is_closed_as_lost(start_csms, db, make_charger, make_t
         boot16(wire)
         _start_with_one_reading(wire, tag.tag)
         # The charger keeps its heartbeat, but nothing more comes about the session.
-        assert wait_for(
+        assert wait_until(
             lambda: wire.ok("Heartbeat", {}) and session_of(db, charger).status != "active",
             timeout=30,
         )

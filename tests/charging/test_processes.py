@@ -22,11 +22,12 @@ from charging import bus
 from charging.simulate import ChargerSpec, run_charger
 from portal.models import Charger, ChargerCommand, CommandAction, CommandStatus
 from portal.services.charging.commands import request_command
-from tests.services import TEST_REDIS
+from tests.servers import TEST_REDIS
+from tests.waiting import wait_until
 from workers.ocpp import enqueue_command
 
 from .conftest import CHARGER_KEY, CHARGER_PASSWORD
-from .test_commands import wait_for, work
+from .test_commands import work
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,14 +107,16 @@ def test_two_processes_share_the_chargers_and_commands_follow_a_failover(
     chargers: list[Charger] = []
     try:
         alive = {process_id(first), process_id(second)}
-        assert wait_for(lambda: all(job_queues.exists(bus.alive_key(p)) for p in alive), 30)
+        assert wait_until(
+            lambda: all(job_queues.exists(bus.alive_key(p)) for p in alive), timeout=30
+        )
         # Chargers connect until both processes hold some (the kernel spreads them).
         while len(chargers) < 20:
             charger = make_charger()
             chargers.append(charger)
             fleet.add(charger.identity)
             identities = [c.identity for c in chargers]
-            assert wait_for(lambda ids=identities: None not in owners(job_queues, ids).values())
+            assert wait_until(lambda ids=identities: None not in owners(job_queues, ids).values())
             if set(owners(job_queues, identities).values()) == alive:
                 break
         held = owners(job_queues, [c.identity for c in chargers])
@@ -123,7 +126,9 @@ def test_two_processes_share_the_chargers_and_commands_follow_a_failover(
         on_first = [c for c in chargers if held[c.identity] == process_id(first)]
         on_second = [c for c in chargers if held[c.identity] == process_id(second)]
         for charger in (on_first[0], on_second[0]):
-            assert wait_for(lambda c=charger: db.expire_all() or db.get(Charger, c.id).is_online())
+            assert wait_until(
+                lambda c=charger: db.expire_all() or db.get(Charger, c.id).is_online()
+            )
             command = unlock(db, charger, job_queues)
             assert command.status == CommandStatus.ACCEPTED, (command.error, command.error_detail)
 
@@ -131,7 +136,9 @@ def test_two_processes_share_the_chargers_and_commands_follow_a_failover(
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         moved = [c.identity for c in on_first]
-        assert wait_for(lambda: set(owners(job_queues, moved).values()) == {process_id(second)}, 60)
+        assert wait_until(
+            lambda: set(owners(job_queues, moved).values()) == {process_id(second)}, timeout=60
+        )
         command = unlock(db, on_first[0], job_queues)
         assert command.status == CommandStatus.ACCEPTED, (command.error, command.error_detail)
     finally:

@@ -23,9 +23,10 @@ from websockets.exceptions import InvalidMessage, InvalidStatus
 from portal.models import Charger, ChargingSession, LedgerEntry, SessionReview, SessionStatus
 from portal.services.charging.registry import rotate_charger_password
 from portal.services.charging.settle import review_session
+from tests.waiting import wait_until
 
 from .conftest import CHARGER_KEY, CHARGER_PASSWORD
-from .test_csms import boot16, ts, wait_for
+from .test_csms import boot16, ts
 from .wire import Wire
 
 # --- TLS (security profile 2) and plain connections in production ---------------------
@@ -135,7 +136,7 @@ def test_unauthenticated_handshakes_are_capped(start_csms, make_charger):
         target=_refusal_time, args=(server.url, charger.identity, "wrong-password-0000000")
     )
     slow.start()  # a guess, held for its refusal delay
-    assert wait_for(lambda: server.csms.handshakes == 1)
+    assert wait_until(lambda: server.csms.handshakes == 1)
     with pytest.raises(InvalidStatus) as busy:
         Wire(server.url, charger.identity, CHARGER_PASSWORD)
     assert busy.value.response.status_code == 503
@@ -150,7 +151,7 @@ def test_a_dropped_handshake_is_logged_with_its_reason(start_csms, make_charger,
     charger = make_charger()
     with caplog.at_level(logging.WARNING, logger="charging.csms"), pytest.raises(InvalidMessage):
         Wire(server.url, charger.identity, "wrong-password-0000000")
-    assert wait_for(lambda: "dropped the handshake of" in caplog.text)
+    assert wait_until(lambda: "dropped the handshake of" in caplog.text)
     assert charger.identity in caplog.text
     assert "while answering" in caplog.text
 
