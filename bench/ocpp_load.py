@@ -11,8 +11,8 @@ RSS per connection, and the ratios CSMS / bare library.
     python bench/ocpp_load.py [--chargers 2000] [--duration 60] [--period 10]
 
 Needs PostgreSQL and Redis on localhost (a scratch database `lafa_bench_ocpp` and
-Redis db 13 are created and emptied). The credentials cache is warmed first, as it is
-after the chargers' first connection ever (see docs/benchmarks.md).
+Redis db 13 are created and emptied). The chargers' passwords are keyed hashes, as the
+registry makes them (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ DB_NAME = "lafa_bench_ocpp"
 DB_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 SECRET = "bench-secret-key"  # noqa: S105 - a scratch server
+CHARGER_KEY = "bench-charger-key-0123456789abcdef"
 PASSWORD = "bench-charger-password"  # noqa: S105 - scratch chargers
+PRICE_CENTS = 450
 
 
 def stamp(offset: float = 0) -> str:
@@ -53,8 +55,18 @@ def stamp(offset: float = 0) -> str:
 # --- set-up ---------------------------------------------------------------------------
 
 
-def prepare_database(n: int) -> None:
-    """A fresh, migrated database with N chargers sharing one password hash."""
+def identity(i: int) -> str:
+    return f"BENCH-{i:05d}"
+
+
+def tag(i: int) -> str:
+    return f"bench-{i:05d}"  # a card per charger, with a driver under contract
+
+
+def prepare_database(n: int, drivers: bool = False) -> None:
+    """A fresh, migrated database with N chargers (keyed password hashes, as the
+    registry makes them); with `drivers`, a driver per charger with an active contract
+    and a card `tag(i)`, and a price at the depot, so each session is billed."""
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DB_NAME}"')
@@ -62,16 +74,14 @@ def prepare_database(n: int) -> None:
     from alembic.config import Config
     from redis import Redis
 
-    from charging.csms import AUTH_CACHE_KEY, Credentials
     from portal.db import make_engine
-    from portal.passwords import hash_password
+    from portal.passwords import hash_machine_secret
 
     engine = make_engine(DB_URL)
     config = Config(str(ROOT / "alembic.ini"))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "heads")
-    password_hash = hash_password(PASSWORD)
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
@@ -86,28 +96,58 @@ def prepare_database(n: int) -> None:
             "INSERT INTO chargers (identity, depot_id, registration, password_hash, status,"
             " online, heartbeat_interval_s, created_at)"
             " VALUES (%s, %s, 'accepted', %s, 'unknown', false, 60, now())",
-            [(f"BENCH-{i:05d}", depot_id, password_hash) for i in range(n)],
+            [
+                (identity(i), depot_id, hash_machine_secret(CHARGER_KEY, identity(i), PASSWORD))
+                for i in range(n)
+            ],
         )
         cur.execute(
             "INSERT INTO charger_connectors"
-            " (charger_id, evse_id, connector_id, connector_type, status)"
-            " SELECT id, e, 1, CASE e WHEN 1 THEN 'CCS2' ELSE 'GBT' END, 'unknown'"
+            " (charger_id, evse_id, connector_id, connector_type, max_kw, status)"
+            " SELECT id, e, 1, CASE e WHEN 1 THEN 'CCS2' ELSE 'GBT' END, 60, 'unknown'"
             " FROM chargers, generate_series(1, 2) AS e"
         )
+        if drivers:
+            _add_drivers(cur, n, depot_id)
         raw.commit()
     finally:
         raw.close()
     engine.dispose()
-    # Warm the credentials cache as the chargers' first connections would have.
-    redis = Redis.from_url(REDIS_URL)
-    redis.flushdb()
-    credentials = Credentials(SECRET, None)
-    redis.hset(
-        AUTH_CACHE_KEY,
-        mapping={
-            f"BENCH-{i:05d}": credentials.digest(f"BENCH-{i:05d}", password_hash, PASSWORD)
-            for i in range(n)
-        },
+    Redis.from_url(REDIS_URL).flushdb()
+
+
+def _add_drivers(cur: object, n: int, depot_id: int) -> None:
+    cur.execute(  # type: ignore[attr-defined]
+        "INSERT INTO depot_energy_prices (depot_id, valid_from, price_per_kwh_cents, created_at)"
+        " VALUES (%s, '2024-01-01', %s, now())",
+        (depot_id, PRICE_CENTS),
+    )
+    cur.execute(  # type: ignore[attr-defined]
+        "INSERT INTO drivers (first_name, last_name, curp, phone, platforms, status, created_at)"
+        " SELECT 'Banco', 'Prueba ' || i, 'BENC' || lpad(i::text, 14, '0'),"
+        "  '55' || lpad(i::text, 8, '0'), '[]', 'active', now()"
+        " FROM generate_series(0, %s - 1) AS i",
+        (n,),
+    )
+    cur.execute(  # type: ignore[attr-defined]
+        "INSERT INTO vehicles (vin, plate, make, model, year, battery_kwh, range_km,"
+        " connector_type, depot_id, status, created_at)"
+        " SELECT 'BENCHVIN' || lpad(i::text, 9, '0'), 'BEN-' || i, 'BYD', 'Dolphin Mini',"
+        "  2025, 38.8, 380, 'CCS2', %s, 'leased', now()"
+        " FROM generate_series(0, %s - 1) AS i",
+        (depot_id, n),
+    )
+    cur.execute(  # type: ignore[attr-defined]
+        "INSERT INTO contracts (number, driver_id, vehicle_id, weekly_rent_cents,"
+        " deposit_cents, late_fee_cents, grace_days, term_weeks, starts_on, status, created_at)"
+        " SELECT 'BENCH-' || d.id, d.id, v.id, 350000, 700000, 25000, 2, 156,"
+        "  current_date - 70, 'active', now()"
+        " FROM drivers AS d JOIN vehicles AS v ON v.plate = 'BEN-' || substr(d.curp, 5)::int"
+    )
+    cur.execute(  # type: ignore[attr-defined]
+        "INSERT INTO id_tags (tag, driver_id, active, created_at)"
+        " SELECT 'bench-' || lpad(substr(curp, 5)::int::text, 5, '0'), id, true, now()"
+        " FROM drivers"
     )
 
 
@@ -116,6 +156,7 @@ def start_server(kind: str, port: int) -> subprocess.Popen[bytes]:
         "DATABASE_URL": DB_URL,
         "REDIS_URL": REDIS_URL,
         "SECRET_KEY": SECRET,
+        "CHARGER_SECRET_KEY": CHARGER_KEY,
         "OCPP_HOST": "127.0.0.1",
         "OCPP_PORT": str(port),
         "OCPP_HEARTBEAT_INTERVAL": "60",
@@ -169,6 +210,10 @@ def echo_server(port: int) -> None:
         @on(Action.heartbeat)
         def heartbeat(self, **kw):
             return call_result.Heartbeat(current_time=stamp())
+
+        @on(Action.authorize)
+        def authorize(self, **kw):
+            return call_result.Authorize(id_tag_info={"status": "Accepted"})
 
         @on(Action.status_notification)
         def status(self, **kw):
@@ -339,7 +384,7 @@ async def drive(
 ) -> dict:
     stats = Stats()
     rss_before = rss_kib(pid)
-    chargers = [Charger(url, f"BENCH-{i:05d}", stats) for i in range(n)]
+    chargers = [Charger(url, identity(i), stats) for i in range(n)]
     started = time.monotonic()
     await connect_all(chargers)
     connect_s = time.monotonic() - started

@@ -5,8 +5,8 @@ against the same storm on the bare `ocpp` library server (baseline, same run).
 
     python bench/ocpp_reconnect.py [--chargers 2000]
 
-Uses the scratch database and Redis db of bench/ocpp_load.py (credentials cache warm,
-as it is after any restart: it lives in Redis, not in the CSMS process).
+Uses the scratch database and Redis db of bench/ocpp_load.py (keyed password hashes,
+as the registry makes them).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import subprocess
 import time
 
 import websockets
-from ocpp_load import Charger, Stats, prepare_database, start_server
+from ocpp_load import Charger, Stats, identity, prepare_database, start_server
 
 
 async def storm(url: str, chargers: list[Charger]) -> tuple[float, int, int]:
@@ -44,7 +44,7 @@ async def storm(url: str, chargers: list[Charger]) -> tuple[float, int, int]:
 
 async def connected_fleet(url: str, n: int) -> list[Charger]:
     stats = Stats()
-    chargers = [Charger(url, f"BENCH-{i:05d}", stats) for i in range(n)]
+    chargers = [Charger(url, identity(i), stats) for i in range(n)]
     gate = asyncio.Semaphore(200)
 
     async def one(c: Charger) -> None:

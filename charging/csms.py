@@ -45,7 +45,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from http import HTTPStatus
 from typing import Any, TypeVar
@@ -64,7 +64,7 @@ from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
@@ -73,9 +73,12 @@ from websockets.typing import Subprotocol
 
 from charging import bus, store
 from portal.db import make_engine
-from portal.models import ChargerRegistration, ConnectorStatus
-from portal.models.charging import OFFLINE_AFTER_MISSED_HEARTBEATS
-from portal.passwords import verify_password
+from portal.models import ChargerEventKind, ChargerRegistration, ConnectorStatus
+from portal.models.charging import (
+    LOST_AFTER_MISSED_METER_VALUES,
+    OFFLINE_AFTER_MISSED_HEARTBEATS,
+)
+from portal.passwords import is_machine_hash, verify_machine_secret, verify_password
 from portal.services.charging.registry import valid_identity
 
 log = logging.getLogger("charging.csms")
@@ -92,6 +95,9 @@ LENIENT = frozenset(
     {"StatusNotification", "MeterValues", "StopTransaction", "TransactionEvent", "NotifyReport"}
 )
 WHILE_PENDING = frozenset({"BootNotification", "Heartbeat"})
+MAX_ANSWERS = 4  # CALLRESULT/CALLERROR frames queued for the call in flight
+# A BootNotification this soon after we asked for one (TriggerMessage) is not a reboot.
+TRIGGERED_BOOT_WINDOW = 60.0
 AUTH_CACHE_KEY = "ocpp:auth"
 
 
@@ -107,9 +113,28 @@ class Settings:
     database_url: str = ""
     redis_url: str = ""
     secret_key: str = ""
+    charger_secret_key: str = ""
     db_threads: int = 8
+    db_writers: int = 4
     response_timeout: float = 30.0
     flush_interval: float = 0.5
+    # Chargers send meter values this often in a session; LOST_AFTER_MISSED_METER_VALUES
+    # of these without a word about a session and it is closed as lost.
+    meter_interval: int = 60
+    # DataTransfer from these vendor ids is stored and Accepted.
+    data_transfer_vendors: frozenset[str] = frozenset()
+    # In production, HTTP Basic without TLS (security profile 1) is refused unless the
+    # charger is allowed (`flask chargers allow-plain`) or TLS ends at a proxy in front.
+    production: bool = False
+    tls_proxy: bool = False
+    # Handshakes being checked at once, beyond which new ones get 503; a refused one is
+    # answered this long after it began, whatever the reason (unknown identity, wrong
+    # password), so refusals take the same time and guessing is slow.
+    max_handshakes: int = 1000
+    refusal_delay: float = 0.5
+    handshake_timeout: float = 20.0  # websockets drops a handshake that takes longer
+    # Several processes on one port (SO_REUSEPORT); the kernel spreads the chargers.
+    reuse_port: bool = False
     process_id: str = dataclasses.field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}"
     )
@@ -131,7 +156,18 @@ class Settings:
             database_url=config["DATABASE_URL"],
             redis_url=config["REDIS_URL"],
             secret_key=config["SECRET_KEY"],
+            charger_secret_key=config["CHARGER_SECRET_KEY"],
             db_threads=int(env.get("OCPP_DB_THREADS", "8")),
+            db_writers=int(env.get("OCPP_DB_WRITERS", "4")),
+            meter_interval=int(env.get("OCPP_METER_INTERVAL", "60")),
+            data_transfer_vendors=frozenset(
+                v.strip() for v in env.get("OCPP_DATA_TRANSFER_VENDORS", "").split(",") if v.strip()
+            ),
+            production=config["ENV"] == "production",
+            tls_proxy=env.get("OCPP_TLS_PROXY", "0").lower() in {"1", "true", "yes"},
+            max_handshakes=int(env.get("OCPP_MAX_HANDSHAKES", "1000")),
+            refusal_delay=float(env.get("OCPP_REFUSAL_DELAY", "0.5")),
+            reuse_port=env.get("OCPP_REUSE_PORT", "0").lower() in {"1", "true", "yes"},
         )
 
 
@@ -147,15 +183,32 @@ def iso(at: datetime) -> str:
 
 
 class Database:
-    """A bounded thread pool for transactions, and a group-commit writer for the chatter."""
+    """Writers for everything chargers wait for (group commit: whatever arrived while the
+        writers were busy goes into the next batch), and a thread pool for the rest
+        (handshake look-ups, Authorize, sweeps).
 
-    def __init__(self, url: str, threads: int, flush_interval: float) -> None:
-        self.engine = make_engine(url, pool_size=threads + 2, max_overflow=4)
+        `writers` batches may be in flight at once, each in its own transaction: their
+        round trips to PostgreSQL overlap. A batch takes at most `MAX_CALLS` answers (starts,
+    stops, other calls), so that
+        a burst is shared among the writers. A charger never has two messages in flight (it
+        waits for each answer, and an answer waits for its batch's commit), so batches never
+        hold two steps of the same charger; rows are locked in one order (see
+        `store.apply_batch`).
+    """
+
+    MAX_CALLS = 100
+
+    def __init__(self, url: str, threads: int, flush_interval: float, writers: int = 4) -> None:
+        self.engine = make_engine(url, pool_size=threads + writers + 2, max_overflow=4)
         self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="csms-db")
+        # The writers have threads of their own: a batch never queues behind look-ups.
+        self.writers = writers
+        self.writer_pool = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="csms-writer")
         self.flush_interval = flush_interval
-        self._batch = store.Batch()
-        self._waiters: list[asyncio.Future[None]] = []
+        # Batches waiting for a writer, oldest first, each with the futures of those who
+        # wait for its commit.
+        self._pending: deque[tuple[store.Batch, list[asyncio.Future[store.BatchResult]]]] = deque()
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._seen_writer: asyncio.Task[None] | None = None
@@ -174,60 +227,120 @@ class Database:
             self.pool, partial(self._transaction, fn, *args, **kwargs)
         )
 
-    async def write(self, change: Callable[[store.Batch], None]) -> None:
-        """Add to the next batch and wait until it is committed."""
-        change(self._batch)
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+    def _open_batch(
+        self, for_call: bool = False
+    ) -> tuple[store.Batch, list[asyncio.Future[store.BatchResult]]]:
+        """The batch to join: a call joins the newest one with room; the chatter (a few
+        set-based statements whatever its size) joins the oldest, the next to be written,
+        so it never waits behind a burst's calls."""
         self._wake.set()
-        await waiter
+        if not self._pending or (for_call and self._pending[-1][0].answers() >= self.MAX_CALLS):
+            self._pending.append((store.Batch(), []))
+        return self._pending[-1] if for_call else self._pending[0]
+
+    def note(self, change: Callable[[store.Batch], None]) -> None:
+        """Add to the next batch; nobody waits (e.g. that a charger connected)."""
+        change(self._open_batch()[0])
+
+    async def write(self, change: Callable[[store.Batch], None]) -> store.BatchResult:
+        """Add to the next batch and wait until it is committed."""
+        batch, waiters = self._open_batch()
+        change(batch)
+        waiter = asyncio.get_running_loop().create_future()
+        waiters.append(waiter)
+        return await waiter
+
+    async def _join(self, kind: str, item: Any) -> Any:
+        """Add `item` to the `kind` list ("starts", "stops", "calls") of the next batch with
+        room; its result once the batch is committed, or the exception it raised."""
+        batch, waiters = self._open_batch(for_call=True)
+        queue = getattr(batch, kind)
+        index = len(queue)
+        queue.append(item)
+        waiter = asyncio.get_running_loop().create_future()
+        waiters.append(waiter)
+        result = getattr(await waiter, kind)[index]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`fn(session, *args)` in the next batch with room for it."""
+        result: T = await self._join("calls", lambda session: fn(session, *args, **kwargs))
+        return result
+
+    async def start_transaction(self, start: store.Start16) -> tuple[int, str]:
+        """A 1.6 StartTransaction, with the others of its batch (set-based)."""
+        result: tuple[int, str] = await self._join("starts", start)
+        return result
+
+    async def stop_transaction(self, stop: store.Stop) -> None:
+        """A stop, with the others of its batch (set-based)."""
+        await self._join("stops", stop)
 
     def note_seen(self, charger_id: int, heartbeat: bool = False) -> None:
-        """Remember that a charger spoke (written with the next batch; nobody waits)."""
+        """Remember that a charger spoke (written about once a second; nobody waits)."""
         at = now()
-        previous = self._batch.seen.get(charger_id)
+        previous = self._seen.get(charger_id)
         beat = at if heartbeat else (previous[1] if previous else None)
-        self._batch.seen[charger_id] = (at, beat)
+        self._seen[charger_id] = (at, beat)
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop(), name="csms-writer")
         self._seen_writer = asyncio.create_task(self._seen_loop(), name="csms-seen")
 
     async def _write_loop(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
-            self._wake.clear()
-            await self.flush()
+        free = asyncio.Semaphore(self.writers)
+        flushing: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+                self._wake.clear()
+                while self._pending:
+                    await free.acquire()  # a writer is free: the oldest batch is next
+                    batch, waiters = self._pending.popleft()
+                    task = asyncio.create_task(self.flush(batch, waiters))
+                    flushing.add(task)
+                    task.add_done_callback(flushing.discard)
+                    task.add_done_callback(lambda _: free.release())
+        finally:
+            await asyncio.gather(*flushing, return_exceptions=True)
 
-    async def flush(self) -> None:
-        """Commit what chargers wait for, answer them, then record who was seen.
-
-        `seen` (last_seen_at / last_heartbeat_at) is handed to `_seen_loop`, which writes
-        it once a second in one statement: no answer waits for it.
-        """
-        batch, waiters = self._batch, self._waiters
-        seen, batch.seen = batch.seen, {}  # written by _seen_loop, nobody waits for it
-        if len(batch):
-            self._batch, self._waiters = store.Batch(), []
-            started = time.monotonic()
+    async def flush(
+        self, batch: store.Batch, waiters: list[asyncio.Future[store.BatchResult]]
+    ) -> None:
+        """Commit a batch, then answer whoever waits for it."""
+        if not len(batch):
+            for waiter in waiters:
+                waiter.set_result(store.BatchResult())
+            return
+        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        try:
             try:
-                await self.run(store.apply_batch, batch)
-                took = time.monotonic() - started
-                if took > 0.1:
-                    log.warning("slow batch: %s writes in %.0f ms", len(batch), took * 1000)
-            except Exception as error:
-                log.exception("batch of %s writes failed", len(batch))
-                for waiter in waiters:
-                    if not waiter.done():
-                        waiter.set_exception(error)
-            else:
-                for waiter in waiters:
-                    if not waiter.done():
-                        waiter.set_result(None)
-        for charger_id, (at, beat) in seen.items():
-            previous = self._seen.get(charger_id)
-            self._seen[charger_id] = (at, beat or (previous[1] if previous else None))
+                result = await loop.run_in_executor(
+                    self.writer_pool, self._transaction, store.apply_batch, batch
+                )
+            except Exception as error:  # a call failed: again, each in a savepoint
+                log.warning(
+                    "batch of %s writes failed (%s); retrying call by call", len(batch), error
+                )
+                result = await loop.run_in_executor(
+                    self.writer_pool, self._transaction, store.apply_batch, batch, True
+                )
+            took = time.monotonic() - started
+            if took > 0.5:
+                log.warning("slow batch: %s writes in %.0f ms", len(batch), took * 1000)
+        except Exception as error:
+            log.exception("batch of %s writes failed", len(batch))
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(error)
+        else:
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(result)
 
     async def _seen_loop(self) -> None:
         """Once a second, one UPDATE for every charger that spoke (beside the writer)."""
@@ -253,27 +366,74 @@ class Database:
             self._seen_writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._seen_writer
-        await self.flush()
+        while self._pending:
+            await self.flush(*self._pending.popleft())
         await self.write_seen()
+        self.writer_pool.shutdown(wait=True)
         self.pool.shutdown(wait=True)
         self.engine.dispose()
+
+
+class Reads:
+    """Look-ups of one kind that arrive together are answered by one query: a reconnect
+    storm's handshakes, a burst's Authorizes. `fn(session, keys)` returns a dict."""
+
+    def __init__(self, db: Database, fn: Callable[[Session, list[str]], dict[str, Any]]) -> None:
+        self.db, self.fn = db, fn
+        self.pending: dict[str, list[asyncio.Future[Any]]] = {}
+        self.running: asyncio.Task[None] | None = None
+
+    async def get(self, key: str) -> Any:
+        waiter = asyncio.get_running_loop().create_future()
+        self.pending.setdefault(key, []).append(waiter)
+        if self.running is None:
+            self.running = asyncio.create_task(self._answer())
+        return await waiter
+
+    async def _answer(self) -> None:
+        try:
+            await asyncio.sleep(0)  # what else arrives in this turn of the loop joins
+            while self.pending:
+                asking, self.pending = self.pending, {}
+                try:
+                    found = await self.db.run(self.fn, list(asking))
+                except Exception as error:
+                    for waiters in asking.values():
+                        for waiter in waiters:
+                            if not waiter.done():
+                                waiter.set_exception(error)
+                    continue
+                for key, waiters in asking.items():
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_result(found.get(key))
+        finally:
+            self.running = None
 
 
 # --- credentials ---------------------------------------------------------------------
 
 
 class Credentials:
-    """HTTP Basic passwords, checked against Argon2 hashes once and then remembered.
+    """HTTP Basic passwords.
 
-    Argon2 costs about a quarter of a second per check on purpose; a reconnect storm of
-    2,000 chargers cannot pay that. A successful check is remembered in Redis (shared
-    by every CSMS process, surviving restarts) as an HMAC of (identity, stored hash,
-    password) keyed with SECRET_KEY: it proves nothing to someone without the key, and
-    it stops matching as soon as the charger's password hash changes.
+    The registry generates each charger's password and stores its HMAC-SHA-256 under
+    the server's key (`CHARGER_SECRET_KEY`): checking one costs microseconds, so a whole
+    fleet connecting for the first time is admitted at once. An unknown identity is
+    checked the same way against nothing, so it costs what a known one costs.
+
+    Older chargers keep their Argon2 hash until their password is rotated. Argon2
+    costs about a quarter of a second per check on purpose; a successful check is
+    remembered in Redis (shared by every CSMS process, surviving restarts) as an HMAC of
+    (identity, stored hash, password) keyed with SECRET_KEY: it proves nothing to
+    someone without the key, and it stops matching as soon as the hash changes.
     """
 
-    def __init__(self, secret: str, redis: aioredis.Redis | None, threads: int = 2) -> None:
+    def __init__(
+        self, secret: str, charger_key: str, redis: aioredis.Redis | None, threads: int = 2
+    ) -> None:
         self.secret = secret.encode()
+        self.charger_key = charger_key
         self.redis = redis
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="csms-argon2")
         self.local: dict[str, str] = {}
@@ -283,8 +443,8 @@ class Credentials:
         return hmac.new(self.secret, message, hashlib.sha256).hexdigest()
 
     async def check(self, identity: str, password_hash: str | None, password: str) -> bool:
-        if not password_hash:
-            return False
+        if password_hash is None or is_machine_hash(password_hash):
+            return verify_machine_secret(self.charger_key, identity, password_hash, password)
         digest = self.digest(identity, password_hash, password)
         known = self.local.get(identity)
         if known is None and self.redis is not None:
@@ -339,6 +499,7 @@ class ConnectionMixin:
         self.recent_ids: deque[str] = deque(maxlen=64)
         self.recent_set: set[str] = set()
         self.registration = record.registration
+        self.boot_requested_at = -TRIGGERED_BOOT_WINDOW  # when we last asked for a boot
 
     @property
     def db(self) -> Database:
@@ -385,6 +546,11 @@ class ConnectionMixin:
             return
         kind, uid = data[0], data[1]
         if kind in (3, 4):
+            # Only an answer to the call we have in flight is queued (one at a time, as
+            # OCPP says); unsolicited ones are dropped, so they cannot pile up.
+            if not self._call_lock.locked() or self._response_queue.qsize() >= MAX_ANSWERS:  # type: ignore[attr-defined]
+                log.warning("%s: unsolicited answer %.100r dropped", self.record.identity, raw)
+                return
             try:
                 self._response_queue.put_nowait(
                     CallResult(*data[1:3]) if kind == 3 else CallError(*data[1:5])
@@ -428,17 +594,62 @@ class ConnectionMixin:
 
     # Shared handlers' bodies.
 
-    async def boot(self, info: dict[str, Any]) -> str:
+    async def boot(self, info: dict[str, Any], rebooted: bool = True) -> str:
+        """Record a boot and answer with the registration as it is now (an admin may have
+        approved the charger since it connected). A real reboot (not one we triggered)
+        ends the sessions it had running: they are closed as lost."""
         at = now()
         interval = self.csms.settings.heartbeat_interval
         version = "ocpp1.6" if self.version == "1.6" else "ocpp2.0.1"
+        triggered = time.monotonic() - self.boot_requested_at < TRIGGERED_BOOT_WINDOW
+        boot = store.Boot(**info, at=at, rebooted=rebooted and not triggered)
 
         def change(batch: store.Batch) -> None:
-            batch.boots[self.record.id] = {**info, "at": at}
+            batch.boots[self.record.id] = boot
             batch.presence[self.record.id] = (True, at, version, interval)
 
-        await self.db.write(change)
-        return "Accepted" if self.registration == ChargerRegistration.ACCEPTED else "Pending"
+        result = await self.db.write(change)
+        self.registration = result.registrations.get(self.record.id, self.registration)
+        return {
+            ChargerRegistration.ACCEPTED: "Accepted",
+            ChargerRegistration.PENDING: "Pending",
+        }.get(self.registration, "Rejected")
+
+    async def keep(
+        self, kind: ChargerEventKind, name: Any, at: Any, payload: dict[str, Any]
+    ) -> None:
+        """Store a notification as a `ChargerEvent` (once, when it carries a timestamp)."""
+        occurred = None
+        if at is not None:
+            try:
+                occurred = store.parse_time(at)
+            except ValueError:
+                log.warning("%s: %s with a bad timestamp %r", self.record.identity, kind, at)
+        event = {
+            "charger_id": self.record.id,
+            "kind": kind,
+            "name": str(name)[:100],
+            "occurred_at": occurred,
+            "payload": payload,
+        }
+        await self.db.write(lambda batch: batch.events.append(event))
+
+    async def keep_status(self, kind: ChargerEventKind, status: str, kw: dict[str, Any]) -> None:
+        """A firmware or diagnostics (log) status notification, kept as sent."""
+        await self.keep(kind, status, None, {"status": status, **kw})
+
+    async def security_event(self, type: str, timestamp: str, kw: dict[str, Any]) -> None:
+        log.warning("%s: security event %s at %s", self.record.identity, type, timestamp)
+        await self.keep(ChargerEventKind.SECURITY, type, timestamp, {"type": type, **kw})
+
+    async def data_transfer(self, vendor_id: str, kw: dict[str, Any]) -> str:
+        """Keep a DataTransfer from a registered vendor (Accepted); others are unknown."""
+        if vendor_id not in self.csms.settings.data_transfer_vendors:
+            log.info("%s: DataTransfer from unknown vendor %r", self.record.identity, vendor_id)
+            return "UnknownVendorId"
+        name = f"{vendor_id}/{kw.get('message_id') or ''}"
+        await self.keep(ChargerEventKind.DATA_TRANSFER, name, None, {"vendor_id": vendor_id, **kw})
+        return "Accepted"
 
     async def status(
         self, evse_id: Any, connector_id: Any, status: Any, error: Any, at: Any
@@ -534,21 +745,22 @@ class Connection16(ConnectionMixin, ChargePoint16):
 
     @on(Action16.authorize)
     async def on_authorize(self, id_tag: str, **kw: Any) -> Any:
-        status = await self.db.run(store.authorize, id_tag)
+        status = await self.csms.tags.get(id_tag)
         return result16.Authorize(id_tag_info={"status": status})
 
     @on(Action16.start_transaction)
     async def on_start(
         self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **kw: Any
     ) -> Any:
-        transaction_id, status = await self.db.run(
-            store.start_transaction_16,
-            self.record.id,
-            connector_id,
-            id_tag,
-            meter_start,
-            _time_or_now(timestamp),
-            kw.get("reservation_id"),
+        transaction_id, status = await self.db.start_transaction(
+            store.Start16(
+                self.record.id,
+                connector_id,
+                id_tag,
+                meter_start,
+                _time_or_now(timestamp),
+                kw.get("reservation_id"),
+            )
         )
         return result16.StartTransaction(
             transaction_id=transaction_id, id_tag_info={"status": status}
@@ -575,36 +787,50 @@ class Connection16(ConnectionMixin, ChargePoint16):
         transaction_id = str(kw["transaction_id"])
         meter_stop = kw.get("meter_stop")
         samples = self.samples(0, transaction_id, kw.get("transaction_data") or [])
-        await self.db.run(
-            store.stop_transaction,
-            self.record.id,
-            transaction_id,
-            int(meter_stop) if isinstance(meter_stop, int | float) else None,
-            _time_or_now(kw["timestamp"]),
-            kw.get("reason"),
-            samples,
+        await self.db.stop_transaction(
+            store.Stop(
+                self.record.id,
+                transaction_id,
+                int(meter_stop) if isinstance(meter_stop, int | float) else None,
+                _time_or_now(kw["timestamp"]),
+                kw.get("reason"),
+                samples,
+            )
         )
-        info = None
-        if kw.get("id_tag"):
-            info = {"status": await self.db.run(store.authorize, kw["id_tag"])}
+        tag = kw.get("id_tag")
+        info = {"status": await self.csms.tags.get(tag)} if tag else None
         return result16.StopTransaction(id_tag_info=info)
 
     @on(Action16.data_transfer)
-    def on_data_transfer(self, vendor_id: str, **kw: Any) -> Any:
-        log.info(
-            "%s: DataTransfer from %s (%s)", self.record.identity, vendor_id, kw.get("message_id")
-        )
-        return result16.DataTransfer(status="UnknownVendorId")
+    async def on_data_transfer(self, vendor_id: str, **kw: Any) -> Any:
+        return result16.DataTransfer(status=await self.data_transfer(vendor_id, kw))
 
     @on(Action16.diagnostics_status_notification)
-    def on_diagnostics(self, status: str, **kw: Any) -> Any:
-        log.info("%s: diagnostics %s", self.record.identity, status)
+    async def on_diagnostics(self, status: str, **kw: Any) -> Any:
+        await self.keep_status(ChargerEventKind.DIAGNOSTICS, status, kw)
         return result16.DiagnosticsStatusNotification()
 
     @on(Action16.firmware_status_notification)
-    def on_firmware(self, status: str, **kw: Any) -> Any:
-        log.info("%s: firmware %s", self.record.identity, status)
+    async def on_firmware(self, status: str, **kw: Any) -> Any:
+        await self.keep_status(ChargerEventKind.FIRMWARE, status, kw)
         return result16.FirmwareStatusNotification()
+
+    # The 1.6 security extension (OCPP 1.6 Security Whitepaper).
+
+    @on(Action16.security_event_notification)
+    async def on_security_event(self, type: str, timestamp: str, **kw: Any) -> Any:
+        await self.security_event(type, timestamp, kw)
+        return result16.SecurityEventNotification()
+
+    @on(Action16.log_status_notification)
+    async def on_log_status(self, status: str, **kw: Any) -> Any:
+        await self.keep_status(ChargerEventKind.DIAGNOSTICS, status, kw)
+        return result16.LogStatusNotification()
+
+    @on(Action16.signed_firmware_status_notification)
+    async def on_signed_firmware(self, status: str, **kw: Any) -> Any:
+        await self.keep_status(ChargerEventKind.FIRMWARE, status, kw)
+        return result16.SignedFirmwareStatusNotification()
 
 
 class Connection201(ConnectionMixin, ChargePoint201):
@@ -618,7 +844,8 @@ class Connection201(ConnectionMixin, ChargePoint201):
                 "model": str(charging_station.get("model", ""))[:50],
                 "serial": charging_station.get("serial_number"),
                 "firmware": charging_station.get("firmware_version"),
-            }
+            },
+            rebooted=reason != "Triggered",
         )
         return result201.BootNotification(
             current_time=iso(now()),
@@ -644,7 +871,7 @@ class Connection201(ConnectionMixin, ChargePoint201):
 
     @on(Action201.authorize)
     async def on_authorize(self, id_token: dict[str, Any], **kw: Any) -> Any:
-        status = await self.db.run(store.authorize, id_token["id_token"])
+        status = await self.csms.tags.get(id_token["id_token"])
         return result201.Authorize(id_token_info={"status": status})
 
     @on(Action201.transaction_event, skip_schema_validation=True)
@@ -660,7 +887,7 @@ class Connection201(ConnectionMixin, ChargePoint201):
         token = kw.get("id_token") or {}
         transaction_id = str(info["transaction_id"])[:64]
         samples = self.samples(int(evse_id or 0), transaction_id, kw.get("meter_value") or [])
-        status = await self.db.run(
+        status = await self.db.call(
             store.transaction_event_201,
             self.record.id,
             event_type=event_type,
@@ -689,20 +916,29 @@ class Connection201(ConnectionMixin, ChargePoint201):
         return result201.MeterValues()
 
     @on(Action201.notify_report, skip_schema_validation=True)
-    def on_notify_report(self, **kw: Any) -> Any:
-        log.info(
-            "%s: NotifyReport %s seq %s (%s items)",
-            self.record.identity,
-            kw.get("request_id"),
-            kw.get("seq_no"),
-            len(kw.get("report_data") or []),
-        )
+    async def on_notify_report(self, **kw: Any) -> Any:
+        name = f"{kw.get('request_id')}/{kw.get('seq_no')}"
+        await self.keep(ChargerEventKind.REPORT, name, kw.get("generated_at"), kw)
         return result201.NotifyReport()
 
     @on(Action201.security_event_notification)
-    def on_security_event(self, type: str, timestamp: str, **kw: Any) -> Any:
-        log.warning("%s: security event %s at %s", self.record.identity, type, timestamp)
+    async def on_security_event(self, type: str, timestamp: str, **kw: Any) -> Any:
+        await self.security_event(type, timestamp, kw)
         return result201.SecurityEventNotification()
+
+    @on(Action201.firmware_status_notification)
+    async def on_firmware(self, status: str, **kw: Any) -> Any:
+        await self.keep_status(ChargerEventKind.FIRMWARE, status, kw)
+        return result201.FirmwareStatusNotification()
+
+    @on(Action201.log_status_notification)
+    async def on_log_status(self, status: str, **kw: Any) -> Any:
+        await self.keep_status(ChargerEventKind.DIAGNOSTICS, status, kw)
+        return result201.LogStatusNotification()
+
+    @on(Action201.data_transfer)
+    async def on_data_transfer(self, vendor_id: str, **kw: Any) -> Any:
+        return result201.DataTransfer(status=await self.data_transfer(vendor_id, kw))
 
 
 # --- the server ----------------------------------------------------------------------
@@ -711,7 +947,11 @@ class Connection201(ConnectionMixin, ChargePoint201):
 class CSMS:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.db = Database(settings.database_url, settings.db_threads, settings.flush_interval)
+        self.db = Database(
+            settings.database_url, settings.db_threads, settings.flush_interval, settings.db_writers
+        )
+        self.chargers = Reads(self.db, store.load_chargers)  # the handshakes' look-ups
+        self.tags = Reads(self.db, store.tag_statuses)  # Authorize
         # A blocking pool: in a reconnect storm, handshakes wait for a Redis connection
         # instead of failing with "Too many connections".
         self.redis: aioredis.Redis | None = (
@@ -723,7 +963,8 @@ class CSMS:
             if settings.redis_url
             else None
         )
-        self.credentials = Credentials(settings.secret_key, self.redis)
+        self.credentials = Credentials(settings.secret_key, settings.charger_secret_key, self.redis)
+        self.handshakes = 0  # being checked now (process_request)
         self.connections: dict[str, ConnectionMixin] = {}
         self.server: Any = None
         self.tasks: list[asyncio.Task[Any]] = []
@@ -741,6 +982,13 @@ class CSMS:
     async def process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
+        """Check the path, the subprotocol and the credentials; None lets the charger in.
+
+        At most `max_handshakes` are checked at once (503 beyond). Every refusal for
+        credentials is answered `refusal_delay` after the handshake began. If the
+        handshake outlives `open_timeout`, websockets drops it silently: we log why.
+        """
+        started = time.monotonic()
         match = PATH_RE.match(request.path)
         identity = match.group(1) if match else ""
         if not valid_identity(identity):
@@ -750,26 +998,70 @@ class CSMS:
         if not any(p.strip() in SUBPROTOCOLS for p in offered.split(",")):
             log.warning("refused %s: no OCPP subprotocol (%r)", identity, offered)
             return connection.respond(HTTPStatus.BAD_REQUEST, "Offer ocpp1.6 or ocpp2.0.1\n")
+        if self.handshakes >= self.settings.max_handshakes:
+            log.warning(
+                "refused %s: %s handshakes already being checked (busy)", identity, self.handshakes
+            )
+            response = connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Busy, retry\n")
+            response.headers["Retry-After"] = "5"
+            return response
+        self.handshakes += 1
+        stage = "reading its registration"
+        try:
+            refusal, reason = await self._admit(connection, request, identity)
+            stage = "answering"
+            if refusal is not None:
+                log.warning("refused %s: %s", identity, reason)
+                if refusal.status_code == HTTPStatus.UNAUTHORIZED:
+                    await asyncio.sleep(started + self.settings.refusal_delay - time.monotonic())
+            return refusal
+        except asyncio.CancelledError:
+            log.warning(
+                "dropped the handshake of %s after %.1f s while %s (%s handshakes in progress)",
+                identity,
+                time.monotonic() - started,
+                stage,
+                self.handshakes,
+            )
+            raise
+        finally:
+            self.handshakes -= 1
+
+    async def _admit(
+        self, connection: ServerConnection, request: Request, identity: str
+    ) -> tuple[Response | None, str]:
+        """(None, "") to let the charger in, else the refusal and why (for the log)."""
         credentials = parse_basic_auth(request.headers)
         if credentials is None or credentials[0] != identity:
-            log.warning("refused %s: no or mismatched Basic credentials", identity)
-            return _unauthorized(connection)
+            return _unauthorized(connection), "no or mismatched Basic credentials"
         password = credentials[1]
-        record = await self.db.run(store.load_charger, identity)
-        if record is None:
-            if not self.settings.auto_register:
-                log.warning("refused %s: unknown charger", identity)
-                return _unauthorized(connection)
-            record = await self.db.run(store.auto_register, identity, password)
+        record = await self.chargers.get(identity)
+        if record is None and self.settings.auto_register:
+            record = await self.db.run(
+                store.auto_register, identity, password, self.settings.charger_secret_key
+            )
             log.warning("%s registered itself; pending approval", identity)
+        stored = record.password_hash if record is not None else None
+        if not await self.credentials.check(identity, stored, password):
+            return _unauthorized(connection), (
+                "unknown charger" if record is None else "wrong password"
+            )
+        assert record is not None  # noqa: S101 - no hash, no match
         if record.registration == ChargerRegistration.REJECTED:
-            log.warning("refused %s: rejected charger", identity)
-            return connection.respond(HTTPStatus.FORBIDDEN, "Charger rejected\n")
-        if not await self.credentials.check(identity, record.password_hash, password):
-            log.warning("refused %s: wrong password", identity)
-            return _unauthorized(connection)
+            return connection.respond(HTTPStatus.FORBIDDEN, "Charger rejected\n"), "rejected"
+        if self.plain_refused(connection, record):
+            return (
+                connection.respond(HTTPStatus.FORBIDDEN, "Use TLS (wss://)\n"),
+                "security profile 1 without TLS in production (flask chargers allow-plain)",
+            )
         connection.charger_record = record  # type: ignore[attr-defined]
-        return None
+        return None, ""
+
+    def plain_refused(self, connection: ServerConnection, record: store.ChargerRecord) -> bool:
+        """In production, a password over a plain connection only for allowed chargers."""
+        if not self.settings.production or self.settings.tls_proxy or record.plain_allowed:
+            return False
+        return connection.transport.get_extra_info("ssl_object") is None
 
     async def handler(self, ws: ServerConnection) -> None:
         record: store.ChargerRecord = ws.charger_record  # type: ignore[attr-defined]
@@ -784,12 +1076,15 @@ class CSMS:
         at = now()
         interval = self.settings.heartbeat_interval
         version = str(ws.subprotocol)
+        claim: asyncio.Future[Any] | None = None
         try:
-            await self.db.write(
-                lambda b: b.presence.__setitem__(record.id, (True, at, version, interval))
-            )
+            # Nothing is answered for it: the charger need not wait.
+            self.db.note(lambda b: b.presence.__setitem__(record.id, (True, at, version, interval)))
+            # Commands find it through Redis; its first messages need not wait for that.
             if self.redis is not None:
-                await self.redis.hset(bus.OWNER_KEY, record.identity, self.settings.process_id)
+                claim = asyncio.ensure_future(
+                    self.redis.hset(bus.OWNER_KEY, record.identity, self.settings.process_id)
+                )
             log.info("%s connected (%s)", record.identity, version)
             await conn.serve()
         except ConnectionClosed as closed:
@@ -798,21 +1093,27 @@ class CSMS:
             if self.connections.get(record.identity) is conn:
                 del self.connections[record.identity]
                 gone = now()
-                with contextlib.suppress(Exception):
-                    await self.db.write(
-                        lambda b: b.presence.__setitem__(record.id, (False, gone, None, interval))
-                    )
-                if self.redis is not None:
+                self.db.note(
+                    lambda b: b.presence.__setitem__(record.id, (False, gone, None, interval))
+                )
+                if self.redis is not None and claim is not None:
                     with contextlib.suppress(Exception):
+                        await claim  # claimed before it is released
                         await _release_owner(self.redis, record.identity, self.settings.process_id)
 
     # Offline detection.
 
     async def sweep(self) -> None:
+        """Close silent sockets, mark the chargers of dead processes offline, and close
+        as lost the sessions nobody has heard of for `LOST_AFTER_MISSED_METER_VALUES`
+        meter intervals (counted only once this process has been up that long: our own
+        outage is not the chargers' silence)."""
         interval = self.settings.heartbeat_interval
         limit = interval * OFFLINE_AFTER_MISSED_HEARTBEATS
+        lost_after = self.settings.meter_interval * LOST_AFTER_MISSED_METER_VALUES
+        up_since = time.monotonic()
         while True:
-            await asyncio.sleep(max(0.2, min(5.0, interval / 2)))
+            await asyncio.sleep(max(0.2, min(5.0, interval / 2, self.settings.meter_interval / 2)))
             silent_since = time.monotonic() - limit
             for identity, conn in list(self.connections.items()):
                 if conn.last_seen < silent_since:
@@ -826,11 +1127,19 @@ class CSMS:
                 gone = await self.db.run(
                     store.mark_silent_chargers_offline, now(), OFFLINE_AFTER_MISSED_HEARTBEATS
                 )
+                if time.monotonic() - up_since >= lost_after:
+                    lost = await self.db.run(
+                        store.close_silent_sessions, now() - timedelta(seconds=lost_after)
+                    )
+                else:
+                    lost = []
             except Exception:
                 log.exception("offline sweep failed")
             else:
                 for identity in gone:
                     log.warning("%s is silent: marked offline", identity)
+                if lost:
+                    log.warning("sessions silent for %s s closed as lost: %s", lost_after, lost)
 
     # The command bus.
 
@@ -881,6 +1190,8 @@ class CSMS:
         except (AttributeError, TypeError) as error:
             return bus.Reply(ok=False, error="invalid", detail=str(error))
         log.info("%s <- %s (command %s)", identity, action, command.get("command_id"))
+        if action == "TriggerMessage" and "BootNotification" in str(command.get("payload")):
+            conn.boot_requested_at = time.monotonic()  # the boot it sends is no reboot
         try:
             result = await asyncio.wait_for(
                 conn.call(payload, suppress=False),  # type: ignore[attr-defined]
@@ -920,9 +1231,10 @@ class CSMS:
             ssl=self.ssl_context(),
             ping_interval=30,
             ping_timeout=30,
-            open_timeout=20,
+            open_timeout=self.settings.handshake_timeout,
             close_timeout=2,
             server_header=None,
+            reuse_port=self.settings.reuse_port,
         )
         self.tasks.append(asyncio.create_task(self.sweep(), name="csms-sweep"))
         if self.redis is not None:

@@ -154,9 +154,12 @@ def _run_import(kind: str, path: str) -> None:
     from portal.services.charging.registry import import_chargers, import_tags
 
     text = Path(path).read_text(encoding="utf-8-sig")
-    importer = import_chargers if kind == "chargers" else import_tags
     try:
-        result = importer(Session(), text)
+        if kind == "chargers":
+            key = current_app.config["CHARGER_SECRET_KEY"]
+            result = import_chargers(Session(), text, secret_key=key)
+        else:
+            result = import_tags(Session(), text)
     except DomainError as error:
         Session.rollback()
         raise click.ClickException(error.message % error.params) from None
@@ -169,9 +172,25 @@ def _run_import(kind: str, path: str) -> None:
         )
     Session.commit()
     click.echo(f"Imported {result.imported} {kind}.")
+    if result.passwords:
+        click.echo("Generated passwords, shown only now (set each on its charger):")
+        for identity, password in result.passwords:
+            click.echo(f"{identity},{password}")
+
+
+def _charger_or_fail(key: str):  # type: ignore[no-untyped-def]
+    from portal.services.charging.registry import find_charger
+
+    charger = find_charger(Session(), key)
+    if charger is None:
+        raise click.ClickException(f"No charger {key}.")
+    return charger
 
 
 def _register_charging_commands(app: Flask) -> None:
+    from portal.services import DomainError
+    from portal.services.charging import registry as service
+
     chargers = click.Group("chargers", help="The charger registry.")
     tags = click.Group("tags", help="Charging cards (OCPP id tags) of the drivers.")
 
@@ -179,9 +198,71 @@ def _register_charging_commands(app: Flask) -> None:
     @click.argument("file", type=click.Path(exists=True, dir_okay=False))
     def import_chargers_command(file: str) -> None:
         """Register the chargers of a CSV file (identity,name,depot,ocpp_version,password,
-        connectors); nothing is imported if any line is bad."""
+        connectors); nothing is imported if any line is bad. An empty password: one is
+        generated and printed once."""
         with app.app_context():
             _run_import("chargers", file)
+
+    @chargers.command("approve")
+    @click.argument("charger")
+    @click.option("--depot", default=None, help="The depot's code (needed if it has none).")
+    def approve_command(charger: str, depot: str | None) -> None:
+        """Approve a charger waiting for approval (CHARGER: its number or identity); it is
+        answered Accepted at its next BootNotification."""
+        from sqlalchemy import func, select
+
+        from portal.models import Depot
+
+        with app.app_context():
+            found = _charger_or_fail(charger)
+            depot_id = None
+            if depot:
+                depot_id = Session().scalar(
+                    select(Depot.id).where(func.upper(Depot.code) == depot.upper())
+                )
+                if depot_id is None:
+                    raise click.ClickException(f"No depot with code {depot}.")
+            try:
+                service.approve_charger(Session(), found.id, depot_id=depot_id, actor_id=None)
+            except DomainError as error:
+                Session.rollback()
+                raise click.ClickException(error.message % error.params) from None
+            Session.commit()
+            click.echo(f"Charger {found.identity} approved.")
+
+    @chargers.command("reject")
+    @click.argument("charger")
+    def reject_command(charger: str) -> None:
+        """Refuse a charger (CHARGER: its number or identity): its connections are refused."""
+        with app.app_context():
+            found = _charger_or_fail(charger)
+            service.reject_charger(Session(), found.id, actor_id=None)
+            Session.commit()
+            click.echo(f"Charger {found.identity} refused.")
+
+    @chargers.command("new-password")
+    @click.argument("charger")
+    def new_password_command(charger: str) -> None:
+        """Give a charger a new random password, printed once; the old one stops working."""
+        with app.app_context():
+            found = _charger_or_fail(charger)
+            password = service.rotate_charger_password(
+                Session(), found.id, secret_key=app.config["CHARGER_SECRET_KEY"], actor_id=None
+            )
+            Session.commit()
+            click.echo(f"{found.identity},{password}")
+
+    @chargers.command("allow-plain")
+    @click.argument("charger")
+    @click.option("--no", "refuse", is_flag=True, help="Take the allowance back.")
+    def allow_plain_command(charger: str, refuse: bool) -> None:
+        """Let a charger connect without TLS (security profile 1) in production."""
+        with app.app_context():
+            found = _charger_or_fail(charger)
+            service.allow_plain_connection(Session(), found.id, not refuse, actor_id=None)
+            Session.commit()
+            state = "may not" if refuse else "may"
+            click.echo(f"Charger {found.identity} {state} connect without TLS.")
 
     @tags.command("import")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False))

@@ -19,6 +19,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - only with LAFA_ENV=development
+# Keys the chargers' password hashes (portal.passwords.hash_machine_secret). Kept out of
+# the database; changing it invalidates every charger's password.
+DEV_CHARGER_SECRET_KEY = "dev-only-charger-key"  # noqa: S105 - only with LAFA_ENV=development
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/lafa"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
@@ -153,6 +156,8 @@ def load_config() -> dict[str, Any]:
         "BOOKING_NO_SHOW_GRACE_MINUTES": int(os.environ.get("BOOKING_NO_SHOW_GRACE_MINUTES", "15")),
         # How long the `ocpp` job waits for the charger's answer (seconds).
         "OCPP_COMMAND_TIMEOUT": float(os.environ.get("OCPP_COMMAND_TIMEOUT", "35")),
+        # Keys the chargers' password hashes (charging/csms.py reads its OCPP_* settings).
+        "CHARGER_SECRET_KEY": os.environ.get("CHARGER_SECRET_KEY", DEV_CHARGER_SECRET_KEY),
         # Vehicle alerts (workers.telemetry.check_vehicle_alerts_job): no reading for this
         # long, and a state of charge under this while not charging.
         "TELEMETRY_SILENT_MINUTES": int(os.environ.get("TELEMETRY_SILENT_MINUTES", "30")),
@@ -179,6 +184,9 @@ def check_production(config: dict[str, Any]) -> None:
         raise ConfigError(f"SMS_PROVIDER=demo (codes shown on screen) is refused {where}")
     if config.get("STRIPE_WEBHOOK_SECRET") == DEMO_WEBHOOK_SECRET:
         raise ConfigError(f"STRIPE_WEBHOOK_SECRET must not be the public demo secret {where}")
+    key = config.get("CHARGER_SECRET_KEY") or ""
+    if key == DEV_CHARGER_SECRET_KEY or len(key) < 32:
+        raise ConfigError(f"CHARGER_SECRET_KEY must be a random value of 32+ characters {where}")
 
 
 def checked_config() -> dict[str, Any]:

@@ -501,6 +501,7 @@ def charging_url(
             "<int:command_id>": str(command.id),
             "<int:tag_id>": str(id_tag.id),
             "<any(desactivar, activar):change>": "desactivar",
+            "<any(aprobar, rechazar):decision>": "aprobar",
             "<int:session_id>": str(charging_session.id),
             "<int:booking_id>": str(booking.id),
             "<int:charger_id>": str(charger.id),

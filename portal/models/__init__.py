@@ -15,6 +15,8 @@ from .charging import (
     Charger,
     ChargerCommand,
     ChargerConnector,
+    ChargerEvent,
+    ChargerEventKind,
     ChargerRegistration,
     ChargingSession,
     CommandAction,
@@ -24,6 +26,7 @@ from .charging import (
     IdTag,
     MeterValue,
     OcppVersion,
+    SessionReview,
     SessionStatus,
 )
 from .credit import (
@@ -120,6 +123,8 @@ __all__ = [
     "Charger",
     "ChargerCommand",
     "ChargerConnector",
+    "ChargerEvent",
+    "ChargerEventKind",
     "ChargerRegistration",
     "ChargingEpisode",
     "ChargingPlan",
@@ -173,6 +178,7 @@ __all__ = [
     "PositionSource",
     "ResetChannel",
     "Role",
+    "SessionReview",
     "SessionStatus",
     "Statement",
     "TariffKind",

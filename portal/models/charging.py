@@ -16,8 +16,13 @@ What the OCPP server (`charging/csms.py`) writes and the portal reads:
   StartTransaction, TransactionEvent). The vehicle is the driver's active contract's.
 - `ChargingSession`: one transaction, from start to stop, with the meter readings in
   Wh, the energy, the price applied and the ledger entry it posted (once).
-- `MeterValue`: one sampled value (measurand, phase, unit) of a charger's EVSE,
-  unique per (charger, EVSE, time, measurand, phase) so that resent values are ignored.
+- `MeterValue`: one sampled value (measurand, phase, unit) of a charger's EVSE, stored
+  once by its natural key (charger, session, EVSE, time, measurand, phase, context), so
+  that resent values (a 1.6 StopTransaction's `transactionData`, a 2.0.1 event without
+  `evse`) are ignored.
+- `ChargerEvent`: what a charger reports that is neither a session nor a status:
+  security events, firmware and diagnostics (log) status, device-model reports, vendor
+  data transfers; shown on the charger's page.
 - `ChargerCommand`: the command log — every remote command the portal asked for, its
   parameters, what the charger answered, or why it failed (`error` is an English
   message id the view translates with `_()`).
@@ -43,6 +48,8 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -85,9 +92,35 @@ class ConnectorStatus(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
+LOST_AFTER_MISSED_METER_VALUES = 3
+"""An active session silent for this many meter intervals is closed as lost."""
+
+DEFAULT_MAX_KW = Decimal("350")
+"""The power assumed for a connector whose maximum is not recorded (the fastest DC
+chargers sold), when bounding a session's energy."""
+
+
 class SessionStatus(enum.StrEnum):
     ACTIVE = "active"
-    COMPLETED = "completed"
+    COMPLETED = "completed"  # the charger said it stopped
+    LOST = "lost"  # its stop never came: closed by us at its last meter value
+
+
+class SessionReview(enum.StrEnum):
+    """Why a session waits for staff."""
+
+    LOST = "lost"  # closed as lost (silence, the charger's reboot, a newer transaction)
+    IMPLAUSIBLE = "implausible"  # more energy than the connector can deliver: not billed
+
+
+class ChargerEventKind(enum.StrEnum):
+    """What a `ChargerEvent` records (the OCPP message it came from)."""
+
+    SECURITY = "security"  # SecurityEventNotification (1.6 security extension, 2.0.1)
+    FIRMWARE = "firmware"  # FirmwareStatusNotification
+    DIAGNOSTICS = "diagnostics"  # 1.6 DiagnosticsStatusNotification, 2.0.1 LogStatusNotification
+    REPORT = "report"  # 2.0.1 NotifyReport (one row per message of a report)
+    DATA_TRANSFER = "data_transfer"  # DataTransfer from a registered vendor
 
 
 class CommandStatus(enum.StrEnum):
@@ -138,7 +171,8 @@ class Charger(Base):
     registration: Mapped[ChargerRegistration] = enum_column(
         ChargerRegistration, default=ChargerRegistration.ACCEPTED
     )
-    # Argon2 hash (portal.passwords) of the HTTP Basic password (security profile 1/2).
+    # The HTTP Basic password's hash (security profiles 1 and 2): HMAC-SHA-256 with the
+    # server's key for the generated secrets, Argon2 for older ones (portal.passwords).
     password_hash: Mapped[str | None] = mapped_column(String(255))
     ocpp_version: Mapped[OcppVersion | None] = enum_column(OcppVersion)
     vendor: Mapped[str | None] = mapped_column(String(50))
@@ -146,6 +180,8 @@ class Charger(Base):
     serial_number: Mapped[str | None] = mapped_column(String(50))
     firmware_version: Mapped[str | None] = mapped_column(String(50))
     max_kw: Mapped[Decimal | None] = mapped_column(Numeric(6, 1))
+    # In production, HTTP Basic without TLS (security profile 1) only for these.
+    plain_allowed: Mapped[bool] = mapped_column(default=False, server_default=false())
     # The charge point as a whole (1.6 connector 0, 2.0.1 station-level events).
     status: Mapped[ConnectorStatus] = enum_column(ConnectorStatus, default=ConnectorStatus.UNKNOWN)
     error_code: Mapped[str | None] = mapped_column(String(50))
@@ -200,13 +236,21 @@ class ChargerConnector(Base):
 
 
 class IdTag(Base):
-    """An RFID card or app token that identifies a driver at a charger."""
+    """An RFID card or app token that identifies a driver at a charger.
+
+    Kept as the card sends it (any printable characters: dashes are common); OCPP
+    compares id tags without regard to case (1.6 CiString20, 2.0.1 idToken), and so
+    do we: unique on `upper(tag)`.
+    """
 
     __tablename__ = "id_tags"
-    __table_args__ = (CheckConstraint("length(tag) BETWEEN 1 AND 36", name="tag_length"),)
+    __table_args__ = (
+        CheckConstraint("length(tag) BETWEEN 1 AND 36", name="tag_length"),
+        Index("uq_id_tags_tag_upper", text("upper(tag)"), unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    tag: Mapped[str] = mapped_column(String(36), unique=True)  # 1.6 idTag <= 20, 2.0.1 <= 36
+    tag: Mapped[str] = mapped_column(String(36))  # 1.6 idTag <= 20, 2.0.1 <= 36
     driver_id: Mapped[int] = mapped_column(ForeignKey("drivers.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[Created]
@@ -256,12 +300,18 @@ class ChargingSession(Base):
             name="meter_monotonic",
         ),
         CheckConstraint("energy_wh IS NULL OR energy_wh >= 0", name="energy_not_negative"),
-        CheckConstraint("(status = 'completed') = (stopped_at IS NOT NULL)", name="stop_recorded"),
+        CheckConstraint("(status = 'active') = (stopped_at IS NULL)", name="stop_recorded"),
         Index("ix_charging_sessions_driver_started", "driver_id", "started_at"),
         Index("ix_charging_sessions_charger_status", "charger_id", "status"),
         # The dashboard's open day: sessions started, or still holding a connector, today.
         Index("ix_charging_sessions_started", "started_at"),
         Index("ix_charging_sessions_stopped", "stopped_at"),
+        # Staff's queue: sessions waiting for review.
+        Index(
+            "ix_charging_sessions_review",
+            "charger_id",
+            postgresql_where=text("review IS NOT NULL AND reviewed_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -286,10 +336,16 @@ class ChargingSession(Base):
     last_meter_wh: Mapped[int | None] = mapped_column(BigInteger)
     last_power_kw: Mapped[float | None] = mapped_column(Float)
     last_soc: Mapped[float | None] = mapped_column(Float)
-    last_meter_at: Mapped[Timestamp | None]
+    last_meter_at: Mapped[Timestamp | None]  # the charger's clock
+    # Our clock: the last message about this session (start, meter values, events), so
+    # that a charger's wrong clock does not make a live session look silent.
+    last_heard_at: Mapped[Timestamp | None]
     price_per_kwh_cents: Mapped[Cents | None]
     cost_cents: Mapped[Cents | None]
     ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    review: Mapped[SessionReview | None] = enum_column(SessionReview)
+    reviewed_at: Mapped[Timestamp | None]
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[Created]
 
     charger: Mapped[Charger] = relationship()
@@ -313,20 +369,25 @@ class ChargingSession(Base):
 class MeterValue(Base):
     __tablename__ = "meter_values"
     __table_args__ = (
-        UniqueConstraint(
+        # The natural key: a sample resent in another message is the same sample.
+        Index(
+            "uq_meter_values_sample",
             "charger_id",
+            "session_id",
             "evse_id",
             "sampled_at",
             "measurand",
             "phase",
-            name="uq_meter_values_sample",
+            "context",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
         ),
         Index("ix_meter_values_session_sampled", "session_id", "sampled_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     charger_id: Mapped[int] = mapped_column(ForeignKey("chargers.id"))
-    evse_id: Mapped[int] = mapped_column(default=0)  # 0: the whole charger
+    evse_id: Mapped[int] = mapped_column(default=0)  # 0: the whole charger, or not said
     session_id: Mapped[int | None] = mapped_column(ForeignKey("charging_sessions.id"))
     sampled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     measurand: Mapped[str] = mapped_column(String(60))  # as sent: Energy.Active.Import.Register
@@ -338,6 +399,36 @@ class MeterValue(Base):
 
     def __repr__(self) -> str:
         return f"<MeterValue {self.charger_id}/{self.evse_id} {self.measurand}={self.value}>"
+
+
+class ChargerEvent(Base):
+    """A notification a charger sent that is kept as sent (see `ChargerEventKind`).
+
+    `name` is the event type (security), the status (firmware, diagnostics), the
+    request id and part (report) or the vendor and message id (data transfer).
+    Resent notifications with the charger's timestamp are stored once.
+    """
+
+    __tablename__ = "charger_events"
+    __table_args__ = (
+        UniqueConstraint(
+            "charger_id", "kind", "name", "occurred_at", name="uq_charger_events_once"
+        ),
+        Index("ix_charger_events_charger_received", "charger_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    charger_id: Mapped[int] = mapped_column(ForeignKey("chargers.id"))
+    kind: Mapped[ChargerEventKind] = enum_column(ChargerEventKind)
+    name: Mapped[str] = mapped_column(String(100))
+    occurred_at: Mapped[Timestamp | None]  # the charger's time, when it gives one
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    charger: Mapped[Charger] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<ChargerEvent {self.charger_id} {self.kind} {self.name}>"
 
 
 class ChargerCommand(Base):

@@ -27,6 +27,7 @@ from tests.servers import TEST_REDIS
 from workers import queues
 
 CHARGER_PASSWORD = "charger-secret-0123456789"
+CHARGER_KEY = "test-charger-key"
 _numbers = itertools.count(1)
 
 
@@ -102,6 +103,7 @@ def start_csms(
             "database_url": database_url,
             "redis_url": TEST_REDIS,
             "secret_key": "test-secret",
+            "charger_secret_key": CHARGER_KEY,
             "flush_interval": 0.05,
             "db_threads": 4,
             "response_timeout": 5,
@@ -123,18 +125,23 @@ def csms(start_csms: Callable[..., CsmsThread]) -> CsmsThread:
 
 @pytest.fixture
 def make_charger(db: OrmSession, make_depot: Callable[..., Any]) -> Callable[..., Charger]:
-    from portal.passwords import hash_password
+    """A registered charger whose password is CHARGER_PASSWORD (keyed hash, as the registry
+    makes them; `argon2=True`: an older charger's Argon2 hash)."""
+    from portal.passwords import hash_machine_secret, hash_password
 
-    password_hash = hash_password(CHARGER_PASSWORD)
+    argon2_hash = hash_password(CHARGER_PASSWORD)
 
-    def make(price_cents: int | None = 500, **kw: Any) -> Charger:
+    def make(price_cents: int | None = 500, argon2: bool = False, **kw: Any) -> Charger:
         depot = kw.pop("depot", None) or make_depot()
         if price_cents is not None:
             set_energy_price(db, depot.id, date(2024, 1, 1), price_cents)
+        identity = kw.pop("identity", f"CP-{next(_numbers):04d}-{uuid.uuid4().hex[:6]}")
         charger = Charger(
-            identity=kw.pop("identity", f"CP-{next(_numbers):04d}-{uuid.uuid4().hex[:6]}"),
+            identity=identity,
             depot_id=depot.id,
-            password_hash=password_hash,
+            password_hash=argon2_hash
+            if argon2
+            else hash_machine_secret(CHARGER_KEY, identity, CHARGER_PASSWORD),
             max_kw=Decimal("120"),
             **kw,
         )

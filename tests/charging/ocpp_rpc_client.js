@@ -17,10 +17,10 @@ async function run16(cli, out) {
     const transactionId = out.start.transactionId;
     await cli.call('MeterValues', {
         connectorId: 1, transactionId,
-        meterValue: [{ timestamp: now(60), sampledValue: [{ value: '9000', measurand: 'Energy.Active.Import.Register', unit: 'Wh' }] }],
+        meterValue: [{ timestamp: now(600), sampledValue: [{ value: '9000', measurand: 'Energy.Active.Import.Register', unit: 'Wh' }] }],
     });
-    out.stop = await cli.call('StopTransaction', { transactionId, meterStop: 15000, timestamp: now(120), reason: 'EVDisconnected' });
-    out.stopAgain = await cli.call('StopTransaction', { transactionId, meterStop: 15000, timestamp: now(120), reason: 'EVDisconnected' });
+    out.stop = await cli.call('StopTransaction', { transactionId, meterStop: 15000, timestamp: now(1200), reason: 'EVDisconnected' });
+    out.stopAgain = await cli.call('StopTransaction', { transactionId, meterStop: 15000, timestamp: now(1200), reason: 'EVDisconnected' });
     out.dataTransfer = await cli.call('DataTransfer', { vendorId: 'npm.test' });
 }
 
@@ -30,10 +30,10 @@ async function run201(cli, out) {
     await cli.call('StatusNotification', { timestamp: now(), connectorStatus: 'Occupied', evseId: 1, connectorId: 1 });
     out.authorize = await cli.call('Authorize', { idToken: { idToken: idTag, type: 'ISO14443' } });
     const tx = (type, seq, wh, extra = {}) => ({
-        eventType: type, timestamp: now(seq * 60), triggerReason: type === 'Started' ? 'Authorized' : 'EVCommunicationLost', seqNo: seq,
+        eventType: type, timestamp: now(seq * 600), triggerReason: type === 'Started' ? 'Authorized' : 'EVCommunicationLost', seqNo: seq,
         transactionInfo: Object.assign({ transactionId: 'npm-tx-1' }, type === 'Ended' ? { stoppedReason: 'EVDisconnected' } : {}),
         evse: { id: 1, connectorId: 1 },
-        meterValue: [{ timestamp: now(seq * 60), sampledValue: [{ value: wh, measurand: 'Energy.Active.Import.Register' }] }],
+        meterValue: [{ timestamp: now(seq * 600), sampledValue: [{ value: wh, measurand: 'Energy.Active.Import.Register' }] }],
         ...extra,
     });
     out.start = await cli.call('TransactionEvent', tx('Started', 0, 5000, { idToken: { idToken: idTag, type: 'ISO14443' } }));

@@ -200,7 +200,7 @@ def test_a_full_16_session_posts_its_energy_once(csms, db, make_charger, make_ta
         stop = {
             "transactionId": tx,
             "meterStop": 1_032_345,
-            "timestamp": ts(1200),
+            "timestamp": ts(3600),  # 32 kWh in an hour: within the connector's 60 kW
             "reason": "Local",
             "idTag": tag.tag,
         }
@@ -292,7 +292,7 @@ def test_a_full_201_session_with_transaction_events(csms, db, make_charger, make
         )
         assert started["idTokenInfo"]["status"] == "Accepted"
         wire.ok("TransactionEvent", event("Updated", 1, 300, 2_010_000))
-        ended = event("Ended", 2, 900, 2_020_500, triggerReason="EVCommunicationLost")
+        ended = event("Ended", 2, 1800, 2_020_500, triggerReason="EVCommunicationLost")
         ended["transactionInfo"]["stoppedReason"] = "EVDisconnected"
         wire.ok("TransactionEvent", ended)
         wire.ok("TransactionEvent", ended)  # a duplicate Ended

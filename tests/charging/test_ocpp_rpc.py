@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from portal.models import ChargingSession, LedgerEntry, SessionStatus
+from portal.models import ChargerEvent, ChargingSession, LedgerEntry, SessionStatus
 
 from .conftest import CHARGER_PASSWORD
 
@@ -37,7 +37,10 @@ def drive(csms, identity: str, protocol: str, tag: str) -> dict:
 
 
 @pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1"])
-def test_a_strict_independent_client_runs_a_session(protocol, csms, db, make_charger, make_tag):
+def test_a_strict_independent_client_runs_a_session(
+    protocol, start_csms, db, make_charger, make_tag
+):
+    csms = start_csms(data_transfer_vendors=frozenset({"npm.test"}))
     charger = make_charger(price_cents=500)
     tag = make_tag()
     out = drive(csms, charger.identity, protocol, tag.tag)
@@ -46,9 +49,11 @@ def test_a_strict_independent_client_runs_a_session(protocol, csms, db, make_cha
     assert out["boot"]["status"] == "Accepted"
     if protocol == "ocpp1.6":
         assert out["authorize"]["idTagInfo"]["status"] == "Accepted"
-        assert out["dataTransfer"]["status"] == "UnknownVendorId"
+        assert out["dataTransfer"]["status"] == "Accepted"  # a registered vendor id
     else:
         assert out["authorize"]["idTokenInfo"]["status"] == "Accepted"
+    kept = {e.kind for e in db.scalars(select(ChargerEvent))}
+    assert kept == {"data_transfer" if protocol == "ocpp1.6" else "security"}
     session = db.scalar(select(ChargingSession).where(ChargingSession.charger_id == charger.id))
     assert session.status == SessionStatus.COMPLETED
     assert session.energy_wh == 10_000

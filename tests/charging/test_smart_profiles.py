@@ -28,12 +28,15 @@ def test_the_plan_reaches_the_charger_as_a_tx_profile(
     charger = make_charger(depot=depot)  # two 60 kW connectors
     car = make_vehicle(depot=depot, battery_kwh=Decimal("60"))
     _soc(db, car, 30)
-    make_charging_session(charger, vehicle_id=car.id, transaction_id="77")
-    plan = smart.plan_depot(db, depot).plan
     db.commit()
     sim = SimThread(csms.url, ChargerSpec(charger.identity, CHARGER_PASSWORD, "ocpp1.6"))
     try:
         assert wait_until(lambda: db.expire_all() or db.get(type(charger), charger.id).is_online())
+        # The session starts once the charger is up: a session open before its boot is
+        # one the reboot ended (closed as lost).
+        make_charging_session(charger, vehicle_id=car.id, transaction_id="77")
+        plan = smart.plan_depot(db, depot).plan
+        db.commit()
         now = utcnow()
         (command,) = smart.send_plan(db, plan, now)
         db.commit()

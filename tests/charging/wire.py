@@ -18,13 +18,16 @@ def auth(identity: str, password: str) -> dict[str, str]:
 
 
 class Wire:
-    def __init__(self, url: str, identity: str, password: str, version: str = "ocpp1.6") -> None:
+    def __init__(
+        self, url: str, identity: str, password: str, version: str = "ocpp1.6", **options: Any
+    ) -> None:
         self.ws: ClientConnection = connect(
             f"{url}/{identity}",
             subprotocols=[version],  # type: ignore[list-item]
             additional_headers=auth(identity, password),
             open_timeout=10,
             max_size=None,
+            **options,
         ).__enter__()
 
     def send_raw(self, frame: str) -> Any:

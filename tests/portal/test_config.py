@@ -3,6 +3,7 @@ import pytest
 from portal.app import create_app
 from portal.config import (
     DEMO_WEBHOOK_SECRET,
+    DEV_CHARGER_SECRET_KEY,
     DEV_SECRET_KEY,
     ConfigError,
     check_production,
@@ -20,6 +21,15 @@ def test_production_refuses_demo_mode():
         check_production({"ENV": "production", "SECRET_KEY": "x" * 40, "DEMO_MODE": True})
 
 
+def test_production_refuses_the_default_charger_key():
+    config = {"ENV": "production", "SECRET_KEY": "x" * 40, "DEMO_MODE": False}
+    with pytest.raises(ConfigError, match="CHARGER_SECRET_KEY"):
+        check_production(config | {"CHARGER_SECRET_KEY": DEV_CHARGER_SECRET_KEY})
+    with pytest.raises(ConfigError, match="CHARGER_SECRET_KEY"):
+        check_production(config | {"CHARGER_SECRET_KEY": "short"})
+    check_production(config | {"CHARGER_SECRET_KEY": "k" * 32})
+
+
 def test_create_app_refuses_to_start_in_production_with_defaults(monkeypatch):
     monkeypatch.setenv("LAFA_ENV", "production")
     monkeypatch.delenv("SECRET_KEY", raising=False)
@@ -30,6 +40,7 @@ def test_create_app_refuses_to_start_in_production_with_defaults(monkeypatch):
 def test_production_cookies_are_secure(monkeypatch):
     monkeypatch.setenv("LAFA_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "s" * 48)
+    monkeypatch.setenv("CHARGER_SECRET_KEY", "c" * 48)
     config = load_config()
     check_production(config)
     assert config["SESSION_COOKIE_SECURE"]

@@ -88,3 +88,39 @@ def test_0011_moves_a_drivers_clabe_into_payment_accounts_and_back(db, make_driv
     assert restored[kept.id] == demo_clabe(kept.id)
     assert restored[bare.id] is None
     _migrate(db, command.upgrade, "heads")
+
+
+def test_0016_keeps_each_meter_sample_once(db, make_charger, make_charging_session):
+    charger = make_charger()
+    charging = make_charging_session(charger)  # on EVSE 1
+    _migrate(db, command.downgrade, "0015")
+    insert = text(
+        "INSERT INTO meter_values (charger_id, evse_id, session_id, sampled_at, measurand,"
+        " phase, context, value) VALUES (:c, :e, :s, :at,"
+        " 'Energy.Active.Import.Register', '', :ctx, :v)"
+    )
+    rows = [
+        {"e": 1, "s": charging.id, "ctx": "Sample.Periodic", "at": "2026-03-02 15:10Z"},
+        # The stop's copy of that sample, stored under EVSE 0 before 0016.
+        {"e": 0, "s": charging.id, "ctx": "Sample.Periodic", "at": "2026-03-02 15:10Z"},
+        {"e": 0, "s": charging.id, "ctx": "Transaction.End", "at": "2026-03-02 15:20Z"},
+        {"e": 0, "s": None, "ctx": None, "at": "2026-03-02 15:30Z"},  # no session
+    ]
+    for row in rows:
+        db.execute(insert, {"c": charger.id, "v": 1500, **row})
+    _migrate(db, command.upgrade, "heads")
+    kept = db.execute(
+        text(
+            "SELECT evse_id, session_id, context FROM meter_values WHERE charger_id = :c"
+            " ORDER BY id"
+        ),
+        {"c": charger.id},
+    ).all()
+    assert kept == [
+        (1, charging.id, "Sample.Periodic"),
+        (1, charging.id, "Transaction.End"),
+        (0, None, None),
+    ]
+    again = {"c": charger.id, "e": 0, "s": None, "ctx": None, "at": "2026-03-02 15:30Z", "v": 8}
+    with pytest.raises(IntegrityError), db.begin_nested():  # and once from now on
+        db.execute(insert, again)

@@ -64,6 +64,10 @@ ACCESS: dict[str, object] = {
     "/operacion/cargadores/<int:charger_id>/comandos/<int:command_id>": Record(
         STAFF, "charging_url"
     ),
+    # Billing a held session is a money decision: managers and admins.
+    "/operacion/cargadores/<int:charger_id>/sesiones/<int:session_id>/revision": Record(
+        MANAGERS, "charging_url", "POST"
+    ),
     "/gerencia/energia": MANAGERS,
     # The fleet's battery health; a car's is on its vehicle page (staff) and on its
     # driver's contract page (tests/web/contracts/test_driver_battery.py).
@@ -74,6 +78,9 @@ ACCESS: dict[str, object] = {
     "/gerencia/indicadores": MANAGERS,
     "/gerencia/indicadores.csv": MANAGERS,
     "/admin/cargadores": frozenset({Role.ADMIN}),
+    "/admin/cargadores/<int:charger_id>/<any(aprobar, rechazar):decision>": Record(
+        frozenset({Role.ADMIN}), "charging_url", "POST"
+    ),
     "/admin/tarjetas": frozenset({Role.ADMIN}),
     "/admin/tarjetas/<int:tag_id>/<any(desactivar, activar):change>": Record(
         frozenset({Role.ADMIN}), "charging_url", "POST"

@@ -71,7 +71,7 @@ def sync_with_sessions(session: Session, *, now: datetime, early: timedelta) -> 
         .join(ChargingSession, ChargingSession.id == Booking.session_id)
         .where(
             Booking.status == BookingStatus.CHARGING,
-            ChargingSession.status == SessionStatus.COMPLETED,
+            ChargingSession.status != SessionStatus.ACTIVE,  # completed or lost
         )
     )
     for booking in charging:

@@ -54,7 +54,7 @@ from portal.models import (
     SessionStatus,
 )
 from portal.services import N_, DomainError, audit
-from portal.services.charging.registry import existing_charger
+from portal.services.charging.registry import clean_id_tag, existing_charger
 
 TRIGGER_MESSAGES = (
     "BootNotification",
@@ -169,10 +169,9 @@ def _evse(charger: Charger, value: Any, *, allow_zero: bool = False) -> int:
 
 
 def _tag(value: Any) -> str:
-    tag = str(value or "").strip().upper()
-    if not 1 <= len(tag) <= 20:
+    if not str(value or "").strip():
         raise DomainError(N_("Enter an id tag."))
-    return tag
+    return clean_id_tag(str(value))
 
 
 def _future(value: Any) -> str:

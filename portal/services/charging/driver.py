@@ -54,7 +54,7 @@ def session_history(session: Session, driver_id: int, limit: int = 10) -> list[C
             .options(joinedload(ChargingSession.charger).joinedload(Charger.depot))
             .where(
                 ChargingSession.driver_id == driver_id,
-                ChargingSession.status == SessionStatus.COMPLETED,
+                ChargingSession.status != SessionStatus.ACTIVE,  # completed or lost
             )
             .order_by(ChargingSession.started_at.desc())
             .limit(limit)

@@ -8,13 +8,15 @@ file can be fixed and run again without leaving half a depot registered.
 Chargers (`flask chargers import FILE`), a header then one charger per line:
 
     identity,name,depot,ocpp_version,password,connectors
-    LAFA-VAL-06,Vallejo 6,VAL,1.6,una-clave-de-16-o-mas,CCS2:60;GBT:60
+    LAFA-VAL-06,Vallejo 6,VAL,1.6,,CCS2:60;GBT:60
 
 `depot` is the depot's code; `ocpp_version` is 1.6 or 2.0.1 (or empty); `connectors`
 lists `TYPE:kW` per EVSE, numbered 1, 2, ... in that order (TYPE: CCS2 or GBT/GB/T).
+`password` empty: the registry generates one (`ImportResult.passwords`, shown once);
+given (16 to 40 characters): a charger already installed keeps the one it has.
 
-Id tags (`flask tags import FILE`): `tag,driver` where driver is the driver's 10-digit
-mobile number or their CURP.
+Id tags (`flask tags import FILE`): `tag,driver` where tag is as the card sends it
+(1 to 20 characters) and driver is the driver's 10-digit mobile number or their CURP.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from portal.models import (
@@ -42,17 +44,14 @@ from portal.models import (
     OcppVersion,
     SessionStatus,
 )
-from portal.passwords import hash_password
+from portal.passwords import hash_machine_secret, new_machine_secret
 from portal.services import N_, DomainError, audit
 from portal.services.identifiers import normalize_phone
 
 IDENTITY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,47}$")
 """Charger identities: a URL path segment without escapes, at most 48 characters."""
 
-
 MIN_CHARGER_PASSWORD = 16  # OCPP 1.6 security whitepaper: AuthorizationKey 16-40 bytes
-
-
 MAX_CHARGER_PASSWORD = 40
 
 
@@ -64,14 +63,20 @@ def register_charger(
     session: Session,
     *,
     identity: str,
-    password: str,
     depot_id: int | None,
     connectors: list[tuple[int, ConnectorType, Decimal | None]],
+    secret_key: str,
     name: str | None = None,
     max_kw: Decimal | None = None,
+    password: str | None = None,
     actor_id: int | None = None,
-) -> Charger:
-    """Register a charger (accepted) with its connectors `(evse_id, type, max kW)`."""
+) -> tuple[Charger, str]:
+    """Register a charger (accepted) with its connectors `(evse_id, type, max kW)`.
+
+    Returns the charger and its HTTP Basic password: a new random secret, shown once
+    (only its keyed hash is stored), unless `password` gives the one a charger in the
+    field already has (a CSV import of an installed depot).
+    """
     identity = identity.strip()
     if not valid_identity(identity):
         raise DomainError(
@@ -81,13 +86,15 @@ def register_charger(
         raise DomainError(
             N_("A charger with identity %(identity)s already exists."), identity=identity
         )
+    if password is None:
+        password = new_machine_secret()
     _check_password(password)
     charger = Charger(
         identity=identity,
         name=name,
         depot_id=depot_id,
         registration=ChargerRegistration.ACCEPTED,
-        password_hash=hash_password(password),
+        password_hash=hash_machine_secret(secret_key, identity, password),
         max_kw=max_kw,
     )
     session.add(charger)
@@ -101,7 +108,7 @@ def register_charger(
     session.flush()
     if actor_id is not None:
         audit.record(session, actor_id, "charger.registered", charger, identity=identity)
-    return charger
+    return charger, password
 
 
 def _check_password(password: str) -> None:
@@ -113,17 +120,29 @@ def _check_password(password: str) -> None:
         )
 
 
-def approve_charger(session: Session, charger_id: int, *, depot_id: int, actor_id: int) -> Charger:
-    """Accept a charger that registered itself (pending); it is answered Accepted next boot."""
+def approve_charger(
+    session: Session, charger_id: int, *, depot_id: int | None, actor_id: int | None
+) -> Charger:
+    """Accept a charger waiting for approval (or refused before); it is answered
+    Accepted at its next BootNotification, on the connection it already has.
+
+    `depot_id` places it (needed when it has no depot yet: chargers that registered
+    themselves). `actor_id` None: an operator at the console (`flask chargers approve`).
+    """
     charger = existing_charger(session, charger_id)
+    if depot_id is None and charger.depot_id is None:
+        raise DomainError(N_("Choose the charger's depot."))
+    if depot_id is not None and session.get(Depot, depot_id) is None:
+        raise DomainError(N_("Choose the charger's depot."))
     charger.registration = ChargerRegistration.ACCEPTED
-    charger.depot_id = depot_id
+    charger.depot_id = depot_id or charger.depot_id
     session.flush()
-    audit.record(session, actor_id, "charger.approved", charger, depot_id=depot_id)
+    audit.record(session, actor_id, "charger.approved", charger, depot_id=charger.depot_id)
     return charger
 
 
-def reject_charger(session: Session, charger_id: int, *, actor_id: int) -> Charger:
+def reject_charger(session: Session, charger_id: int, *, actor_id: int | None) -> Charger:
+    """Refuse a charger: its handshakes are refused from now on (403)."""
     charger = existing_charger(session, charger_id)
     charger.registration = ChargerRegistration.REJECTED
     session.flush()
@@ -131,14 +150,36 @@ def reject_charger(session: Session, charger_id: int, *, actor_id: int) -> Charg
     return charger
 
 
-def set_charger_password(
-    session: Session, charger_id: int, password: str, *, actor_id: int
-) -> Charger:
-    _check_password(password)
+def rotate_charger_password(
+    session: Session, charger_id: int, *, secret_key: str, actor_id: int | None
+) -> str:
+    """Give the charger a new random password (returned once); the old one stops working."""
     charger = existing_charger(session, charger_id)
-    charger.password_hash = hash_password(password)
+    password = new_machine_secret()
+    charger.password_hash = hash_machine_secret(secret_key, charger.identity, password)
     session.flush()
     audit.record(session, actor_id, "charger.password_changed", charger)
+    return password
+
+
+def allow_plain_connection(
+    session: Session, charger_id: int, allowed: bool, *, actor_id: int | None
+) -> Charger:
+    """In production, let this charger use HTTP Basic without TLS (security profile 1)."""
+    charger = existing_charger(session, charger_id)
+    if charger.plain_allowed != allowed:
+        charger.plain_allowed = allowed
+        session.flush()
+        audit.record(session, actor_id, "charger.plain_allowed", charger, allowed=allowed)
+    return charger
+
+
+def find_charger(session: Session, key: str) -> Charger | None:
+    """A charger by its number or its OCPP identity (what an operator types)."""
+    key = key.strip()
+    charger = session.scalar(select(Charger).where(Charger.identity == key))
+    if charger is None and key.isdigit():
+        charger = session.get(Charger, int(key))
     return charger
 
 
@@ -180,11 +221,23 @@ class TagOwner:
     contract_id: int | None
 
 
+ID_TAG_MAX = 20  # OCPP 1.6 idTag (CiString20); 2.0.1 allows 36, our cards work on both
+
+
+def clean_id_tag(tag: str) -> str:
+    """An id tag as the card sends it: 1 to 20 printable characters (OCPP's only rule),
+    without the spaces a form or a file may add around it."""
+    tag = tag.strip()
+    if not 1 <= len(tag) <= ID_TAG_MAX or not tag.isprintable():
+        raise DomainError(
+            N_("An id tag has 1 to %(max)s characters, as the card sends it."), max=ID_TAG_MAX
+        )
+    return tag
+
+
 def add_id_tag(session: Session, driver_id: int, tag: str, *, actor_id: int | None = None) -> IdTag:
-    tag = tag.strip().upper()
-    if not 1 <= len(tag) <= 20 or not re.fullmatch(r"[A-Z0-9]+", tag):
-        raise DomainError(N_("An id tag has 1 to 20 letters and digits."))
-    if session.scalar(select(IdTag.id).where(IdTag.tag == tag)) is not None:
+    tag = clean_id_tag(tag)
+    if session.scalar(select(IdTag.id).where(func.upper(IdTag.tag) == tag.upper())) is not None:
         raise DomainError(N_("That id tag is already in use."))
     if session.get(Driver, driver_id) is None:
         raise DomainError(N_("That driver does not exist."))
@@ -197,22 +250,38 @@ def add_id_tag(session: Session, driver_id: int, tag: str, *, actor_id: int | No
 
 
 def resolve_id_tag(session: Session, tag: str) -> TagOwner | None:
-    """The owner of `tag` (case as stored, upper), or None for an unknown tag."""
-    id_tag = session.scalar(select(IdTag).where(IdTag.tag == tag.strip().upper()))
-    if id_tag is None:
-        return None
-    contract = session.scalar(
-        select(Contract).where(
-            Contract.driver_id == id_tag.driver_id, Contract.status == ContractStatus.ACTIVE
+    """The owner of `tag` (compared without regard to case, as OCPP does) and their
+    active contract's vehicle; None for an unknown tag."""
+    return resolve_id_tags(session, [tag]).get(tag.strip().upper())
+
+
+def resolve_id_tags(session: Session, tags: list[str]) -> dict[str, TagOwner]:
+    """`resolve_id_tag` for many tags in one query, keyed by the upper-cased tag."""
+    rows = session.execute(
+        select(
+            func.upper(IdTag.tag),
+            IdTag.id,
+            IdTag.active,
+            IdTag.driver_id,
+            Contract.vehicle_id,
+            Contract.id,
         )
+        .outerjoin(
+            Contract,
+            (Contract.driver_id == IdTag.driver_id) & (Contract.status == ContractStatus.ACTIVE),
+        )
+        .where(func.upper(IdTag.tag).in_({t.strip().upper() for t in tags}))
     )
-    return TagOwner(
-        id_tag_id=id_tag.id,
-        active=id_tag.active,
-        driver_id=id_tag.driver_id,
-        vehicle_id=contract.vehicle_id if contract else None,
-        contract_id=contract.id if contract else None,
-    )
+    return {
+        key: TagOwner(
+            id_tag_id=tag_id,
+            active=active,
+            driver_id=driver_id,
+            vehicle_id=vehicle_id,
+            contract_id=contract_id,
+        )
+        for key, tag_id, active, driver_id, vehicle_id, contract_id in rows
+    }
 
 
 # --- imports from CSV ------------------------------------------------------------------
@@ -231,6 +300,7 @@ class ImportResult:
 
     imported: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line number, message)
+    passwords: list[tuple[str, str]] = field(default_factory=list)  # generated: (identity, pw)
 
     @property
     def ok(self) -> bool:
@@ -291,7 +361,9 @@ def _message(error: DomainError) -> str:
     return error.message % error.params if error.params else error.message
 
 
-def import_chargers(session: Session, text: str, *, actor_id: int | None = None) -> ImportResult:
+def import_chargers(
+    session: Session, text: str, *, secret_key: str, actor_id: int | None = None
+) -> ImportResult:
     """Register every charger of the CSV, or none if any line is bad (see module doc)."""
     result = ImportResult()
     depots = {d.code.upper(): d.id for d in session.scalars(select(Depot))}
@@ -317,7 +389,9 @@ def import_chargers(session: Session, text: str, *, actor_id: int | None = None)
                 version = VERSIONS.get(row["ocpp_version"].lower())
                 if version is None:
                     raise DomainError(N_("The OCPP version must be 1.6 or 2.0.1."))
-            if not MIN_CHARGER_PASSWORD <= len(row["password"]) <= MAX_CHARGER_PASSWORD:
+            if row["password"] and not (
+                MIN_CHARGER_PASSWORD <= len(row["password"]) <= MAX_CHARGER_PASSWORD
+            ):
                 raise DomainError(
                     N_("The charger password must have between %(min)s and %(max)s characters."),
                     min=MIN_CHARGER_PASSWORD,
@@ -332,16 +406,19 @@ def import_chargers(session: Session, text: str, *, actor_id: int | None = None)
     if result.errors:
         return result
     for identity, name, depot_id, version, row, connectors in planned:
-        charger = register_charger(
+        charger, password = register_charger(
             session,
             identity=identity,
-            password=row["password"],
+            password=row["password"] or None,
             depot_id=depot_id,
             connectors=connectors,
+            secret_key=secret_key,
             name=name,
             actor_id=actor_id,
         )
         charger.ocpp_version = version
+        if not row["password"]:
+            result.passwords.append((identity, password))
         result.imported += 1
     session.flush()
     return result
@@ -360,15 +437,13 @@ def find_driver(session: Session, key: str) -> Driver | None:
 def import_tags(session: Session, text: str, *, actor_id: int | None = None) -> ImportResult:
     """Give each driver of the CSV their tag, or nothing if any line is bad."""
     result = ImportResult()
-    existing = set(session.scalars(select(IdTag.tag)))
+    existing = {t.upper() for t in session.scalars(select(IdTag.tag))}
     seen: set[str] = set()
     planned = []
     for line, row in _rows(text, TAG_COLUMNS):
-        tag = row["tag"].upper()
         try:
-            if not 1 <= len(tag) <= 20 or not tag.isalnum() or not tag.isascii():
-                raise DomainError(N_("An id tag has 1 to 20 letters and digits."))
-            if tag in existing or tag in seen:
+            tag = clean_id_tag(row["tag"])
+            if tag.upper() in existing or tag.upper() in seen:
                 raise DomainError(N_("That id tag is already in use."))
             driver = find_driver(session, row["driver"])
             if driver is None:
@@ -378,7 +453,7 @@ def import_tags(session: Session, text: str, *, actor_id: int | None = None) -> 
         except DomainError as error:
             result.errors.append((line, _message(error)))
             continue
-        seen.add(tag)
+        seen.add(tag.upper())
         planned.append((driver.id, tag))
     if result.errors:
         return result

@@ -11,7 +11,6 @@ from wtforms import (
     FormField,
     HiddenField,
     IntegerField,
-    PasswordField,
     RadioField,
     SelectChoice,
     SelectField,
@@ -41,6 +40,18 @@ class BookForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """Only the CSRF token: the record is in the URL."""
+
+
+class ApprovalForm(FlaskForm):
+    """Approve (placing the charger in a depot) or refuse a charger."""
+
+    depot = SelectField(_l("Depot"), coerce=int, validators=[Optional()], validate_choice=False)
+
+
+class ReviewForm(FlaskForm):
+    """A session waiting for review: bill it (held ones) or only mark it reviewed."""
+
+    decision = HiddenField(validators=[AnyOf(["bill", "dismiss"])])
 
 
 class StartForm(FlaskForm):
@@ -109,11 +120,6 @@ class ChargerForm(FlaskForm):
             SelectChoice(OcppVersion.V16.value, "1.6J"),
             SelectChoice(OcppVersion.V201.value, "2.0.1"),
         ],
-    )
-    password = PasswordField(
-        _l("Charger password"),
-        validators=[DataRequired(message=_l("Write the charger's password."))],
-        render_kw={"autocomplete": "new-password"},
     )
     connectors = FieldList(FormField(ConnectorForm), min_entries=4, max_entries=4)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -13,17 +13,23 @@ from wtforms import SelectChoice
 
 from portal.db import Session, utcnow
 from portal.htmx import render
-from portal.models import Charger, ChargerCommand, CommandAction
+from portal.models import Charger, ChargerCommand, ChargingSession, CommandAction
 from portal.services import fleet
 from portal.services.charging import board as charging_board
 from portal.services.charging import bookings, smart
 from portal.services.charging.commands import get_command, list_commands, request_command
+from portal.services.charging.settle import (
+    list_charger_events,
+    review_session,
+    sessions_to_review,
+)
+from portal.web.audiences import MANAGER_ROLES
 from portal.web.kit import form_action
 from portal.web.labels import COMMAND_STATUS_LABELS
 
 from . import staff
 from .commands import send_after_commit
-from .forms import BOARD_ACTIONS, CommandForm, DepotForm
+from .forms import BOARD_ACTIONS, CommandForm, DepotForm, ReviewForm
 
 
 @staff.get("")
@@ -73,7 +79,35 @@ def charger(charger_id: int) -> Response:
         commands=list_commands(session, found.id, limit=30),
         command_labels=COMMAND_STATUS_LABELS,
         sessions=charging_board.recent_sessions(session, found.id),
+        to_review=sessions_to_review(session, found.id),
+        review_form=ReviewForm(),
+        can_review=current_user.role in MANAGER_ROLES,
+        events=list_charger_events(session, found.id),
     )
+
+
+@staff.post("/<int:charger_id>/sesiones/<int:session_id>/revision")
+def review_charging_session(charger_id: int, session_id: int) -> Response:
+    """A manager's decision on a lost or held session (billing is a money decision)."""
+    if current_user.role not in MANAGER_ROLES:
+        abort(403)
+    found = _charger_or_404(charger_id)
+    charging_session = Session().get(ChargingSession, session_id)
+    if charging_session is None or charging_session.charger_id != found.id:
+        abort(404)
+    form = ReviewForm()
+    if not form.validate():
+        flash(_("Choose what to do with the session."), "error")
+    else:
+        with form_action() as action:
+            review_session(
+                Session(), session_id, bill=form.decision.data == "bill", actor_id=current_user.id
+            )
+        if action.ok:
+            flash(_("Session reviewed."), "success")
+        else:
+            flash(action.error or "", "error")
+    return redirect(url_for("charging.staff.charger", charger_id=found.id), 303)
 
 
 def _command_page(found: Charger, form: CommandForm, status: int = 200, **extra: Any) -> Response:

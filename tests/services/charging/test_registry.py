@@ -3,7 +3,10 @@
 from sqlalchemy import func, select
 
 from portal.models import Charger, ConnectorType, IdTag
+from portal.passwords import verify_machine_secret
 from portal.services.charging.registry import import_chargers, import_tags
+
+KEY = "test-charger-key"
 
 HEADER = "identity,name,depot,ocpp_version,password,connectors\n"
 PASSWORD = "una-clave-de-dieciseis"
@@ -14,17 +17,22 @@ def test_good_chargers_are_all_registered(db, make_depot):
     text = (
         HEADER
         + f"LAFA-VAL-10,Vallejo 10,VAL,1.6,{PASSWORD},CCS2:60;GBT:60\n"
-        + f"LAFA-VAL-11,,val,2.0.1,{PASSWORD},GB/T:120\n"
+        + "LAFA-VAL-11,,val,2.0.1,,GB/T:120\n"  # no password: one is generated
         + "\n"  # blank lines are skipped
     )
-    result = import_chargers(db, text)
+    result = import_chargers(db, text, secret_key=KEY)
     assert result.ok
     assert result.imported == 2
+    [(identity, generated)] = result.passwords
+    assert identity == "LAFA-VAL-11"
+    assert len(generated) >= 24
     first = db.scalar(select(Charger).where(Charger.identity == "LAFA-VAL-10"))
     assert first.depot_id == depot.id
     assert first.ocpp_version == "ocpp1.6"
     assert [c.connector_type for c in first.connectors] == [ConnectorType.CCS2, ConnectorType.GBT]
+    assert verify_machine_secret(KEY, "LAFA-VAL-10", first.password_hash, PASSWORD)
     second = db.scalar(select(Charger).where(Charger.identity == "LAFA-VAL-11"))
+    assert verify_machine_secret(KEY, "LAFA-VAL-11", second.password_hash, generated)
     assert second.name is None
     assert second.connectors[0].max_kw == 120
 
@@ -43,7 +51,7 @@ def test_one_bad_line_imports_nothing_and_every_bad_line_is_reported(db, make_de
         + f"LAFA-IZT-07,Siete,IZT,1.6,{PASSWORD},CCS2:9000\n"  # 9: power
     )
     before = db.scalar(select(func.count(Charger.id)))
-    result = import_chargers(db, text)
+    result = import_chargers(db, text, secret_key=KEY)
     assert not result.ok
     assert result.imported == 0
     assert [line for line, _ in result.errors] == [3, 4, 5, 6, 7, 8, 9]
@@ -59,18 +67,21 @@ def test_a_file_without_the_columns_is_refused(db):
     from portal.services import DomainError
 
     with pytest.raises(DomainError, match="lacks these columns"):
-        import_chargers(db, "identity,name\nX,Y\n")
+        import_chargers(db, "identity,name\nX,Y\n", secret_key=KEY)
 
 
 def test_tags_by_phone_or_curp(db, make_driver):
     one, two = make_driver(), make_driver()
-    text = f"tag,driver\nrf001,{one.phone[:2]} {one.phone[2:6]} {one.phone[6:]}\nRF002,{two.curp}\n"
+    text = (
+        f"tag,driver\nrf-001,{one.phone[:2]} {one.phone[2:6]} {one.phone[6:]}\n"
+        f"04:A2:3B:9C:11:80,{two.curp}\n"
+    )
     result = import_tags(db, text)
     assert result.ok
     assert result.imported == 2
     tags = dict(db.execute(select(IdTag.tag, IdTag.driver_id)).all())
-    assert tags["RF001"] == one.id
-    assert tags["RF002"] == two.id
+    assert tags["rf-001"] == one.id  # kept as the card sends it
+    assert tags["04:A2:3B:9C:11:80"] == two.id
 
 
 def test_bad_tag_lines_import_nothing(db, make_driver):
@@ -79,11 +90,12 @@ def test_bad_tag_lines_import_nothing(db, make_driver):
         "tag,driver\n"
         + f"OK1,{driver.curp}\n"
         + "OK2,5599999999\n"  # nobody
-        + f"NO-DASHES,{driver.curp}\n"
-        + f"OK1,{driver.curp}\n"  # duplicate
+        + f"TWENTY-ONE-CHARACTERS,{driver.curp}\n"  # OCPP 1.6 allows 20
+        + f"ok1,{driver.curp}\n"  # the same tag: OCPP ignores case
+        + f"TAB\tINSIDE,{driver.curp}\n"
     )
     result = import_tags(db, text)
-    assert [line for line, _ in result.errors] == [3, 4, 5]
+    assert [line for line, _ in result.errors] == [3, 4, 5, 6]
     assert db.scalar(select(func.count(IdTag.id))) == 0
 
 

@@ -1,5 +1,6 @@
 """Staff's charger board and charger detail, managers' energy, admins' charger registry."""
 
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -10,15 +11,21 @@ from portal.models import (
     AuditEvent,
     Charger,
     ChargerCommand,
+    ChargerEvent,
+    ChargerEventKind,
+    ChargerRegistration,
     ChargingSession,
     CommandAction,
     CommandStatus,
     ConnectorStatus,
     ConnectorType,
     IdTag,
+    LedgerEntry,
     Role,
+    SessionReview,
     SessionStatus,
 )
+from portal.passwords import verify_machine_secret
 from portal.services.charging.bookings import book_slot, bookable_days, depot_zone
 
 HX = {"HX-Request": "true"}
@@ -130,7 +137,7 @@ def test_start_from_the_tablet_needs_the_drivers_card(
         url, data={"action": "remote_start", "evse_id": 2, "id_tag": "lafa000001"}, headers=HX
     )
     assert response.status_code == 200
-    assert enqueued[0].params == {"id_tag": "LAFA000001", "evse_id": 2}
+    assert enqueued[0].params == {"id_tag": "lafa000001", "evse_id": 2}  # as typed
 
 
 def test_a_command_to_an_offline_charger_fails_fast(client, login, make_user, board, enqueued):
@@ -217,6 +224,68 @@ def test_energy_per_depot_and_day_with_a_chart(client, login, make_user, board, 
     assert "52.0" in response.text
 
 
+def test_charger_detail_shows_what_waits_for_review_and_what_the_charger_reported(
+    client, login, make_user, board, db
+):
+    from datetime import date
+
+    from portal.services.charging.prices import set_energy_price
+
+    charger = board["busy"]
+    driver_id = board["driver"].id
+    set_energy_price(db, charger.depot_id, date(2024, 1, 1), 500)
+    started = utcnow() - timedelta(hours=2)
+    held = ChargingSession(
+        charger_id=charger.id,
+        transaction_id="HELD-1",
+        driver_id=driver_id,
+        status=SessionStatus.COMPLETED,
+        started_at=started,
+        stopped_at=started + timedelta(minutes=10),
+        meter_start_wh=0,
+        meter_stop_wh=100_000,
+        energy_wh=100_000,
+        review=SessionReview.IMPLAUSIBLE,
+    )
+    db.add_all(
+        [
+            held,
+            ChargerEvent(
+                charger_id=charger.id,
+                kind=ChargerEventKind.SECURITY,
+                name="TamperDetectionActivated",
+                occurred_at=started,
+                payload={"type": "TamperDetectionActivated", "tech_info": "door open"},
+            ),
+        ]
+    )
+    db.flush()
+    staff = make_user(Role.STAFF)
+    login(staff)
+    page = client.get(f"/operacion/cargadores/{charger.id}")
+    assert "Sesiones por revisar" in page.text
+    assert "no se cobró" in page.text
+    assert "Evento de seguridad" in page.text
+    assert "TamperDetectionActivated · door open" in page.text
+    review = f"/operacion/cargadores/{charger.id}/sesiones/{held.id}/revision"
+    assert "Cobrarla" not in page.text  # billing is for managers
+    assert client.post(review, data={"decision": "bill"}).status_code == 403
+
+    manager = make_user(Role.MANAGER)
+    client.post("/salir")
+    login(manager)
+    assert "Cobrarla" in client.get(f"/operacion/cargadores/{charger.id}").text
+    assert client.post(review, data={"decision": "bill"}).status_code == 303
+    db.refresh(held)
+    assert held.reviewed_by_id == manager.id
+    entry = db.get(LedgerEntry, held.ledger_entry_id)
+    assert entry.amount_cents == 50_000
+    assert "Sesiones por revisar" not in client.get(f"/operacion/cargadores/{charger.id}").text
+    again = client.post(review, data={"decision": "bill"})  # reviewed once only
+    assert again.status_code == 303
+    assert db.scalar(select(LedgerEntry.id).where(LedgerEntry.driver_id == driver_id)) == entry.id
+
+
 def test_staff_cannot_open_the_energy_page_or_the_registry(client, login, make_user):
     login(make_user(Role.STAFF))
     assert client.get("/gerencia/energia").status_code == 403
@@ -227,7 +296,9 @@ def test_staff_cannot_open_the_energy_page_or_the_registry(client, login, make_u
 # --- admin ----------------------------------------------------------------------------
 
 
-def test_admin_registers_a_charger_with_connectors(client, login, make_user, make_depot, db):
+def test_admin_registers_a_charger_and_sees_its_password_once(
+    app, client, login, make_user, make_depot, db
+):
     depot = make_depot()
     admin = make_user(Role.ADMIN)
     login(admin)
@@ -236,18 +307,22 @@ def test_admin_registers_a_charger_with_connectors(client, login, make_user, mak
         "name": "Nuevo 1",
         "depot": depot.id,
         "ocpp_version": "ocpp2.0.1",
-        "password": "una-clave-bastante-larga",
         "connectors-0-connector_type": "CCS2",
         "connectors-0-max_kw": "120",
         "connectors-1-connector_type": "GBT",
         "connectors-1-max_kw": "60",
     }
     response = client.post("/admin/cargadores", data=form)
-    assert response.status_code == 303
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    password = re.search(r'<code class="secret">([^<]+)</code>', response.text).group(1)
+    assert len(password) >= 24
     charger = db.scalar(select(Charger).where(Charger.identity == "LAFA-NEW-01"))
     assert charger.depot_id == depot.id
     assert charger.ocpp_version == "ocpp2.0.1"
-    assert charger.password_hash.startswith("$argon2")
+    assert password not in charger.password_hash
+    key = app.config["CHARGER_SECRET_KEY"]
+    assert verify_machine_secret(key, "LAFA-NEW-01", charger.password_hash, password)
     assert [(c.evse_id, c.connector_type, str(c.max_kw)) for c in charger.connectors] == [
         (1, ConnectorType.CCS2, "120.0"),
         (2, ConnectorType.GBT, "60.0"),
@@ -255,10 +330,48 @@ def test_admin_registers_a_charger_with_connectors(client, login, make_user, mak
     page = client.get("/admin/cargadores")
     assert "LAFA-NEW-01" in page.text
     assert "2: GB/T 60 kW" in page.text
+    assert password not in page.text  # shown once
 
     again = client.post("/admin/cargadores", data=form)
     assert again.status_code == 422
     assert "Ya existe un cargador con la identidad LAFA-NEW-01." in again.text
+
+
+def test_admin_approves_and_refuses_chargers_that_registered_themselves(
+    client, login, make_user, make_depot, db
+):
+    depot = make_depot(name="Depósito Norte")
+    waiting = Charger(identity="AUTO-1", registration=ChargerRegistration.PENDING)
+    other = Charger(identity="AUTO-2", registration=ChargerRegistration.PENDING)
+    db.add_all([waiting, other])
+    db.flush()
+    admin = make_user(Role.ADMIN)
+    login(admin)
+    page = client.get("/admin/cargadores")
+    assert f"/admin/cargadores/{waiting.id}/aprobar" in page.text
+    assert f"/admin/cargadores/{waiting.id}/rechazar" in page.text
+
+    response = client.post(f"/admin/cargadores/{waiting.id}/aprobar", data={"depot": depot.id})
+    assert response.status_code == 303
+    db.refresh(waiting)
+    assert waiting.registration == ChargerRegistration.ACCEPTED
+    assert waiting.depot_id == depot.id
+    assert client.post(f"/admin/cargadores/{other.id}/rechazar").status_code == 303
+    db.refresh(other)
+    assert other.registration == ChargerRegistration.REJECTED
+    actions = set(
+        db.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == admin.id)).all()
+    )
+    assert {"charger.approved", "charger.rejected"} <= actions
+
+    # Approving needs a depot when the charger has none.
+    lost = Charger(identity="AUTO-3", registration=ChargerRegistration.PENDING)
+    db.add(lost)
+    db.flush()
+    refused = client.post(f"/admin/cargadores/{lost.id}/aprobar", data={})
+    assert refused.status_code == 422
+    assert "Elige el depósito del cargador." in refused.text
+    assert client.post("/admin/cargadores/999999/aprobar", data={}).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -266,7 +379,6 @@ def test_admin_registers_a_charger_with_connectors(client, login, make_user, mak
     [
         ({"identity": "con espacio"}, "solo puede tener letras"),
         ({"identity": "../x"}, "solo puede tener letras"),
-        ({"password": "corta"}, "entre 16 y 40 caracteres"),
         ({"connectors-0-connector_type": ""}, "al menos un conector"),
         ({"connectors-0-max_kw": "mucho"}, "número de kW"),
     ],
@@ -279,7 +391,6 @@ def test_registration_errors_are_422_in_spanish(
         "identity": "LAFA-OK-01",
         "depot": make_depot().id,
         "ocpp_version": "ocpp1.6",
-        "password": "una-clave-bastante-larga",
         "connectors-0-connector_type": "CCS2",
         "connectors-0-max_kw": "60",
     } | change
@@ -293,13 +404,13 @@ def test_admin_assigns_and_deactivates_a_card(client, login, make_user, make_dri
     driver = make_driver()
     login(make_user(Role.ADMIN))
     response = client.post(
-        "/admin/tarjetas", data={"driver": f"+52 {driver.phone}", "tag": "rfid0042"}
+        "/admin/tarjetas", data={"driver": f"+52 {driver.phone}", "tag": " rfid-0042/a "}
     )
     assert response.status_code == 303
-    tag = db.scalar(select(IdTag).where(IdTag.tag == "RFID0042"))
+    tag = db.scalar(select(IdTag).where(IdTag.tag == "rfid-0042/a"))  # as the card sends it
     assert tag.driver_id == driver.id
     assert tag.active
-    assert "RFID0042" in client.get("/admin/tarjetas?q=rfid").text
+    assert "rfid-0042/a" in client.get("/admin/tarjetas?q=rfid").text
     assert client.get("/admin/tarjetas?q=rfid", headers=HX).text.count("<html") == 0
 
     assert client.post(f"/admin/tarjetas/{tag.id}/desactivar").status_code == 303
@@ -310,7 +421,7 @@ def test_admin_assigns_and_deactivates_a_card(client, login, make_user, make_dri
     assert tag.active
     assert client.post("/admin/tarjetas/999999/desactivar").status_code == 404
 
-    taken = client.post("/admin/tarjetas", data={"driver": driver.curp, "tag": "RFID0042"})
+    taken = client.post("/admin/tarjetas", data={"driver": driver.curp, "tag": "RFID-0042/A"})
     assert taken.status_code == 422
     assert "Esa tarjeta ya está en uso." in taken.text
     nobody = client.post("/admin/tarjetas", data={"driver": "5500000000", "tag": "X1"})
