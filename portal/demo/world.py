@@ -1552,12 +1552,13 @@ class LiveWorld:
 
 
 def database_loader(database_url: str) -> Callable[[], WorldInputs]:
-    """Read the world's inputs from a database (for the simulators' processes)."""
+    """Read the world's inputs from a database (for the simulators' processes). Each read
+    opens its own connection and closes it (no pool left behind between reads)."""
+    from sqlalchemy import create_engine
     from sqlalchemy.orm import Session as OrmSession
+    from sqlalchemy.pool import NullPool
 
-    from portal.db import make_engine
-
-    engine = make_engine(database_url, pool_size=1)
+    engine = create_engine(database_url, poolclass=NullPool)
 
     def load() -> WorldInputs:
         with OrmSession(engine) as session:
