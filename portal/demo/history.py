@@ -321,9 +321,7 @@ def _seed_sessions(session: Session, world: World, charges: Sequence[PastCharge]
 # --- Telemetry ------------------------------------------------------------------------------
 
 
-def _seed_telemetry(
-    session: Session, world: World, now: datetime, days: int
-) -> tuple[int, int]:
+def _seed_telemetry(session: Session, world: World, now: datetime, days: int) -> tuple[int, int]:
     """The last `days` days of every tracker (none when 0), from its last stored reading
     on; then the trips and charging episodes of what was added. (readings, trips)"""
     if days <= 0:
