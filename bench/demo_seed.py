@@ -9,7 +9,7 @@ PostgreSQL backend's CPU time (read from /proc, so the database must be on this 
 the number of SQL statements sent (round trips, which the machine's load does not
 change) and the telemetry readings stored.
 
-    python bench/demo_seed.py [--vehicles 150]
+    python bench/demo_seed.py [--vehicles 150] [--database lafa_bench_seed]
 """
 
 from __future__ import annotations
@@ -35,6 +35,11 @@ from portal.models import LedgerEntry, TelemetryReading
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 NAME = "lafa_bench_seed"
 URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{NAME}"
+
+
+def _use_database(name: str) -> None:
+    global NAME, URL
+    NAME, URL = name, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 
 
 def _cpu() -> float:
@@ -84,7 +89,10 @@ def _seed(vehicles: int, telemetry_days: int | None) -> tuple[float, ...]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--vehicles", type=int, default=150)
-    vehicles = parser.parse_args().vehicles
+    parser.add_argument("--database", default=NAME, help="the scratch database (dropped)")
+    args = parser.parse_args()
+    vehicles = args.vehicles
+    _use_database(args.database)
     _fresh_database()
     from wsgi import app
 
