@@ -86,10 +86,12 @@ class WorldFollower:
         self.lock = asyncio.Lock()
 
     async def world(self, fresh: bool = False) -> World:
-        if fresh or self.live.monotonic() - self.live.loaded_at >= self.live.refresh:
+        asked = self.live.monotonic()
+        if fresh or asked - self.live.loaded_at >= self.live.refresh:
             async with self.lock:
-                inputs = await asyncio.to_thread(self.live.load)
-                self.live.use(inputs)
+                if self.live.loaded_at < asked:  # nobody read it since this charger asked
+                    inputs = await asyncio.to_thread(self.live.load)
+                    self.live.use(inputs)
         return self.live.world
 
 

@@ -147,6 +147,9 @@ def load_config() -> dict[str, Any]:
         ),
         # A slippy-map tile URL ({z}/{x}/{y}) for the fleet map; empty: a schematic map.
         "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", ""),
+        # The credit the tile server asks for, shown under the map (OpenStreetMap's
+        # tiles: "© OpenStreetMap contributors").
+        "MAP_TILE_ATTRIBUTION": os.environ.get("MAP_TILE_ATTRIBUTION", ""),
         # Charging bookings (portal.services.charging.bookings.rules_from_config).
         "BOOKING_SLOT_MINUTES": int(os.environ.get("BOOKING_SLOT_MINUTES", "60")),
         "BOOKING_OPEN_HOUR": int(os.environ.get("BOOKING_OPEN_HOUR", "6")),

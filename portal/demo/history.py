@@ -186,12 +186,13 @@ def seed_activity_history(
     charges: Sequence[PastCharge],
     first: date,
     now: datetime,
+    telemetry_days: int = TELEMETRY_DAYS,
 ) -> ActivitySummary:
-    """Add what is missing of the history's km, charging sessions and telemetry. Flushes
-    (and COPYs) only."""
+    """Add what is missing of the history's km, charging sessions and the last
+    `telemetry_days` days of telemetry. Flushes (and COPYs) only."""
     km_rows = _seed_daily_km(session, world, first, world_day(now) - timedelta(days=1))
     sessions = _seed_sessions(session, world, charges)
-    readings, trips = _seed_telemetry(session, world, now)
+    readings, trips = _seed_telemetry(session, world, now, telemetry_days)
     return ActivitySummary(km_rows=km_rows, sessions=sessions, readings=readings, trips=trips)
 
 
@@ -320,10 +321,12 @@ def _seed_sessions(session: Session, world: World, charges: Sequence[PastCharge]
 # --- Telemetry ------------------------------------------------------------------------------
 
 
-def _seed_telemetry(session: Session, world: World, now: datetime) -> tuple[int, int]:
-    """The last TELEMETRY_DAYS days of every tracker, from its last stored reading on;
-    then the trips and charging episodes of what was added. (readings, trips)"""
-    since = day_start(world_day(now) - timedelta(days=TELEMETRY_DAYS))
+def _seed_telemetry(session: Session, world: World, now: datetime, days: int) -> tuple[int, int]:
+    """The last `days` days of every tracker (none when 0), from its last stored reading
+    on; then the trips and charging episodes of what was added. (readings, trips)"""
+    if days <= 0:
+        return 0, 0
+    since = day_start(world_day(now) - timedelta(days=days))
     last_stored = dict(
         session.execute(
             select(TelemetryReading.imei, func.max(TelemetryReading.device_time))

@@ -19,6 +19,7 @@ from portal.demo.bookings import seed_bookings
 from portal.demo.charging import seed_charging
 from portal.demo.credit import seed_demo_credit
 from portal.demo.history import (
+    TELEMETRY_DAYS,
     history_start,
     past_charges,
     resume_day,
@@ -241,14 +242,17 @@ def seed_demo(
     vehicles: int = 150,
     today: date | None = None,
     incident_storage: str | Path | None = None,
+    telemetry_days: int = TELEMETRY_DAYS,
 ) -> SeedSummary:
     """Create what is missing of the demo data set for `vehicles` cars. Flushes, never commits.
 
     `incident_storage` is where the demo incidents' photos go (default: the configured
-    INCIDENT_STORAGE). The drivers' account summaries are refreshed once, at the end.
+    INCIDENT_STORAGE). `telemetry_days`: the days of trackers' readings the history
+    has (0: none; the benchmark's baseline). The drivers' account summaries are
+    refreshed once, at the end.
     """
     with balances.batched(session):
-        return _seed_demo(session, vehicles, today, incident_storage)
+        return _seed_demo(session, vehicles, today, incident_storage, telemetry_days)
 
 
 def _seed_demo(
@@ -256,6 +260,7 @@ def _seed_demo(
     vehicles: int,
     today: date | None,
     incident_storage: str | Path | None,
+    telemetry_days: int = TELEMETRY_DAYS,
 ) -> SeedSummary:
     rng = random.Random(2026)
     today = today or local_today()
@@ -391,7 +396,7 @@ def _seed_demo(
     seed_demo_payments(session)
     seed_demo_credit(session, today)
     seed_bookings(session, now=now)
-    seed_activity_history(session, world, charges, history_from, now)
+    seed_activity_history(session, world, charges, history_from, now, telemetry_days)
     refresh_rollups(session, today)  # the dashboard's rollup of the history's closed days
 
     return SeedSummary(

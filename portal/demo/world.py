@@ -41,18 +41,21 @@ next day starts from its own anchor at midnight, when the car is parked.
 
 from __future__ import annotations
 
+import argparse
 import bisect
+import csv
 import heapq
 import itertools
 import math
 import random
+import sys
 import zlib
 from collections.abc import Callable, Generator, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from time import monotonic as _monotonic
-from typing import Any
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -760,6 +763,16 @@ def battery_truth(world: World, at: datetime) -> list[BatteryTruth]:
             )
         )
     return rows
+
+
+def write_truth_csv(world: World, at: datetime, out: TextIO) -> int:
+    """The battery truth of every car at `at` as CSV (a header, then a row per car)."""
+    rows = battery_truth(world, at)
+    writer = csv.writer(out)
+    writer.writerow([f.name for f in fields(BatteryTruth)])
+    for row in rows:
+        writer.writerow([getattr(row, f.name) for f in fields(BatteryTruth)])
+    return len(rows)
 
 
 # --- A depot's day, simulated ---------------------------------------------------------------
@@ -1552,15 +1565,37 @@ class LiveWorld:
 
 
 def database_loader(database_url: str) -> Callable[[], WorldInputs]:
-    """Read the world's inputs from a database (for the simulators' processes)."""
+    """Read the world's inputs from a database (for the simulators' processes). Each read
+    opens its own connection and closes it (no pool left behind between reads)."""
+    from sqlalchemy import create_engine
     from sqlalchemy.orm import Session as OrmSession
+    from sqlalchemy.pool import NullPool
 
-    from portal.db import make_engine
-
-    engine = make_engine(database_url, pool_size=1)
+    engine = create_engine(database_url, poolclass=NullPool)
 
     def load() -> WorldInputs:
         with OrmSession(engine) as session:
             return load_inputs(session)
 
     return load
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m portal.demo.world [--at ISO-8601]`: the simulation's truth about every
+    demo car's battery (its fade rate, capacity and state of health at that moment; now
+    by default), as CSV on stdout, to check battery-health estimates against."""
+    parser = argparse.ArgumentParser(prog="python -m portal.demo.world", description=main.__doc__)
+    parser.add_argument("--at", type=datetime.fromisoformat, default=None)
+    args = parser.parse_args(argv)
+    at = args.at or datetime.now(UTC)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    from portal.config import load_config
+
+    world = World(database_loader(load_config()["DATABASE_URL"])())
+    write_truth_csv(world, at, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -6,6 +6,8 @@ simulators' planning for the same instants."""
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 from datetime import UTC, date, datetime, timedelta
 
@@ -30,6 +32,7 @@ from portal.demo.world import (
     day_start,
     load_inputs,
     world_day,
+    write_truth_csv,
 )
 from portal.models import Charger, ChargerConnector
 from telemetry.simulate import demo_fleet
@@ -365,3 +368,17 @@ def test_the_world_reads_the_demo_from_the_database(db):
     assert len(working) >= 20
     assert all(c.driver_id and c.in_service_from for c in working)
     assert inputs.bookings  # the demo's bookings decide when those drivers come
+
+
+def test_the_battery_truth_is_written_for_every_car():
+    world = World(small_world_inputs())
+    out = io.StringIO()
+    assert write_truth_csv(world, at_local(DAY, 12), out) == len(world.cars)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert len(rows) == len(world.cars)
+    first = rows[0]
+    car = world.cars[int(first["vehicle_id"])]
+    assert float(first["capacity_kwh"]) == pytest.approx(
+        world.battery(car).capacity_kwh(at_local(DAY, 12)), abs=0.001
+    )
+    assert float(first["soh_percent"]) < 100  # commissioned in 2025: it has faded

@@ -66,6 +66,7 @@ def board() -> Response:
         rows=rows,
         now=now,
         map=board_map(rows, depots, current_app.config.get("MAP_TILE_URL") or ""),
+        map_attribution=current_app.config.get("MAP_TILE_ATTRIBUTION") or "",
         rejects=count_rejects(session, now - timedelta(hours=24)),
         recent_rejects=list_rejects(session, limit=5),
         **context,

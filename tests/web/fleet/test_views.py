@@ -100,12 +100,14 @@ def test_board_lists_flags_filters_and_map(
 def test_board_uses_map_tiles_when_configured(app, db, client, login, make_user):
     login(make_user(Role.STAFF))
     app.config["MAP_TILE_URL"] = "https://tiles.example.mx/{z}/{x}/{y}.png"
+    app.config["MAP_TILE_ATTRIBUTION"] = "© OpenStreetMap contributors"
     try:
         page = client.get("/operacion/tablero")
     finally:
-        app.config["MAP_TILE_URL"] = ""
+        app.config["MAP_TILE_URL"] = app.config["MAP_TILE_ATTRIBUTION"] = ""
     assert '<image href="https://tiles.example.mx/11/' in page.text
     assert "Mapa esquemático" not in page.text
+    assert "© OpenStreetMap contributors" in page.text  # the tiles' credit under the map
 
 
 def test_vehicle_detail_charts_trips_and_raw_frame(
