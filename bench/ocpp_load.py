@@ -259,6 +259,7 @@ class Stats:
     answered: int = 0
     errors: int = 0
     latencies: list[float] = field(default_factory=list)
+    by_action: dict[str, list[float]] = field(default_factory=dict)
     connected: int = 0
     booted: int = 0
     failed_connects: int = 0
@@ -290,7 +291,9 @@ class Charger:
         self.stats.sent += 1
         await self.ws.send(json.dumps([2, uid, action, payload]))
         answer = json.loads(await self.ws.recv())
-        self.stats.latencies.append(time.perf_counter() - started)
+        took = time.perf_counter() - started
+        self.stats.latencies.append(took)
+        self.stats.by_action.setdefault(action, []).append(took)
         if answer[0] == 3 and answer[1] == uid:
             self.stats.answered += 1
             return answer[2]
@@ -391,6 +394,7 @@ async def drive(
     rss_connected = rss_kib(pid)
     boot_latencies = list(stats.latencies)
     stats.latencies.clear()
+    stats.by_action.clear()
     sent_before, answered_before = stats.sent, stats.answered
     rng = random.Random(7)
     until = time.monotonic() + duration
@@ -423,6 +427,10 @@ async def drive(
         "rate": (stats.sent - sent_before) / duration,
         "rss_per_conn_kib": (rss_connected - rss_before) / max(1, stats.connected),
         "rss_end_mib": rss_end / 1024,
+        "p99_by_action": {
+            action: 1000 * sorted(v)[max(0, int(len(v) * 0.99) - 1)]
+            for action, v in sorted(stats.by_action.items())
+        },
     }
 
 
@@ -454,7 +462,8 @@ def report(name: str, r: dict) -> None:
         f" boot p99 {r['boot_p99_ms']:.0f} ms); {r['answered']}/{r['sent']} calls answered"
         f" ({r['rate']:.0f}/s), {r['errors']} errors; p50 {r['p50_ms']:.1f} ms,"
         f" p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.0f} ms;"
-        f" RSS {r['rss_per_conn_kib']:.0f} KiB/connection ({r['rss_end_mib']:.0f} MiB at the end)"
+        f" RSS {r['rss_per_conn_kib']:.0f} KiB/connection ({r['rss_end_mib']:.0f} MiB at the end);"
+        " p99 ms by action: " + ", ".join(f"{a} {ms:.0f}" for a, ms in r["p99_by_action"].items())
     )
 
 

@@ -2,22 +2,30 @@
 
 One asyncio process serves OCPP 1.6J and 2.0.1 on one port (`OCPP_HOST`:`OCPP_PORT`,
 default 0.0.0.0:9000) at `/ocpp/<identity>`, the version chosen by the WebSocket
-subprotocol. Each charger authenticates with HTTP Basic (security profile 1; profile 2
-when `OCPP_TLS_CERT`/`OCPP_TLS_KEY` are set). The `ocpp` library parses, validates and
-routes; this module adds what it leaves to us:
+subprotocol; several processes may share the port (`OCPP_REUSE_PORT`). Each charger
+authenticates with HTTP Basic (security profile 1; profile 2 when
+`OCPP_TLS_CERT`/`OCPP_TLS_KEY` are set; in production profile 1 only for chargers
+allowed to). The `ocpp` library parses, validates and routes; this module adds what it
+leaves to us:
 
-- persistence off the event loop: answers that need the database run in a bounded
-  thread pool (`Database.run`); the chatter (connects, boots, heartbeats, status
-  notifications, meter values) is gathered and written together by one writer task
-  (`Database.write`, group commit), and a charger is answered once its batch is
-  committed, so an answered message is never lost;
+- persistence off the event loop, and nothing lost: everything a charger waits for goes
+  into a batch that a writer thread commits before the chargers in it are answered
+  (`Database`, group commit; several batches in flight); look-ups that arrive together
+  are one query (`Reads`). The answers that precede a commit, and why, are in
+  docs/architecture.md;
+- the handshake: credentials checked with a keyed hash (or an old Argon2 hash, its
+  success remembered), refusals answered after the same delay whatever the reason,
+  handshakes capped, and every refusal or drop logged with its reason;
+- sessions: idempotent starts and stops, lost sessions closed (reboot, a newer
+  transaction, silence), implausible energy held (`charging.store`);
+- notifications kept (security events, firmware and diagnostics status, reports,
+  vendor data transfers);
 - leniency: StatusNotification, MeterValues, StopTransaction and TransactionEvent are
   validated by us, not the library: a schema violation that leaves the data usable
   (an unknown measurand, a wrong error code) is logged and accepted;
 - bad input: malformed JSON, a wrong message type, a reused call id, an unknown action
-  or a schema violation get a CALLERROR and the connection stays; a frame above
-  `OCPP_MAX_FRAME` closes that connection (1009); bad credentials, odd identities and
-  a missing subprotocol are refused at the handshake;
+  or a schema violation get a CALLERROR and the connection stays; answers nobody asked
+  for are dropped; a frame above `OCPP_MAX_FRAME` closes that connection (1009);
 - offline detection: a charger silent for `OFFLINE_AFTER_MISSED_HEARTBEATS` heartbeat
   intervals is disconnected and marked offline; a sweep also marks offline the
   chargers of a CSMS process that died;
@@ -183,17 +191,16 @@ def iso(at: datetime) -> str:
 
 
 class Database:
-    """Writers for everything chargers wait for (group commit: whatever arrived while the
-        writers were busy goes into the next batch), and a thread pool for the rest
-        (handshake look-ups, Authorize, sweeps).
+    """Writers for everything chargers wait for, and a thread pool for the rest
+    (handshake look-ups, Authorize, sweeps).
 
-        `writers` batches may be in flight at once, each in its own transaction: their
-        round trips to PostgreSQL overlap. A batch takes at most `MAX_CALLS` answers (starts,
-    stops, other calls), so that
-        a burst is shared among the writers. A charger never has two messages in flight (it
-        waits for each answer, and an answer waits for its batch's commit), so batches never
-        hold two steps of the same charger; rows are locked in one order (see
-        `store.apply_batch`).
+    Group commit: one batch is written at a time while that keeps up, and whatever
+    arrives meanwhile is the next batch. A batch takes at most `MAX_CALLS` answers
+    (starts, stops, other calls); while full batches wait (a burst), up to `writers` are
+    in flight at once, each in its own transaction, so their round trips to PostgreSQL
+    overlap. A charger never has two messages in flight (it waits for each answer, and
+    an answer waits for its batch's commit), so batches never hold two steps of the same
+    charger; rows are locked in one order (see `store.apply_batch`).
     """
 
     MAX_CALLS = 100
@@ -290,20 +297,25 @@ class Database:
         self._seen_writer = asyncio.create_task(self._seen_loop(), name="csms-seen")
 
     async def _write_loop(self) -> None:
-        free = asyncio.Semaphore(self.writers)
+        """One writer while it keeps up (what arrives meanwhile is the next batch: group
+        commit); more, up to `writers`, while full batches wait (a burst)."""
         flushing: set[asyncio.Task[None]] = set()
+
+        def done(task: asyncio.Task[None]) -> None:
+            flushing.discard(task)
+            self._wake.set()  # a writer is free
+
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.flush_interval)
                 self._wake.clear()
-                while self._pending:
-                    await free.acquire()  # a writer is free: the oldest batch is next
-                    batch, waiters = self._pending.popleft()
-                    task = asyncio.create_task(self.flush(batch, waiters))
+                while self._pending and len(flushing) < self.writers:
+                    if flushing and len(self._pending) == 1:
+                        break  # not full yet: it gathers until a writer is done
+                    task = asyncio.create_task(self.flush(*self._pending.popleft()))
                     flushing.add(task)
-                    task.add_done_callback(flushing.discard)
-                    task.add_done_callback(lambda _: free.release())
+                    task.add_done_callback(done)
         finally:
             await asyncio.gather(*flushing, return_exceptions=True)
 

@@ -405,8 +405,10 @@ def apply_batch(session: Session, batch: Batch, savepoints: bool = False) -> Bat
         record_events(session, batch.events)
     with balances.batched(session):
         if not savepoints:
-            result.stops = list(stop_transactions(session, batch.stops))
-            result.starts = list(start_transactions_16(session, batch.starts))
+            if batch.stops:
+                result.stops = list(stop_transactions(session, batch.stops))
+            if batch.starts:
+                result.starts = list(start_transactions_16(session, batch.starts))
             result.calls = [call(session) for call in batch.calls]
             return result
         result.stops = [_alone(session, stop_transaction, stop) for stop in batch.stops]
