@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from portal.i18n import money
 from portal.models import (
     ApplicationStatus,
+    ChargerEventKind,
     CommandStatus,
     DeductiblePayer,
     EntryKind,
@@ -21,6 +22,7 @@ from portal.models import (
     PaymentMethod,
     PaymentStatus,
     Role,
+    SessionStatus,
     VehicleStatus,
 )
 from portal.services.incidents.claims import NEEDS_REASON
@@ -98,6 +100,20 @@ COMMAND_STATUS_LABELS = {
     CommandStatus.ACCEPTED: _l("Accepted"),
     CommandStatus.REJECTED: _l("Rejected"),
     CommandStatus.FAILED: _l("Failed"),
+}
+
+SESSION_STATUS_LABELS = {
+    SessionStatus.ACTIVE: _l("Charging"),
+    SessionStatus.COMPLETED: _l("Finished"),
+    SessionStatus.LOST: _l("Lost"),
+}
+
+CHARGER_EVENT_LABELS = {
+    ChargerEventKind.SECURITY: _l("Security event"),
+    ChargerEventKind.FIRMWARE: _l("Firmware"),
+    ChargerEventKind.DIAGNOSTICS: _l("Diagnostics"),
+    ChargerEventKind.REPORT: _l("Report"),
+    ChargerEventKind.DATA_TRANSFER: _l("Vendor data"),
 }
 
 INCIDENT_TYPE_LABELS = {

@@ -25,7 +25,11 @@ from portal.services.charging.settle import (
 )
 from portal.web.audiences import MANAGER_ROLES
 from portal.web.kit import form_action
-from portal.web.labels import COMMAND_STATUS_LABELS
+from portal.web.labels import (
+    CHARGER_EVENT_LABELS,
+    COMMAND_STATUS_LABELS,
+    SESSION_STATUS_LABELS,
+)
 
 from . import staff
 from .commands import send_after_commit
@@ -78,6 +82,8 @@ def charger(charger_id: int) -> Response:
         online=found.is_online(now),
         commands=list_commands(session, found.id, limit=30),
         command_labels=COMMAND_STATUS_LABELS,
+        session_labels=SESSION_STATUS_LABELS,
+        event_labels=CHARGER_EVENT_LABELS,
         sessions=charging_board.recent_sessions(session, found.id),
         to_review=sessions_to_review(session, found.id),
         review_form=ReviewForm(),
