@@ -15,6 +15,7 @@ PRODUCTION = {
     "DEMO_MODE": False,
     "PAYMENTS_PROVIDER": "",
     "SMS_PROVIDER": "",
+    "CHARGER_SECRET_KEY": "c" * 48,
     "STRIPE_WEBHOOK_SECRET": "",
     "SESSION_COOKIE_SECURE": True,
 }
