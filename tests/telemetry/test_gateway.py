@@ -72,8 +72,12 @@ class RunningGateway:
 
     def device(self, imei: str) -> tuple[socket.socket, bytes]:
         sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
-        sock.sendall(struct.pack(">H", 15) + imei.encode())
-        return sock, sock.recv(1)
+        try:
+            sock.sendall(struct.pack(">H", 15) + imei.encode())
+            return sock, sock.recv(1)
+        except OSError:
+            sock.close()
+            raise
 
 
 def recv_exactly(sock: socket.socket, n: int) -> bytes:
