@@ -162,6 +162,7 @@ def start_server(kind: str, port: int) -> subprocess.Popen[bytes]:
         "OCPP_HEARTBEAT_INTERVAL": "60",
         "LOG_LEVEL": "WARNING",
         "LAFA_DEMO": "0",
+        "LAFA_ENV": "development",  # a scratch server: the development defaults are fine
     }
     if kind == "csms":
         args = [sys.executable, "-m", "charging.csms"]
