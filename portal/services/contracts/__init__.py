@@ -45,14 +45,13 @@ from portal.models import (
     VehicleState,
     VehicleStatus,
 )
+from portal.services import N_, DomainError, FieldError, NotAllowed, audit, billing, ledger, storage
+from portal.services.charging.registry import add_id_tag
+from portal.services.incidents import costs as incident_costs
+from portal.services.incidents import report as incident_report
+from portal.services.uploads import CleanFile
+from portal.services.vehicles import set_status
 from portal.timeutil import monday_of
-
-from . import N_, DomainError, FieldError, NotAllowed, audit, billing, ledger, storage
-from .charging.registry import add_id_tag
-from .incidents import costs as incident_costs
-from .incidents import report as incident_report
-from .uploads import CleanFile
-from .vehicles import set_status
 
 CS = ContractStatus
 MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})

@@ -43,12 +43,11 @@ from portal.models import (
     VehicleModel,
     VehicleStatus,
 )
-
-from . import N_, DomainError, FieldError, billing
-from .contracts import next_number
-from .drivers import clean_curp, clean_email, clean_phone, clean_rfc
-from .users import NO_PASSWORD
-from .vehicles import clean_imei, clean_plate, clean_vin
+from portal.services import N_, DomainError, FieldError, billing
+from portal.services.contracts import next_number
+from portal.services.drivers import clean_curp, clean_email, clean_phone, clean_rfc
+from portal.services.users import NO_PASSWORD
+from portal.services.vehicles import clean_imei, clean_plate, clean_vin
 
 KINDS = ("vehicles", "drivers", "contracts")
 COLUMNS = {
