@@ -44,7 +44,7 @@ from portal.models import (
     VehicleStatus,
 )
 from portal.services import N_, DomainError, FieldError, billing
-from portal.services.contracts import next_number
+from portal.services.contracts.signing import next_number
 from portal.services.drivers import clean_curp, clean_email, clean_phone, clean_rfc
 from portal.services.users import NO_PASSWORD
 from portal.services.vehicles import clean_imei, clean_plate, clean_vin
