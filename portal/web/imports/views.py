@@ -8,7 +8,8 @@ from werkzeug.wrappers import Response
 
 from portal.db import Session
 from portal.htmx import render
-from portal.services import N_, DomainError, fleet_import
+from portal.services import N_, DomainError
+from portal.services.fleet_import import importer, parse
 from portal.timeutil import local_today
 from portal.web.kit import error_text
 
@@ -22,7 +23,7 @@ MAX_BYTES = 5 * 1024 * 1024
 @staff.route("", methods=["GET", "POST"])
 def upload() -> Response:
     form = ImportForm()
-    context = {"form": form, "columns": fleet_import.COLUMNS, "kind_labels": KIND_LABELS}
+    context = {"form": form, "columns": parse.COLUMNS, "kind_labels": KIND_LABELS}
     if not form.validate_on_submit():
         return render("imports/upload.html", status=422 if form.is_submitted() else 200, **context)
     text = _csv_text(form)
@@ -30,7 +31,7 @@ def upload() -> Response:
         return render("imports/upload.html", status=422, **context)
     session = Session()
     try:
-        report = fleet_import.run_import(
+        report = importer.run_import(
             session,
             form.kind.data or "",
             text,
