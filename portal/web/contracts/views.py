@@ -47,6 +47,22 @@ def _contract(contract_id: int) -> Contract:
     return contract
 
 
+def _driver(driver_id: int | None) -> Driver:
+    driver = Session.get(Driver, driver_id or 0)
+    if driver is None:
+        abort(404)
+    return driver
+
+
+def _chosen_car(form: Any) -> Vehicle:
+    """The car the form's `vehicle_id` names; gone since the page was drawn, the field's
+    error."""
+    car = Session.get(Vehicle, form.vehicle_id.data)
+    if car is None:
+        raise FieldError("vehicle_id", N_("Choose an available car."))
+    return car
+
+
 def _car_choices(form: Any) -> Any:
     form.vehicle_id.choices = [SelectChoice(0, "—")] + [
         SelectChoice(v.id, f"{v.plate} · {v.make} {v.model} · {v.depot.code}")
@@ -125,64 +141,25 @@ def index() -> Response:
 
 @staff.route("/nuevo", methods=["GET", "POST"])
 def new() -> Response:
-    person = Session.get(Driver, request.args.get("driver", type=int) or 0)
-    if person is None:
-        abort(404)
-    session = Session()
-    proposal = signing.proposed_terms(session, person, local_today())
-    form = _car_choices(_contract_form(proposal))
+    person = _driver(request.args.get("driver", type=int))
+    proposal = signing.proposed_terms(Session(), person, local_today())
+    form = _car_choices(ContractForm.for_proposal(proposal, local_today()))
     if form.validate_on_submit():
-        terms = _terms(form)
-        car = session.get(Vehicle, form.vehicle_id.data)
         with form_action(form) as action:
-            if car is None:
-                raise FieldError("vehicle_id", N_("Choose an available car."))
             contract = signing.propose(
-                session,
+                Session(),
                 person,
-                car,
-                terms,
+                _chosen_car(form),
+                form.terms(),
                 actor_id=current_user.id,
                 today=local_today(),
                 ip=client_ip(),
             )
-            enqueue_after_commit(session, render_contract_pdf_job, contract.id, "summary")
+            enqueue_after_commit(Session(), render_contract_pdf_job, contract.id, "summary")
         if action.ok:
             return done(url_for("contracts.staff.detail", contract_id=contract.id))
-    return render(
-        "contracts/new.html",
-        status=submitted_status(form),
-        form=form,
-        driver=person,
-        proposal=proposal,
-    )
-
-
-def _contract_form(proposal: signing.Terms | None) -> ContractForm:
-    """The form as posted, or (first visit) filled with the terms the credit decision
-    proposed and the usual late fee and grace days."""
-    form = ContractForm()
-    if form.is_submitted():
-        return form
-    return ContractForm(
-        starts_on=local_today(),
-        weekly_rent=proposal.weekly_rent_cents if proposal else None,
-        deposit=proposal.deposit_cents if proposal else None,
-        term_weeks=proposal.term_weeks if proposal else None,
-        late_fee=25_000,
-        grace_days=2,
-    )
-
-
-def _terms(form: ContractForm) -> signing.Terms:
-    return signing.Terms(
-        weekly_rent_cents=form.weekly_rent.data or 0,
-        deposit_cents=form.deposit.data or 0,
-        term_weeks=form.term_weeks.data or 0,
-        starts_on=form.starts_on.data,
-        late_fee_cents=form.late_fee.data if form.late_fee.data is not None else 25_000,
-        grace_days=form.grace_days.data if form.grace_days.data is not None else 2,
-    )
+    status = submitted_status(form)
+    return render("contracts/new.html", status=status, form=form, driver=person, proposal=proposal)
 
 
 @staff.get("/<int:contract_id>")
@@ -244,14 +221,11 @@ def swap(contract_id: int) -> Response:
     contract = _contract(contract_id)
     form = _car_choices(SwapForm())
     if form.validate_on_submit():
-        replacement = Session.get(Vehicle, form.vehicle_id.data)
         with form_action(form, "vehicle_id") as action:
-            if replacement is None:
-                raise FieldError("vehicle_id", N_("Choose an available car."))
             running.swap_vehicle(
                 Session(),
                 contract,
-                replacement,
+                _chosen_car(form),
                 actor_id=current_user.id,
                 reason=form.reason.data or "",
                 ip=client_ip(),
