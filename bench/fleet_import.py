@@ -2,7 +2,7 @@
 real, with peak memory, against a baseline measured in the same run.
 
 Builds a throw-away database (one depot, the model catalogue), writes the three CSV
-files, and times `fleet_import.run_import` on each: a dry run, the real import
+files, and times `fleet_import.importer.run_import` on each: a dry run, the real import
 (committed), and the same file again (which must change nothing). The baseline is the
 obvious way: the vehicles one `vehicles.add_vehicle` call per row (rolled back).
 Peak memory is Python's (tracemalloc) during each import, and the process's maximum
@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from portal.cli import upgrade_database
 from portal.db import make_engine
 from portal.models import ConnectorType, Depot, Vehicle, VehicleModel
-from portal.services import fleet_import, vehicles
+from portal.services import vehicles
+from portal.services.fleet_import import importer, parse
 from portal.services.identifiers import luhn_complete, make_curp, with_vin_check_digit
 from portal.timeutil import local_today
 
@@ -71,7 +72,7 @@ def timed(engine: object, kind: str, text: str, dry_run: bool) -> tuple[float, i
     with Session(engine) as session:  # type: ignore[call-overload]
         tracemalloc.start()
         t = time.perf_counter()
-        report = fleet_import.run_import(
+        report = importer.run_import(
             session,
             kind,
             text,
@@ -136,7 +137,7 @@ def main() -> None:
         print(f"fleet import, {ROWS:,} rows per file; load average {os.getloadavg()[0]:.1f}")
         base = baseline(engine, texts)
         print(f"  baseline: add_vehicle per row, {ROWS:,} vehicles: {base:6.2f} s")
-        for kind in fleet_import.KINDS:
+        for kind in parse.KINDS:
             dry, dry_peak, _ = timed(engine, kind, texts[kind], True)
             real, real_peak, report = timed(engine, kind, texts[kind], False)
             again, _, second = timed(engine, kind, texts[kind], False)

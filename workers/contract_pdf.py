@@ -14,7 +14,8 @@ from weasyprint import CSS, HTML
 from portal.config import ROOT
 from portal.db import utcnow
 from portal.models import Contract, Vehicle
-from portal.services import contracts, payments
+from portal.services import payments
+from portal.services.contracts import reads
 from portal.services.identifiers import BANK_CODES
 
 STYLESHEET = ROOT / "templates" / "contracts" / "pdf.css"
@@ -24,7 +25,7 @@ LOCALE = "es_MX"  # contract documents are in Spanish whatever the reader's sett
 
 def contract_context(session: Session, contract: Contract) -> dict[str, Any]:
     vehicle = session.get(Vehicle, contract.leased_vehicle_id)
-    paid = contracts.weeks_paid(session, contract)
+    paid = reads.weeks_paid(session, contract)
     clabe = payments.get_driver_clabe(session, contract.driver_id)
     config = current_app.config
     return {
@@ -32,8 +33,8 @@ def contract_context(session: Session, contract: Contract) -> dict[str, Any]:
         "driver": contract.driver,
         "vehicle": vehicle,
         "weeks_paid": paid,
-        "weeks_to_ownership": contracts.weeks_to_ownership(contract, paid),
-        "total_cents": contracts.total_cost_cents(contract),
+        "weeks_to_ownership": reads.weeks_to_ownership(contract, paid),
+        "total_cents": reads.total_cost_cents(contract),
         "clabe": clabe,
         "bank_name": BANK_CODES.get(clabe[:3], "SPEI") if clabe else None,
         "generated_at": utcnow(),

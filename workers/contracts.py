@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import current_app
 
 from portal.db import Session
-from portal.services import contracts, storage
+from portal.services import storage
+from portal.services.contracts import documents, reads
 
 from .jobs import job
 
@@ -18,8 +19,8 @@ def render_contract_pdf_job(contract_id: int, kind: str = "summary") -> str:
     from .contract_pdf import render_contract_pdf
 
     session = Session()
-    contract = contracts.get_contract(session, contract_id)
+    contract = reads.get_contract(session, contract_id)
     pdf = render_contract_pdf(session, contract, kind)
     sha256 = storage.put_blob(current_app.config["CONTRACT_STORAGE"], pdf)
-    contracts.record_document(session, contract_id, kind, sha256)
+    documents.record_document(session, contract_id, kind, sha256)
     return sha256

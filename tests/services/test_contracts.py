@@ -18,7 +18,8 @@ from portal.models import (
     VehicleState,
     VehicleStatus,
 )
-from portal.services import DomainError, FieldError, NotAllowed, contracts, drivers, ledger
+from portal.services import DomainError, FieldError, NotAllowed, drivers, ledger
+from portal.services.contracts import checklists, ending, reads, running, signing
 from portal.services.uploads import clean_upload
 from portal.timeutil import local_today, monday_of
 from tests import images
@@ -47,7 +48,7 @@ def _terms(**kw):
         "term_weeks": 156,
         "starts_on": TODAY,
     }
-    return contracts.Terms(**(values | kw))
+    return signing.Terms(**(values | kw))
 
 
 def _entries(db, driver, kind=None):
@@ -63,35 +64,35 @@ def _photo():
 
 def _signed(db, people, driver, car, **terms):
     staff, manager = people
-    contract = contracts.propose(db, driver, car, _terms(**terms), actor_id=staff.id, today=TODAY)
-    contracts.sign_off(db, contract, actor=manager)
-    contracts.sign(db, contract, actor_id=staff.id)
+    contract = signing.propose(db, driver, car, _terms(**terms), actor_id=staff.id, today=TODAY)
+    signing.sign_off(db, contract, actor=manager)
+    signing.sign(db, contract, actor_id=staff.id)
     return contract
 
 
 def _active(db, people, driver, car, tmp_path, **terms):
     staff, _ = people
     contract = _signed(db, people, driver, car, **terms)
-    contracts.record_handover(
-        db, contract, contracts.ChecklistData(1200, 90), actor_id=staff.id, storage_root=tmp_path
+    checklists.record_handover(
+        db, contract, checklists.ChecklistData(1200, 90), actor_id=staff.id, storage_root=tmp_path
     )
-    contracts.confirm_handover(db, contract, driver_user=driver.user, today=TODAY)
+    checklists.confirm_handover(db, contract, driver_user=driver.user, today=TODAY)
     return contract
 
 
 def test_the_decisions_terms_need_no_sign_off(db, people, new_driver, make_vehicle):
     staff, _ = people
     car = make_vehicle()
-    terms = contracts.proposed_terms(db, new_driver, TODAY)
+    terms = signing.proposed_terms(db, new_driver, TODAY)
     assert (terms.weekly_rent_cents, terms.deposit_cents, terms.term_weeks) == (
         350_000,
         700_000,
         156,
     )
-    contract = contracts.propose(db, new_driver, car, terms, actor_id=staff.id, today=TODAY)
+    contract = signing.propose(db, new_driver, car, terms, actor_id=staff.id, today=TODAY)
     assert contract.needs_signoff is False
     assert contract.number.startswith(f"LAFA-{TODAY.year}-")
-    contracts.sign(db, contract, actor_id=staff.id)
+    signing.sign(db, contract, actor_id=staff.id)
     assert contract.status == CS.SIGNED
     assert car.status == VehicleStatus.LEASED
     (deposit,) = _entries(db, new_driver, EntryKind.SECURITY_DEPOSIT)
@@ -100,7 +101,7 @@ def test_the_decisions_terms_need_no_sign_off(db, people, new_driver, make_vehic
 
 def test_other_terms_wait_for_a_managers_sign_off(db, people, new_driver, make_vehicle):
     staff, manager = people
-    contract = contracts.propose(
+    contract = signing.propose(
         db,
         new_driver,
         make_vehicle(),
@@ -110,11 +111,11 @@ def test_other_terms_wait_for_a_managers_sign_off(db, people, new_driver, make_v
     )
     assert contract.needs_signoff
     with pytest.raises(DomainError, match="manager"):
-        contracts.sign(db, contract, actor_id=staff.id)
+        signing.sign(db, contract, actor_id=staff.id)
     with pytest.raises(NotAllowed):
-        contracts.sign_off(db, contract, actor=staff)
-    contracts.sign_off(db, contract, actor=manager)
-    contracts.sign(db, contract, actor_id=staff.id)
+        signing.sign_off(db, contract, actor=staff)
+    signing.sign_off(db, contract, actor=manager)
+    signing.sign(db, contract, actor_id=staff.id)
     assert contract.status == CS.SIGNED
 
 
@@ -129,7 +130,7 @@ def test_other_terms_wait_for_a_managers_sign_off(db, people, new_driver, make_v
 )
 def test_a_car_that_is_not_available_is_refused(db, people, new_driver, make_vehicle, status):
     with pytest.raises(FieldError) as error:
-        contracts.propose(
+        signing.propose(
             db,
             new_driver,
             make_vehicle(status=status),
@@ -143,7 +144,7 @@ def test_a_car_that_is_not_available_is_refused(db, people, new_driver, make_veh
 def test_a_driver_with_a_running_contract_gets_no_second(db, people, make_contract, make_vehicle):
     running = make_contract()
     with pytest.raises(DomainError, match="already"):
-        contracts.propose(
+        signing.propose(
             db, running.driver, make_vehicle(), _terms(), actor_id=people[0].id, today=TODAY
         )
 
@@ -169,7 +170,7 @@ def test_the_handover_starts_from_the_trackers_reading(db, make_vehicle):
         )
     )
     db.flush()
-    defaults = contracts.handover_defaults(db, car.id)
+    defaults = checklists.handover_defaults(db, car.id)
     assert (defaults.odometer_km, defaults.soc_pct) == (1234, 87)
 
 
@@ -179,23 +180,23 @@ def test_handover_confirmed_on_the_phone_activates_and_charges_rent(
     staff, _ = people
     contract = _signed(db, people, new_driver, make_vehicle(), starts_on=TODAY)
     with pytest.raises(DomainError, match="recorded"):
-        contracts.confirm_handover(db, contract, driver_user=new_driver.user, today=TODAY)
-    checklist = contracts.record_handover(
+        checklists.confirm_handover(db, contract, driver_user=new_driver.user, today=TODAY)
+    checklist = checklists.record_handover(
         db,
         contract,
-        contracts.ChecklistData(1200, 90, "rayón en la defensa", "CARD0042", photos=[_photo()]),
+        checklists.ChecklistData(1200, 90, "rayón en la defensa", "CARD0042", photos=[_photo()]),
         actor_id=staff.id,
         storage_root=tmp_path,
     )
     assert len(checklist.photos) == 1
     assert (tmp_path / checklist.photos[0]["sha256"][:2]).exists()
     assert db.query(IdTag).filter_by(tag="CARD0042", driver_id=new_driver.id).count() == 1
-    contracts.confirm_handover(db, contract, driver_user=new_driver.user, today=TODAY)
+    checklists.confirm_handover(db, contract, driver_user=new_driver.user, today=TODAY)
     assert contract.status == CS.ACTIVE
     assert checklist.confirmed_at is not None
     (rent,) = _entries(db, new_driver, EntryKind.RENT)
     assert rent.idempotency_key == f"rent:{contract.id}:{monday_of(TODAY).isoformat()}"
-    actions = [e.action for e in contracts.timeline(db, contract.id)]
+    actions = [e.action for e in reads.timeline(db, contract.id)]
     assert actions == [
         "contract.proposed",  # the decision's terms: no sign-off needed
         "contract.signed",
@@ -209,11 +210,11 @@ def test_only_the_contracts_driver_confirms(
 ):
     staff, _ = people
     contract = _signed(db, people, new_driver, make_vehicle())
-    contracts.record_handover(
-        db, contract, contracts.ChecklistData(5, 80), actor_id=staff.id, storage_root=tmp_path
+    checklists.record_handover(
+        db, contract, checklists.ChecklistData(5, 80), actor_id=staff.id, storage_root=tmp_path
     )
     with pytest.raises(NotAllowed):
-        contracts.confirm_handover(db, contract, driver_user=make_driver().user, today=TODAY)
+        checklists.confirm_handover(db, contract, driver_user=make_driver().user, today=TODAY)
 
 
 def test_a_replacement_while_the_car_is_in_repair(db, people, new_driver, make_vehicle, tmp_path):
@@ -221,15 +222,15 @@ def test_a_replacement_while_the_car_is_in_repair(db, people, new_driver, make_v
     own, spare = make_vehicle(), make_vehicle()
     contract = _active(db, people, new_driver, own, tmp_path)
     with pytest.raises(DomainError, match="repair"):
-        contracts.swap_vehicle(db, contract, spare, actor_id=staff.id, reason="taller por choque")
+        running.swap_vehicle(db, contract, spare, actor_id=staff.id, reason="taller por choque")
     own.status = VehicleStatus.IN_REPAIR
-    contracts.swap_vehicle(db, contract, spare, actor_id=staff.id, reason="taller por choque")
+    running.swap_vehicle(db, contract, spare, actor_id=staff.id, reason="taller por choque")
     assert (contract.vehicle_id, contract.own_vehicle_id) == (spare.id, own.id)
     assert spare.status == VehicleStatus.LEASED
     with pytest.raises(DomainError, match="not back"):
-        contracts.return_own_vehicle(db, contract, actor_id=staff.id)
+        running.return_own_vehicle(db, contract, actor_id=staff.id)
     own.status = VehicleStatus.AVAILABLE
-    contracts.return_own_vehicle(db, contract, actor_id=staff.id)
+    running.return_own_vehicle(db, contract, actor_id=staff.id)
     assert (contract.vehicle_id, contract.own_vehicle_id) == (own.id, None)
     assert (own.status, spare.status) == (VehicleStatus.LEASED, VehicleStatus.AVAILABLE)
 
@@ -237,9 +238,9 @@ def test_a_replacement_while_the_car_is_in_repair(db, people, new_driver, make_v
 def test_suspend_and_resume(db, people, new_driver, make_vehicle, tmp_path):
     staff, _ = people
     contract = _active(db, people, new_driver, make_vehicle(), tmp_path)
-    contracts.suspend(db, contract, actor_id=staff.id, reason="investigación de robo")
+    running.suspend(db, contract, actor_id=staff.id, reason="investigación de robo")
     assert contract.status == CS.SUSPENDED
-    contracts.resume(db, contract, actor_id=staff.id)
+    running.resume(db, contract, actor_id=staff.id)
     assert contract.status == CS.ACTIVE
 
 
@@ -249,11 +250,11 @@ def test_early_termination_charges_damage_through_an_incident_and_applies_the_de
     staff, manager = people
     car = make_vehicle()
     contract = _active(db, people, new_driver, car, tmp_path)
-    returned = contracts.ChecklistData(
+    returned = checklists.ChecklistData(
         4800, 35, "Faro delantero roto", damage_cents=250_000, photos=[_photo()]
     )
     with pytest.raises(NotAllowed):
-        contracts.terminate(
+        ending.terminate(
             db,
             contract,
             returned,
@@ -262,7 +263,7 @@ def test_early_termination_charges_damage_through_an_incident_and_applies_the_de
             today=TODAY,
             storage_root=tmp_path,
         )
-    checklist = contracts.terminate(
+    checklist = ending.terminate(
         db,
         contract,
         returned,
@@ -291,10 +292,10 @@ def test_a_balance_in_favour_is_refunded_at_the_end(
     _, manager = people
     contract = _active(db, people, new_driver, make_vehicle(), tmp_path)
     make_charge(new_driver, -(700_000 + 350_000), kind=EntryKind.PAYMENT)  # paid deposit and rent
-    contracts.terminate(
+    ending.terminate(
         db,
         contract,
-        contracts.ChecklistData(900, 50),
+        checklists.ChecklistData(900, 50),
         actor=manager,
         reason="se muda de ciudad",
         today=TODAY,
@@ -313,15 +314,15 @@ def test_completion_transfers_the_car_once_the_term_is_over_and_paid(
     start = monday_of(TODAY) - timedelta(weeks=3)
     contract = _signed(db, people, new_driver, car, term_weeks=4, starts_on=TODAY)
     contract.starts_on = start  # as if it had started four weeks ago
-    contracts.record_handover(
-        db, contract, contracts.ChecklistData(10, 99), actor_id=staff.id, storage_root=tmp_path
+    checklists.record_handover(
+        db, contract, checklists.ChecklistData(10, 99), actor_id=staff.id, storage_root=tmp_path
     )
-    contracts.confirm_handover(db, contract, driver_user=new_driver.user, today=TODAY)
+    checklists.confirm_handover(db, contract, driver_user=new_driver.user, today=TODAY)
     assert len(_entries(db, new_driver, EntryKind.RENT)) == 4
     with pytest.raises(DomainError, match="owes"):
-        contracts.complete(db, contract, actor_id=staff.id, today=TODAY)
+        ending.complete(db, contract, actor_id=staff.id, today=TODAY)
     make_charge(new_driver, -4 * 350_000, kind=EntryKind.PAYMENT)
-    contracts.complete(db, contract, actor_id=staff.id, today=TODAY)
+    ending.complete(db, contract, actor_id=staff.id, today=TODAY)
     assert contract.status == CS.COMPLETED
     assert car.status == VehicleStatus.TRANSFERRED
     # The deposit they never paid cancels the deposit charged at signature.
@@ -333,4 +334,4 @@ def test_completion_transfers_the_car_once_the_term_is_over_and_paid(
 def test_completion_waits_for_the_last_week(db, people, new_driver, make_vehicle, tmp_path):
     contract = _active(db, people, new_driver, make_vehicle(), tmp_path)
     with pytest.raises(DomainError, match="term ends"):
-        contracts.complete(db, contract, actor_id=people[0].id, today=TODAY)
+        ending.complete(db, contract, actor_id=people[0].id, today=TODAY)

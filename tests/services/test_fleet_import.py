@@ -14,7 +14,8 @@ from portal.models import (
     Vehicle,
     VehicleStatus,
 )
-from portal.services import fleet_import
+from portal.services import DomainError
+from portal.services.fleet_import import importer
 from portal.timeutil import local_today
 
 TODAY = local_today()
@@ -41,7 +42,7 @@ def _vehicles_csv(vin_for, imei_for, n=3, start=1):
 
 
 def _run(db, kind, text, dry_run=False):
-    return fleet_import.run_import(
+    return importer.run_import(
         db, kind, text, source=f"{kind}.csv", actor_id=None, today=TODAY, dry_run=dry_run
     )
 
@@ -162,7 +163,7 @@ def test_contract_rows_that_cannot_be(db, depot, catalogue, vin_for, imei_for, m
 
 
 def test_a_file_without_the_columns_is_refused(db):
-    with pytest.raises(fleet_import.DomainError, match="columns"):
+    with pytest.raises(DomainError, match="columns"):
         _run(db, "vehicles", "vin,plate\nX,Y\n")
 
 

@@ -1,3 +1,7 @@
+from __future__ import annotations
+
+from datetime import date
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -12,6 +16,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from portal.models import ContractStatus
+from portal.services.contracts.signing import Terms
 from portal.web.fields import MoneyField
 
 STATUS_LABELS = {
@@ -56,6 +61,33 @@ class ContractForm(FlaskForm):
     grace_days = IntegerField(
         _l("Grace days"), validators=[Optional()], render_kw={"inputmode": "numeric"}
     )
+
+    @classmethod
+    def for_proposal(cls, proposal: Terms | None, today: date) -> ContractForm:
+        """The form as posted, or (first visit) filled with the terms the credit decision
+        proposed and the usual late fee and grace days."""
+        form = cls()
+        if form.is_submitted():
+            return form
+        return cls(
+            starts_on=today,
+            weekly_rent=proposal.weekly_rent_cents if proposal else None,
+            deposit=proposal.deposit_cents if proposal else None,
+            term_weeks=proposal.term_weeks if proposal else None,
+            late_fee=25_000,
+            grace_days=2,
+        )
+
+    def terms(self) -> Terms:
+        """The terms the form states (an empty late fee or grace days: the usual ones)."""
+        return Terms(
+            weekly_rent_cents=self.weekly_rent.data or 0,
+            deposit_cents=self.deposit.data or 0,
+            term_weeks=self.term_weeks.data or 0,
+            starts_on=self.starts_on.data,
+            late_fee_cents=self.late_fee.data if self.late_fee.data is not None else 25_000,
+            grace_days=self.grace_days.data if self.grace_days.data is not None else 2,
+        )
 
 
 class ChecklistForm(FlaskForm):

@@ -15,8 +15,9 @@ from portal.htmx import render
 from portal.models import Contract, ContractStatus, CreditDecision, Driver, Vehicle
 from portal.payments import build_client
 from portal.security import allow_large_uploads, client_ip
-from portal.services import N_, DomainError, FieldError, contracts, payments, storage, vehicles
+from portal.services import N_, DomainError, FieldError, payments, storage, vehicles
 from portal.services.battery import get_contract_battery
+from portal.services.contracts import checklists, documents, ending, reads, running, signing
 from portal.services.uploads import CleanFile, clean_upload
 from portal.timeutil import local_today
 from portal.web.battery_health import battery_health
@@ -46,6 +47,22 @@ def _contract(contract_id: int) -> Contract:
     return contract
 
 
+def _driver(driver_id: int | None) -> Driver:
+    driver = Session.get(Driver, driver_id or 0)
+    if driver is None:
+        abort(404)
+    return driver
+
+
+def _chosen_car(form: Any) -> Vehicle:
+    """The car the form's `vehicle_id` names; gone since the page was drawn, the field's
+    error."""
+    car = Session.get(Vehicle, form.vehicle_id.data)
+    if car is None:
+        raise FieldError("vehicle_id", N_("Choose an available car."))
+    return car
+
+
 def _car_choices(form: Any) -> Any:
     form.vehicle_id.choices = [SelectChoice(0, "—")] + [
         SelectChoice(v.id, f"{v.plate} · {v.make} {v.model} · {v.depot.code}")
@@ -61,7 +78,7 @@ def _photos(form: Any) -> list[CleanFile]:
     return [clean_upload(f.stream, f.filename or "", max_bytes=limit) for f in chosen]
 
 
-def _checklist(form: Any, **extra: Any) -> contracts.ChecklistData | None:
+def _checklist(form: Any, **extra: Any) -> checklists.ChecklistData | None:
     """The checklist the form describes, or None when a photo was refused (its error
     is on the field)."""
     try:
@@ -69,7 +86,7 @@ def _checklist(form: Any, **extra: Any) -> contracts.ChecklistData | None:
     except DomainError as error:
         form.photos.errors = [error_text(error)]
         return None
-    return contracts.ChecklistData(
+    return checklists.ChecklistData(
         odometer_km=form.odometer_km.data or 0,
         soc_pct=form.soc_pct.data or 0,
         damage_notes=form.damage_notes.data or "",
@@ -93,9 +110,9 @@ def _detail(contract: Contract, status: int = 200, **forms: Any) -> Response:
         decision=session.get(CreditDecision, contract.decision_id)
         if contract.decision_id
         else None,
-        weeks_paid=contracts.weeks_paid(session, contract),
-        handover=contracts.open_handover(contract),
-        timeline=contracts.timeline(session, contract.id),
+        weeks_paid=reads.weeks_paid(session, contract),
+        handover=checklists.open_handover(contract),
+        timeline=reads.timeline(session, contract.id),
         status_labels=STATUS_LABELS,
         vehicle_labels=VEHICLE_STATUS_LABELS,
         reason_form=forms.get("reason_form") or ReasonForm(),
@@ -116,72 +133,33 @@ def index() -> Response:
         "contracts/list.html",
         "results",
         form=form,
-        contracts=contracts.list_contracts(Session(), status=chosen),
+        contracts=reads.list_contracts(Session(), status=chosen),
         status_labels=STATUS_LABELS,
-        counts=contracts.count_by_status(Session()),
+        counts=reads.count_by_status(Session()),
     )
 
 
 @staff.route("/nuevo", methods=["GET", "POST"])
 def new() -> Response:
-    person = Session.get(Driver, request.args.get("driver", type=int) or 0)
-    if person is None:
-        abort(404)
-    session = Session()
-    proposal = contracts.proposed_terms(session, person, local_today())
-    form = _car_choices(_contract_form(proposal))
+    person = _driver(request.args.get("driver", type=int))
+    proposal = signing.proposed_terms(Session(), person, local_today())
+    form = _car_choices(ContractForm.for_proposal(proposal, local_today()))
     if form.validate_on_submit():
-        terms = _terms(form)
-        car = session.get(Vehicle, form.vehicle_id.data)
         with form_action(form) as action:
-            if car is None:
-                raise FieldError("vehicle_id", N_("Choose an available car."))
-            contract = contracts.propose(
-                session,
+            contract = signing.propose(
+                Session(),
                 person,
-                car,
-                terms,
+                _chosen_car(form),
+                form.terms(),
                 actor_id=current_user.id,
                 today=local_today(),
                 ip=client_ip(),
             )
-            enqueue_after_commit(session, render_contract_pdf_job, contract.id, "summary")
+            enqueue_after_commit(Session(), render_contract_pdf_job, contract.id, "summary")
         if action.ok:
             return done(url_for("contracts.staff.detail", contract_id=contract.id))
-    return render(
-        "contracts/new.html",
-        status=submitted_status(form),
-        form=form,
-        driver=person,
-        proposal=proposal,
-    )
-
-
-def _contract_form(proposal: contracts.Terms | None) -> ContractForm:
-    """The form as posted, or (first visit) filled with the terms the credit decision
-    proposed and the usual late fee and grace days."""
-    form = ContractForm()
-    if form.is_submitted():
-        return form
-    return ContractForm(
-        starts_on=local_today(),
-        weekly_rent=proposal.weekly_rent_cents if proposal else None,
-        deposit=proposal.deposit_cents if proposal else None,
-        term_weeks=proposal.term_weeks if proposal else None,
-        late_fee=25_000,
-        grace_days=2,
-    )
-
-
-def _terms(form: ContractForm) -> contracts.Terms:
-    return contracts.Terms(
-        weekly_rent_cents=form.weekly_rent.data or 0,
-        deposit_cents=form.deposit.data or 0,
-        term_weeks=form.term_weeks.data or 0,
-        starts_on=form.starts_on.data,
-        late_fee_cents=form.late_fee.data if form.late_fee.data is not None else 25_000,
-        grace_days=form.grace_days.data if form.grace_days.data is not None else 2,
-    )
+    status = submitted_status(form)
+    return render("contracts/new.html", status=status, form=form, driver=person, proposal=proposal)
 
 
 @staff.get("/<int:contract_id>")
@@ -199,7 +177,7 @@ def sign(contract_id: int) -> Response:
         return _detail(contract, 422)
     session = Session()
     with form_action() as action:
-        contracts.sign(session, contract, actor_id=current_user.id, ip=client_ip())
+        signing.sign(session, contract, actor_id=current_user.id, ip=client_ip())
         client = build_client(current_app.config)
         if client is not None:
             try:
@@ -223,15 +201,15 @@ def step(contract_id: int, step: str) -> Response:
     session, who, reason = Session(), current_user.id, form.reason.data or ""
     with form_action(form, "reason") as action:
         if step == "cancelar":
-            contracts.cancel(session, contract, actor_id=who, reason=reason, ip=client_ip())
+            signing.cancel(session, contract, actor_id=who, reason=reason, ip=client_ip())
         elif step == "suspender":
-            contracts.suspend(session, contract, actor_id=who, reason=reason, ip=client_ip())
+            running.suspend(session, contract, actor_id=who, reason=reason, ip=client_ip())
         elif step == "reanudar":
-            contracts.resume(session, contract, actor_id=who, ip=client_ip())
+            running.resume(session, contract, actor_id=who, ip=client_ip())
         elif step == "devolver":
-            contracts.return_own_vehicle(session, contract, actor_id=who, ip=client_ip())
+            running.return_own_vehicle(session, contract, actor_id=who, ip=client_ip())
         else:
-            contracts.complete(session, contract, actor_id=who, today=local_today(), ip=client_ip())
+            ending.complete(session, contract, actor_id=who, today=local_today(), ip=client_ip())
             enqueue_after_commit(session, render_contract_pdf_job, contract.id, "letter")
     if action.ok:
         return done(url_for("contracts.staff.detail", contract_id=contract.id))
@@ -243,14 +221,11 @@ def swap(contract_id: int) -> Response:
     contract = _contract(contract_id)
     form = _car_choices(SwapForm())
     if form.validate_on_submit():
-        replacement = Session.get(Vehicle, form.vehicle_id.data)
         with form_action(form, "vehicle_id") as action:
-            if replacement is None:
-                raise FieldError("vehicle_id", N_("Choose an available car."))
-            contracts.swap_vehicle(
+            running.swap_vehicle(
                 Session(),
                 contract,
-                replacement,
+                _chosen_car(form),
                 actor_id=current_user.id,
                 reason=form.reason.data or "",
                 ip=client_ip(),
@@ -265,13 +240,13 @@ def swap(contract_id: int) -> Response:
 def handover(contract_id: int) -> Response:
     """The handover checklist on the tablet, started from the car's last telemetry."""
     contract = _contract(contract_id)
-    defaults = contracts.handover_defaults(Session(), contract.vehicle_id)
+    defaults = checklists.handover_defaults(Session(), contract.vehicle_id)
     form = HandoverForm(odometer_km=defaults.odometer_km, soc_pct=defaults.soc_pct)
     if form.validate_on_submit():
         data = _checklist(form, charging_card=form.charging_card.data or "")
         if data is not None:
             with form_action(form) as action:
-                contracts.record_handover(
+                checklists.record_handover(
                     Session(),
                     contract,
                     data,
@@ -300,7 +275,7 @@ def _document(contract: Contract, kind: str) -> Response:
 
 
 def _photo(contract: Contract, sha256: str) -> Response:
-    photo = contracts.has_photo(contract, sha256)
+    photo = documents.has_photo(contract, sha256)
     if photo is None:
         abort(404)
     path = storage.blob_path(_storage(), sha256)
@@ -329,7 +304,7 @@ def sign_off(contract_id: int) -> Response:
     if not form.validate_on_submit():
         return _detail(contract, 422)
     with form_action() as action:
-        contracts.sign_off(Session(), contract, actor=current_user, ip=client_ip())
+        signing.sign_off(Session(), contract, actor=current_user, ip=client_ip())
     if action.ok:
         return done(url_for("contracts.staff.detail", contract_id=contract.id))
     return _detail(contract, 422, error=action.error)
@@ -340,13 +315,13 @@ def sign_off(contract_id: int) -> Response:
 def terminate(contract_id: int) -> Response:
     """End early: the return checklist; damage becomes an incident and its charge."""
     contract = _contract(contract_id)
-    defaults = contracts.handover_defaults(Session(), contract.vehicle_id)
+    defaults = checklists.handover_defaults(Session(), contract.vehicle_id)
     form = ReturnForm(odometer_km=defaults.odometer_km, soc_pct=defaults.soc_pct)
     if form.validate_on_submit():
         data = _checklist(form, damage_cents=form.damage.data or 0)
         if data is not None:
             with form_action(form) as action:
-                contracts.terminate(
+                ending.terminate(
                     Session(),
                     contract,
                     data,
@@ -367,7 +342,7 @@ def terminate(contract_id: int) -> Response:
 
 def _own_contract() -> Contract:
     person = current_user.driver
-    contract = contracts.driver_contract(Session(), person.id) if person else None
+    contract = reads.driver_contract(Session(), person.id) if person else None
     if contract is None:
         abort(404)
     return contract
@@ -377,15 +352,15 @@ def _own_contract() -> Contract:
 def mine() -> Response:
     contract = _own_contract()
     session = Session()
-    paid = contracts.weeks_paid(session, contract)
+    paid = reads.weeks_paid(session, contract)
     battery = get_contract_battery(session, contract)
     return render(
         "contracts/driver.html",
         contract=contract,
         battery=battery_health(battery, compact=True) if battery else None,
-        handover=contracts.open_handover(contract),
+        handover=checklists.open_handover(contract),
         weeks_paid=paid,
-        weeks_left=contracts.weeks_to_ownership(contract, paid),
+        weeks_left=reads.weeks_to_ownership(contract, paid),
         status_labels=STATUS_LABELS,
         form=ConfirmForm(),
     )
@@ -398,7 +373,7 @@ def confirm() -> Response:
     form = ConfirmForm()
     if form.validate_on_submit():
         with form_action() as action:
-            contracts.confirm_handover(
+            checklists.confirm_handover(
                 Session(), contract, driver_user=current_user, today=local_today(), ip=client_ip()
             )
         if action.ok:

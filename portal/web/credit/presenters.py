@@ -1,4 +1,5 @@
-"""An applicant's daily earnings, stacked by platform (the charts module's geometry)."""
+"""An applicant's daily earnings, stacked by platform (the charts module's geometry), and
+what staff read after importing them."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from flask_babel import gettext as _
+
 from portal.i18n import local_date, money
 from portal.models import EarningsDay
+from portal.services.credit.earnings import ImportResult
 from portal.web.charts import StackedChart, stacked
 from portal.web.labels import PLATFORM_LABELS
 
@@ -60,3 +64,13 @@ def _tooltip(day: date, platform: str, earned: EarningsDay | None) -> str:
     if earned is None:
         return ""
     return f"{day.isoformat()} {platform}: {money(earned.amount_cents)} · {earned.trips}"
+
+
+def earnings_imported(result: ImportResult) -> str:
+    """The flash after an aggregator's export is imported: the days and the platforms."""
+    platforms = ", ".join(PLATFORM_LABELS[p] for p in result.platforms)
+    return _(
+        "%(rows)d days of earnings imported (%(platforms)s).",
+        rows=result.rows,
+        platforms=platforms,
+    )

@@ -43,7 +43,7 @@ from .forms import (
     applicant_data,
     profile_data,
 )
-from .presenters import earnings_chart
+from .presenters import earnings_chart, earnings_imported
 
 LABELS = {
     "status_labels": CREDIT_STATUS_LABELS,
@@ -190,13 +190,7 @@ def import_earnings(application_id: int) -> Response:
             if rescore:
                 _score_after_commit(application)
         if action.ok:
-            platforms = ", ".join(PLATFORM_LABELS[p] for p in result.platforms)
-            message = _(
-                "%(rows)d days of earnings imported (%(platforms)s).",
-                rows=result.rows,
-                platforms=platforms,
-            )
-            return _saved(application, message)
+            return _saved(application, earnings_imported(result))
     application = _get(application_id)
     return _edit_page(application, _stored_form(application), status=422, import_form=import_form)
 

@@ -14,7 +14,8 @@ from portal.db import Session, utcnow
 from portal.htmx import render
 from portal.models import CreditApplication, Driver
 from portal.security import client_ip
-from portal.services import contracts, drivers, resets
+from portal.services import drivers, resets
+from portal.services.contracts import reads as contract_reads
 from portal.services.credit.applications import PRIVACY_NOTICE_VERSION
 from portal.sms import build_sms_client
 from portal.timeutil import local_today
@@ -59,7 +60,7 @@ def index() -> Response:
         "results",
         form=form,
         drivers=found,
-        approved=contracts.approved_without_driver(Session()),
+        approved=contract_reads.approved_without_driver(Session()),
     )
 
 
@@ -123,7 +124,7 @@ def _record(driver: Driver, status: int = 200, **forms: Any) -> Response:
         "drivers/record.html",
         status=status,
         driver=driver,
-        contracts=contracts.driver_contracts(session, driver.id),
+        contracts=contract_reads.driver_contracts(session, driver.id),
         form=forms.get("form") or ContactForm(obj=driver),
         reason_form=forms.get("reason_form") or ReasonForm(),
         access_form=AccessForm(),

@@ -1,6 +1,6 @@
 """The fleet's pictures: the board's map (Web Mercator over Mexico City, with slippy-map
 tiles when a tile server is configured, else a schematic with landmarks) and a
-vehicle's charge and speed charts."""
+vehicle's page (its charge and speed charts, battery health, last frame)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from portal.models import Depot
 from portal.services.fleet_status import BoardRow
 from portal.services.vehicle_page import VehiclePage
+from portal.web.battery_health import battery_health
 from portal.web.charts import polyline
+from portal.web.labels import VEHICLE_STATUS_LABELS
 
 MAP_WIDTH = 800.0
 CHART_WIDTH, CHART_HEIGHT = 600, 140
@@ -170,3 +173,14 @@ def vehicle_charts(page: VehiclePage) -> VehicleCharts:
 def raw_frame(page: VehiclePage) -> str | None:
     """The tracker's last record as indented JSON (the page's "raw" panel)."""
     return json.dumps(page.state.last_record, indent=2, ensure_ascii=False) if page.state else None
+
+
+def vehicle_context(page: VehiclePage) -> dict[str, Any]:
+    """What a vehicle's page shows beside the page itself: the charts, the battery's
+    health, the last frame and the status labels."""
+    return {
+        "chart": vehicle_charts(page),
+        "battery": battery_health(page.battery),
+        "raw": raw_frame(page),
+        "status_labels": VEHICLE_STATUS_LABELS,
+    }

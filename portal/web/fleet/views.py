@@ -14,13 +14,12 @@ from portal.services import fleet_status
 from portal.services.fleet import list_fleet
 from portal.services.telemetry import count_rejects, list_rejects
 from portal.services.vehicle_page import get_vehicle_page
-from portal.web.battery_health import battery_health
 from portal.web.kit import depot_choices
 from portal.web.labels import VEHICLE_STATUS_LABELS
 
 from . import staff
 from .forms import BOARD_FLAG_LABELS, BoardFilterForm, FleetFilterForm, PeriodForm
-from .presenters import board_map, raw_frame, vehicle_charts
+from .presenters import board_map, vehicle_context
 
 BOARD_LABELS = {"status_labels": VEHICLE_STATUS_LABELS, "flag_labels": BOARD_FLAG_LABELS}
 
@@ -94,13 +93,5 @@ def vehicle(vehicle_id: int) -> Response:
         )
     page = get_vehicle_page(session, car, utcnow(), form.period.data or "24h")
     return render(
-        "fleet/vehicle.html",
-        "charts",
-        vehicle=car,
-        form=form,
-        page=page,
-        chart=vehicle_charts(page),
-        battery=battery_health(page.battery),
-        raw=raw_frame(page),
-        status_labels=VEHICLE_STATUS_LABELS,
+        "fleet/vehicle.html", "charts", vehicle=car, form=form, page=page, **vehicle_context(page)
     )

@@ -11,7 +11,8 @@ from flask.cli import AppGroup
 from flask_babel import force_locale
 
 from portal.db import Session
-from portal.services import DomainError, fleet_import
+from portal.services import DomainError
+from portal.services.fleet_import import importer, parse
 from portal.timeutil import local_today
 from portal.web.kit import error_text
 
@@ -22,7 +23,7 @@ def register_fleet_commands(app: Flask) -> None:
     fleet = AppGroup("fleet", help="The fleet's records: import day one's spreadsheets.")
 
     @fleet.command("import")
-    @click.argument("kind", type=click.Choice(fleet_import.KINDS))
+    @click.argument("kind", type=click.Choice(parse.KINDS))
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--dry-run", is_flag=True, help="Check and count; change nothing.")
     def import_command(kind: str, file: Path, dry_run: bool) -> None:
@@ -37,7 +38,7 @@ def register_fleet_commands(app: Flask) -> None:
             except UnicodeDecodeError:
                 raise click.ClickException("El archivo no está en UTF-8.") from None
             try:
-                report = fleet_import.run_import(
+                report = importer.run_import(
                     session,
                     kind,
                     text,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from portal.services.fleet_import import ImportReport
+from portal.services.fleet_import.report import ImportReport
 from portal.web.kit import error_text
 
 

@@ -8,9 +8,11 @@ from werkzeug.wrappers import Response
 
 from portal.db import Session
 from portal.htmx import render
-from portal.services import N_, DomainError, fleet_import
+from portal.services import N_, DomainError
+from portal.services.fleet_import import importer, parse
+from portal.services.fleet_import.report import ImportReport
 from portal.timeutil import local_today
-from portal.web.kit import error_text
+from portal.web.kit import error_text, submitted_status
 
 from . import staff
 from .forms import KIND_LABELS, ImportForm
@@ -22,15 +24,12 @@ MAX_BYTES = 5 * 1024 * 1024
 @staff.route("", methods=["GET", "POST"])
 def upload() -> Response:
     form = ImportForm()
-    context = {"form": form, "columns": fleet_import.COLUMNS, "kind_labels": KIND_LABELS}
-    if not form.validate_on_submit():
-        return render("imports/upload.html", status=422 if form.is_submitted() else 200, **context)
-    text = _csv_text(form)
+    text = _csv_text(form) if form.validate_on_submit() else None
     if text is None:
-        return render("imports/upload.html", status=422, **context)
+        return _page(form, submitted_status(form))
     session = Session()
     try:
-        report = fleet_import.run_import(
+        report = importer.run_import(
             session,
             form.kind.data or "",
             text,
@@ -42,18 +41,27 @@ def upload() -> Response:
     except DomainError as error:
         session.rollback()
         form.file.errors = [error_text(error)]
-        return render("imports/upload.html", status=422, **context)
+        return _page(form, 422)
     if report.ok and not report.dry_run:
         session.commit()
     else:
-        session.rollback()
+        session.rollback()  # a refused file or a dry run leaves nothing behind
+    return _page(form, 200 if report.ok else 422, report)
+
+
+def _page(form: ImportForm, status: int, report: ImportReport | None = None) -> Response:
+    """The upload form beside each kind's columns; under the title, the report of the
+    file just checked or imported (its summary and every bad row)."""
+    outcome = {}
+    if report is not None:
+        outcome = {"report": report, "lines": report_lines(report), "summary": summary_line(report)}
     return render(
         "imports/upload.html",
-        status=200 if report.ok else 422,
-        report=report,
-        lines=report_lines(report),
-        summary=summary_line(report),
-        **context,
+        status=status,
+        form=form,
+        columns=parse.COLUMNS,
+        kind_labels=KIND_LABELS,
+        **outcome,
     )
 
 
