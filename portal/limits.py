@@ -158,10 +158,8 @@ TITLE = _l("Too many attempts.")
 
 def _rate_limited(exc: RateLimitExceeded) -> Response:
     limit = limiter.current_limit
-    if limit is None:
-        wait = 60
-    else:  # reset_at rounds up a second: never announce more than the window itself
-        wait = min(limit.reset_at - time.time(), limit.limit.get_expiry())
+    # reset_at rounds up a second: never announce more than the window itself.
+    wait = 60 if limit is None else min(limit.reset_at - time.time(), limit.limit.get_expiry())
     minutes = max(1, math.ceil(wait / 60))
     page = render_template(
         "errors/error.html",
