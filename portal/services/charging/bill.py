@@ -43,7 +43,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import case, func, select
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.dialects.postgresql import aggregate_order_by, array_agg, distinct_on
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -149,7 +149,9 @@ def _readings(
     session: Session, depot_id: int, start: datetime, end: datetime
 ) -> dict[tuple[int, int], tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]:
     """Each outlet's energy register (epoch seconds, Wh) from its last reading before
-    `start` to its first at or after `end`, one value per instant."""
+    `start` to its first at or after `end`, one value per instant: of the readings in
+    between, each 15-minute interval's first and last (a reset inside one interval loses
+    that interval's energy)."""
     wh = case(
         (func.lower(MeterValue.unit) == "kwh", MeterValue.value * 1000), else_=MeterValue.value
     )
@@ -172,23 +174,40 @@ def _readings(
         )
         return session.execute(query).all()
 
+    # Only an interval's first and last readings set the register at its edges: a year of
+    # one-minute samples comes back as two readings per outlet and interval.
+    interval = func.floor(func.extract("epoch", MeterValue.sampled_at) / SLOT_SECONDS)
     inside = session.execute(
-        select(MeterValue.charger_id, MeterValue.evse_id, MeterValue.sampled_at, func.max(wh))
+        select(
+            MeterValue.charger_id,
+            MeterValue.evse_id,
+            func.min(MeterValue.sampled_at),
+            array_agg(aggregate_order_by(wh, MeterValue.sampled_at.asc()))[1],
+            func.max(MeterValue.sampled_at),
+            array_agg(aggregate_order_by(wh, MeterValue.sampled_at.desc()))[1],
+        )
         .join(Charger, Charger.id == MeterValue.charger_id)
         .where(*scope, MeterValue.sampled_at >= start, MeterValue.sampled_at < end)
-        .group_by(MeterValue.charger_id, MeterValue.evse_id, MeterValue.sampled_at)
+        .group_by(MeterValue.charger_id, MeterValue.evse_id, interval)
     ).all()
-    series: dict[tuple[int, int], list[tuple[float, float]]] = defaultdict(list)
-    for charger_id, evse_id, sampled_at, value in [*edge(True), *inside, *edge(False)]:
-        series[charger_id, evse_id].append((sampled_at.timestamp(), float(value)))
+    readings = [
+        *edge(True),
+        *((c, e, t, v) for c, e, t, v, _t, _v in inside),
+        *((c, e, t, v) for c, e, _t, _v, t, v in inside),
+        *edge(False),
+    ]
+    series: dict[tuple[int, int], dict[float, float]] = defaultdict(dict)
+    for charger_id, evse_id, sampled_at, value in readings:
+        points = series[charger_id, evse_id]
+        at = sampled_at.timestamp()
+        points[at] = max(points.get(at, 0.0), float(value))
     outlets = {charger for charger, evse in series if evse > 0}
     result = {}
     for (charger_id, evse_id), points in series.items():
         if evse_id == 0 and charger_id in outlets:
             continue  # the charger's total, already counted per outlet
-        points.sort()
-        array = np.array(points, dtype=np.float64)
-        result[charger_id, evse_id] = (array[:, 0], array[:, 1])
+        times = np.array(sorted(points), dtype=np.float64)
+        result[charger_id, evse_id] = (times, np.array([points[t] for t in sorted(points)]))
     return result
 
 

@@ -154,3 +154,13 @@ def test_capacity_is_floored_at_70_percent_of_the_years_highest_demand(db, depot
 def test_a_depot_without_a_tariff_has_no_bill(db, make_depot):
     with pytest.raises(NoTariff):
         bill.month_bill(db, make_depot(), DECEMBER)
+
+
+def test_an_intervals_energy_comes_from_the_register_at_its_edges(db, make_depot, make_charger):
+    # A reading every 3 minutes from 03:01 (0 Wh), 1 kWh a minute: at 03:15 the register
+    # reads 14 kWh (between 03:13's 12 and 03:16's 15), the last reading 27 kWh at 03:28.
+    depot = make_depot()
+    charger = make_charger(depot=depot)
+    register(db, charger, [(at(4, 3, m), (m - 1) * 1000) for m in range(1, 29, 3)])
+    kwh = bill.interval_kwh(db, depot.id, at(4, 3), at(4, 3, 30))
+    assert kwh.tolist() == pytest.approx([14.0, 13.0])

@@ -86,3 +86,18 @@ def test_a_depot_without_a_tariff_says_so_and_staff_are_refused(
     client.post("/salir")
     login(make_user(Role.STAFF))
     assert client.get(URL, query_string={"depot": depot.id, "month": "2026-12"}).status_code == 403
+
+
+def test_a_tariff_change_splits_the_receipt_by_tariff_with_its_days(
+    client, login, db, clock, make_user, make_depot, make_charger
+):
+    clock.pin(datetime(2027, 1, 5, 12, 0, tzinfo=UTC))
+    depot = _depot(db, make_depot, make_charger)
+    add_tariff(db, depot, date(2026, 12, 16), ("1.00", "1.60", "2.00"), "440", "60", "1000")
+    db.commit()
+    login(make_user(Role.MANAGER))
+    html = client.get(URL, query_string={"depot": depot.id, "month": "2026-12"}).text
+    assert "Tarifa desde el 1 ene 2026: 15 de 31 días" in html
+    assert "Tarifa desde el 16 dic 2026: 16 de 31 días" in html
+    assert "$1,000.0000" in html  # B's fixed charge per month
+    assert "$516.13" in html  # 1,000 x 16/31
