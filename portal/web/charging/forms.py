@@ -74,6 +74,17 @@ class DepotForm(FlaskForm):
     depot = SelectField(_l("Depot"), coerce=int, validators=[Optional()])
 
 
+class BillForm(FlaskForm):
+    """Which depot and month the managers' CFE bill is for; a GET form, no CSRF token.
+    `month` is "YYYY-MM", one of the last twelve."""
+
+    class Meta:
+        csrf = False
+
+    depot = SelectField(_l("Depot"), coerce=int, validators=[InputRequired()])
+    month = SelectField(_l("Month"), validators=[InputRequired()])
+
+
 class CommandForm(FlaskForm):
     action = HiddenField(
         validators=[

@@ -1,36 +1,69 @@
-"""Energy per depot per day (desktop): a server-side SVG chart and the numbers in a table;
-each depot's smart-charging plan and its switch."""
+"""Energy per depot per day (desktop): a server-side SVG chart and the numbers in a table,
+and a depot's month as CFE bills it; each depot's smart-charging plan and its switch."""
 
 from __future__ import annotations
 
+from contextlib import suppress
+from datetime import date
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, url_for
+from flask import abort, current_app, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.db import Session
 from portal.htmx import render
+from portal.i18n import local_date
+from portal.models import Depot
 from portal.security import client_ip
-from portal.services.charging import smart
+from portal.services.charging import bill, smart
 from portal.services.charging.board import energy_by_depot_day
-from portal.services.depots import get_depot
+from portal.services.depots import get_depot, list_depots
 from portal.timeutil import local_today
 from portal.web.kit import done, form_action
 
 from . import manager
-from .forms import PlanningSwitchForm
-from .presenters import energy_chart, plan_view
+from .forms import BillForm, PlanningSwitchForm
+from .presenters import bill_view, energy_chart, plan_view
 
 DAYS = 14
 
 
+def _bill_form(depots: list[Depot], today: date) -> tuple[BillForm, Depot | None, date | None]:
+    """The depot and month asked for; the first depot and this month when none is."""
+    months = {m.strftime("%Y-%m"): m for m in bill.recent_months(today)}
+    form = BillForm(request.args)
+    form.depot.choices = [(d.id, d.name) for d in depots]
+    form.month.choices = [(key, local_date(m, "LLLL y")) for key, m in months.items()]
+    if not request.args:
+        form.depot.data = depots[0].id if depots else None
+        form.month.data = next(iter(months))
+    elif not form.validate():
+        return form, None, None
+    depot = next((d for d in depots if d.id == form.depot.data), None)
+    return form, depot, months.get(form.month.data or "")
+
+
 @manager.get("/energia")
 def energy() -> Response:
+    session = Session()
     zone = ZoneInfo(current_app.config["TIMEZONE"])
-    report = energy_by_depot_day(Session(), today=local_today(zone), days=DAYS, zone=zone)
+    today = local_today(zone)
+    report = energy_by_depot_day(session, today=today, days=DAYS, zone=zone)
+    form, depot, month = _bill_form(list_depots(session), today)
+    month_bill = None
+    if depot is not None and month is not None:
+        with suppress(smart.NoTariff):  # the template says the depot has no tariff
+            month_bill = bill.month_bill(session, depot, month)
     return render(
         "charging/energy.html",
+        "bill",
+        status=422 if form.errors else 200,
+        form=form,
+        depot=depot,
+        month=month,
+        bill=month_bill,
+        bill_view=bill_view(month_bill) if month_bill else None,
         report=report,
         chart=energy_chart(report),
         days=DAYS,

@@ -1,17 +1,22 @@
 """Energy per depot per day as a stacked bar chart (kWh, a segment per depot); a depot's
-smart-charging plan as stacked kW per car against the site limit, punta shaded."""
+smart-charging plan as stacked kW per car against the site limit, punta shaded; a
+depot's month as a CFE receipt with its kWh by period."""
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from datetime import timedelta
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from portal.i18n import local_date, local_datetime, number
+from portal.i18n import local_date, local_datetime, number, unit_price
 from portal.models import ChargingPlan
+from portal.services.charging.bill import BillLine, Charge, MonthBill
 from portal.services.charging.board import DepotEnergy
-from portal.web.charts import StackedChart, stacked
+from portal.web.charts import Chart, StackedChart, build, stacked
+from portal.web.labels import BILL_CHARGE_LABELS, ENERGY_CHARGE_LABELS, TARIFF_PERIOD_LABELS
 
 
 def energy_chart(report: list[DepotEnergy]) -> StackedChart:
@@ -94,3 +99,89 @@ def plan_view(plan: ChargingPlan) -> PlanView:
     ]
     short = [(names.get(key, key), kwh) for key, kwh in plan.short_kwh.items()]
     return PlanView(chart, costs, short)
+
+
+@dataclass(frozen=True)
+class BillRow:
+    label: str
+    quantity: str
+    price: str
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class BillGroup:
+    """The lines billed under one tariff; `heading` names the tariff and its days when
+    it did not hold the whole month."""
+
+    heading: str | None
+    rows: list[BillRow]
+
+
+@dataclass(frozen=True)
+class BillView:
+    groups: list[BillGroup]
+    chart: Chart
+    period: str  # the days billed
+
+
+def _bill_row(line: BillLine) -> BillRow:
+    if line.charge is Charge.ENERGY and line.period is not None:
+        label = str(ENERGY_CHARGE_LABELS[line.period])
+    else:
+        label = str(BILL_CHARGE_LABELS[line.charge])
+    if line.charge in (Charge.ENERGY, Charge.TRANSMISSION):
+        quantity = f"{number(line.quantity, 1)} kWh"
+    elif line.charge is Charge.FIXED:
+        quantity = _("1 month")
+    else:
+        quantity = f"{number(line.quantity, 1)} kW"
+    return BillRow(label, quantity, unit_price(line.unit_price_mxn), line.amount_cents)
+
+
+def _bill_groups(bill: MonthBill, month_days: int) -> list[BillGroup]:
+    tariffs = sorted({line.tariff_from for line in bill.lines})
+    groups = []
+    for tariff_from in tariffs:
+        lines = [line for line in bill.lines if line.tariff_from == tariff_from]
+        share = next(line.share for line in lines if line.charge is Charge.FIXED)
+        heading = None
+        if len(tariffs) > 1 or share < 1:
+            heading = _(
+                "Tariff from %(date)s: %(days)d of %(month_days)d days",
+                date=local_date(tariff_from, "d MMM y"),
+                days=round(share * month_days),
+                month_days=month_days,
+            )
+        groups.append(BillGroup(heading, [_bill_row(line) for line in lines]))
+    return groups
+
+
+def bill_view(bill: MonthBill) -> BillView:
+    """A month's bill as the lines of a CFE receipt, and its kWh by period as bars."""
+    month_days = calendar.monthrange(bill.month.year, bill.month.month)[1]
+    periods = list(bill.kwh_by_period)
+    chart = build(
+        "bill-kwh",
+        _("kWh by period"),
+        "bar",
+        [str(TARIFF_PERIOD_LABELS[p]) for p in periods],
+        [bill.kwh_by_period[p] for p in periods],
+        [f"{number(bill.kwh_by_period[p], 1)} kWh" for p in periods],
+        unit="kWh",
+        label_header=_("Period"),
+        size=(420, 240),
+    )
+    if bill.in_progress:
+        period = _(
+            "Month in progress: from %(first)s to %(now)s",
+            first=local_date(bill.month, "d MMM y"),
+            now=local_datetime(bill.until, "d MMM y, HH:mm"),
+        )
+    else:
+        period = _(
+            "From %(first)s to %(last)s",
+            first=local_date(bill.month, "d MMM y"),
+            last=local_date(bill.month.replace(day=month_days), "d MMM y"),
+        )
+    return BillView(_bill_groups(bill, month_days), chart, period)
