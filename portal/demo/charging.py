@@ -1,8 +1,12 @@
-"""Demo chargers, id tags and energy prices (called by `portal.demo.seed.seed_demo`).
+"""Demo chargers, id tags, energy prices and CFE tariffs (called by
+`portal.demo.seed.seed_demo`).
 
 Five chargers per demo depot (`LAFA-<depot>-01` … `-05`), each with a CCS2 and a GB/T
-connector of 60 kW; one id tag per driver under contract; a price per kWh per depot.
-Deterministic and idempotent. The chargers share `DEMO_CHARGER_PASSWORD`, which only
+connector of 60 kW; one id tag per driver under contract; a price per kWh per depot;
+a GDMTH tariff per depot (the middle of the region's 2025 ranges in
+../shared/domain/charging-cfe-tariffs.md), so the managers' smart-charging and bill pages
+have something to plan and bill. Smart charging stays off: a manager turns it on per
+depot. Deterministic and idempotent. The chargers share `DEMO_CHARGER_PASSWORD`, which only
 the simulator in demo mode uses.
 """
 
@@ -24,8 +28,11 @@ from portal.models import (
     Depot,
     DepotEnergyPrice,
     IdTag,
+    TariffKind,
+    TariffPeriod,
 )
 from portal.passwords import hash_password
+from portal.services.depots import TariffData, current_tariff, set_tariff
 
 DEMO_CHARGER_PASSWORD = "lafa-demo-charger-2026"  # noqa: S105 - demo mode only
 CHARGERS_PER_DEPOT = 5
@@ -33,6 +40,19 @@ CHARGERS_PER_DEPOT = 5
 # energy plus capacity and distribution charges; the retail price covers those too.
 DEMO_PRICES = {"VAL": 450, "IZT": 430, "COY": 470}
 PRICES_FROM = date(2025, 1, 1)
+DEMO_TARIFF = TariffData(
+    kind=TariffKind.GDMTH,
+    effective_from=date(2025, 5, 1),  # the start of the prices' year
+    energy_mxn_per_kwh={
+        TariffPeriod.BASE: Decimal("0.87"),
+        TariffPeriod.INTERMEDIA: Decimal("1.46"),
+        TariffPeriod.PUNTA: Decimal("1.60"),
+    },
+    transmission_mxn_per_kwh=Decimal("0.18"),
+    capacity_mxn_per_kw=Decimal("422"),
+    distribution_mxn_per_kw=Decimal("59"),
+    fixed_mxn_per_month=Decimal("527"),
+)
 
 
 def demo_id_tag(driver_id: int) -> str:
@@ -63,6 +83,8 @@ def seed_charging(session: Session) -> int:
                     price_per_kwh_cents=DEMO_PRICES[depot.code],
                 )
             )
+        if current_tariff(session, depot.id, DEMO_TARIFF.effective_from) is None:
+            set_tariff(session, depot, DEMO_TARIFF, actor_id=None)
         for n in range(1, CHARGERS_PER_DEPOT + 1):
             identity = f"LAFA-{depot.code}-{n:02d}"
             count += 1

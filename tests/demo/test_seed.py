@@ -1,7 +1,7 @@
 from sqlalchemy import func, select
 
 from portal.demo.seed import seed_demo
-from portal.models import Contract, Driver, Vehicle
+from portal.models import Contract, DepotTariff, Driver, Vehicle
 from portal.services.identifiers import is_valid_curp, rfc_check_ok
 
 
@@ -17,6 +17,10 @@ def test_seed_is_idempotent_and_realistic(db):
     assert all(is_valid_curp(c) for c in curps)
     assert all(rfc_check_ok(r) for r in db.scalars(select(Driver.rfc)))
     assert {m for (m,) in db.execute(select(Vehicle.model).distinct())} == {"Dolphin Mini", "E10X"}
+    # Each depot has its CFE tariff once, so the smart-charging and bill pages work.
+    tariffs = db.scalars(select(DepotTariff)).all()
+    assert len(tariffs) == 3
+    assert {t.kind.value for t in tariffs} == {"GDMTH"}
 
 
 def test_seed_grows_to_more_vehicles(db):
