@@ -221,6 +221,20 @@ class Database:
         self._seen_writer: asyncio.Task[None] | None = None
         self._seen: dict[int, tuple[datetime, datetime | None]] = {}
 
+    def _warm_up(self) -> None:
+        with self.sessions() as session:
+            store.warm_up(session)
+            session.rollback()
+
+    async def warm_up(self) -> None:
+        """Before chargers arrive, each writer opens its connection and compiles the
+        hot statements (`store.warm_up`), at once."""
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(
+            *(loop.run_in_executor(self.writer_pool, self._warm_up) for _ in range(self.writers)),
+            loop.run_in_executor(self.pool, self._warm_up),
+        )
+
     def _transaction(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with self.sessions() as session:
             result = fn(session, *args, **kwargs)
@@ -1231,6 +1245,7 @@ class CSMS:
         return context
 
     async def start(self) -> None:
+        await self.db.warm_up()
         self.db.start()
         self.server = await serve(
             self.handler,
