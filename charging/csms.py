@@ -271,19 +271,24 @@ class Database:
         waiters.append(waiter)
         return await waiter
 
-    async def _join(self, kind: str, item: Any) -> Any:
+    async def _join(self, kind: str, item: Any, id_tag: str | None = None) -> Any:
         """Add `item` to the `kind` list ("starts", "stops", "calls") of the next batch with
-        room; its result once the batch is committed, or the exception it raised."""
+        room; its result once the batch is committed, or the exception it raised. With
+        `id_tag`, the tag's authorization status is read in the same transaction
+        (`BatchResult.tags`)."""
         batch, waiters = self._open_batch(for_call=True)
         queue = getattr(batch, kind)
         index = len(queue)
         queue.append(item)
+        if id_tag is not None:
+            batch.tags.add(id_tag)
         waiter = asyncio.get_running_loop().create_future()
         waiters.append(waiter)
-        result = getattr(await waiter, kind)[index]
+        committed = await waiter
+        result = getattr(committed, kind)[index]
         if isinstance(result, BaseException):
             raise result
-        return result
+        return (result, committed.tags.get(id_tag)) if id_tag is not None else result
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`fn(session, *args)` in the next batch with room for it."""
@@ -295,9 +300,14 @@ class Database:
         result: tuple[int, str] = await self._join("starts", start)
         return result
 
-    async def stop_transaction(self, stop: store.Stop) -> None:
-        """A stop, with the others of its batch (set-based)."""
-        await self._join("stops", stop)
+    async def stop_transaction(self, stop: store.Stop, id_tag: str | None = None) -> str | None:
+        """A stop, with the others of its batch (set-based); the authorization status of
+        `id_tag` if given, read in the same transaction (no second trip for it)."""
+        if id_tag is None:
+            await self._join("stops", stop)
+            return None
+        _, status = await self._join("stops", stop, id_tag)
+        return str(status)
 
     def note_seen(self, charger_id: int, heartbeat: bool = False) -> None:
         """Remember that a charger spoke (written about once a second; nobody waits)."""
@@ -813,7 +823,8 @@ class Connection16(ConnectionMixin, ChargePoint16):
         transaction_id = str(kw["transaction_id"])
         meter_stop = kw.get("meter_stop")
         samples = self.samples(0, transaction_id, kw.get("transaction_data") or [])
-        await self.db.stop_transaction(
+        tag = kw.get("id_tag")
+        status = await self.db.stop_transaction(
             store.Stop(
                 self.record.id,
                 transaction_id,
@@ -821,11 +832,10 @@ class Connection16(ConnectionMixin, ChargePoint16):
                 _time_or_now(kw["timestamp"]),
                 kw.get("reason"),
                 samples,
-            )
+            ),
+            str(tag) if tag else None,
         )
-        tag = kw.get("id_tag")
-        info = {"status": await self.csms.tags.get(tag)} if tag else None
-        return result16.StopTransaction(id_tag_info=info)
+        return result16.StopTransaction(id_tag_info={"status": status} if tag else None)
 
     @on(Action16.data_transfer)
     async def on_data_transfer(self, vendor_id: str, **kw: Any) -> Any:

@@ -363,6 +363,7 @@ class BatchResult:
     result or the exception it raised."""
 
     registrations: dict[int, ChargerRegistration] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # id tag -> authorization status
     starts: list[Any] = field(default_factory=list)
     stops: list[Any] = field(default_factory=list)
     calls: list[Any] = field(default_factory=list)
@@ -384,6 +385,8 @@ class Batch:
     starts: list[Start16] = field(default_factory=list)
     stops: list[Stop] = field(default_factory=list)
     calls: list[Callable[[Session], Any]] = field(default_factory=list)
+    # Id tags whose authorization status an answer carries (a StopTransaction's).
+    tags: set[str] = field(default_factory=set)
 
     def answers(self) -> int:
         """How many starts, stops and calls it holds."""
@@ -438,6 +441,8 @@ def apply_batch(session: Session, batch: Batch, savepoints: bool = False) -> Bat
         record_samples(session, batch.samples)
     if batch.events:
         record_events(session, batch.events)
+    if batch.tags:
+        result.tags = tag_statuses(session, sorted(batch.tags))
     with balances.batched(session):
         if not savepoints:
             if batch.stops:
