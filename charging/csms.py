@@ -447,6 +447,64 @@ class Reads:
             self.running = None
 
 
+class Owners:
+    """Which chargers this process holds, in Redis (`bus.OWNER_KEY`), where the command
+    bus looks for them. Claims and releases that arrive together go in one round trip
+    (a reconnect storm is a thousand of each), in order: one write at a time, and per
+    charger the last word of the moment wins. A release removes only this process's
+    claim (another process may hold the charger since)."""
+
+    RELEASE = (
+        "local n = 0 for i = 2, #ARGV do"
+        " if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then"
+        " n = n + redis.call('HDEL', KEYS[1], ARGV[i]) end end return n"
+    )
+
+    def __init__(self, redis: aioredis.Redis, process_id: str) -> None:
+        self.redis, self.process_id = redis, process_id
+        self.pending: dict[str, bool] = {}  # identity -> held (claim) or not (release)
+        self.running: asyncio.Task[None] | None = None
+
+    def claim(self, identity: str) -> None:
+        self._note(identity, True)
+
+    def release(self, identity: str) -> None:
+        self._note(identity, False)
+
+    def _note(self, identity: str, held: bool) -> None:
+        self.pending[identity] = held
+        if self.running is None:
+            self.running = asyncio.create_task(self._write())
+
+    async def _write(self) -> None:
+        try:
+            await asyncio.sleep(0)  # what else arrives in this turn of the loop joins
+            while self.pending:
+                pending, self.pending = self.pending, {}
+                claims = {identity: self.process_id for identity, held in pending.items() if held}
+                releases = [identity for identity, held in pending.items() if not held]
+                try:
+                    async with self.redis.pipeline(transaction=False) as pipe:
+                        if claims:
+                            pipe.hset(bus.OWNER_KEY, mapping=claims)  # type: ignore[arg-type]
+                        if releases:
+                            pipe.eval(self.RELEASE, 1, bus.OWNER_KEY, self.process_id, *releases)
+                        await pipe.execute()
+                except Exception:
+                    log.exception(
+                        "recording %s claims and %s releases of chargers in Redis failed",
+                        len(claims),
+                        len(releases),
+                    )
+        finally:
+            self.running = None
+
+    async def wait(self) -> None:
+        """Until what was noted is written."""
+        while self.running is not None:
+            await asyncio.shield(self.running)
+
+
 # --- credentials ---------------------------------------------------------------------
 
 
@@ -1000,6 +1058,7 @@ class CSMS:
             else None
         )
         self.credentials = Credentials(settings.secret_key, settings.charger_secret_key, self.redis)
+        self.owners = Owners(self.redis, settings.process_id) if self.redis is not None else None
         self.handshakes = 0  # being checked now (process_request)
         self.connections: dict[str, ConnectionMixin] = {}
         self.server: Any = None
@@ -1112,15 +1171,12 @@ class CSMS:
         at = now()
         interval = self.settings.heartbeat_interval
         version = str(ws.subprotocol)
-        claim: asyncio.Future[Any] | None = None
         try:
             # Nothing is answered for it: the charger need not wait.
             self.db.note(lambda b: b.presence.__setitem__(record.id, (True, at, version, interval)))
             # Commands find it through Redis; its first messages need not wait for that.
-            if self.redis is not None:
-                claim = asyncio.ensure_future(
-                    self.redis.hset(bus.OWNER_KEY, record.identity, self.settings.process_id)
-                )
+            if self.owners is not None:
+                self.owners.claim(record.identity)
             log.info("%s connected (%s)", record.identity, version)
             await conn.serve()
         except ConnectionClosed as closed:
@@ -1132,10 +1188,8 @@ class CSMS:
                 self.db.note(
                     lambda b: b.presence.__setitem__(record.id, (False, gone, None, interval))
                 )
-                if self.redis is not None and claim is not None:
-                    with contextlib.suppress(Exception):
-                        await claim  # claimed before it is released
-                        await _release_owner(self.redis, record.identity, self.settings.process_id)
+                if self.owners is not None:
+                    self.owners.release(record.identity)  # after its claim: in order
 
     # Offline detection.
 
@@ -1307,20 +1361,13 @@ class CSMS:
                 await asyncio.wait_for(self.server.wait_closed(), 5)
             except TimeoutError:
                 log.warning("some connections did not close in time")
+        if self.owners is not None:
+            await self.owners.wait()
         if self.redis is not None:
             with contextlib.suppress(Exception):
                 await self.redis.delete(bus.alive_key(self.settings.process_id))
             await self.redis.aclose()
         await self.db.close()
-
-
-async def _release_owner(redis: aioredis.Redis, identity: str, process_id: str) -> None:
-    """Forget that this process holds `identity`, unless another one took it since."""
-    script = (
-        "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then "
-        "return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0"
-    )
-    await redis.eval(script, 1, bus.OWNER_KEY, identity, process_id)  # type: ignore[misc]
 
 
 def _peer(connection: ServerConnection) -> str:
