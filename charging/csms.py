@@ -143,6 +143,10 @@ class Settings:
     handshake_timeout: float = 20.0  # websockets drops a handshake that takes longer
     # Several processes on one port (SO_REUSEPORT); the kernel spreads the chargers.
     reuse_port: bool = False
+    # Connections the kernel queues before we accept them (capped by
+    # net.core.somaxconn). asyncio's default, 100, overflows when a fleet reconnects at
+    # once: the dropped SYNs are retried by the chargers' kernels a second later.
+    backlog: int = 4096
     process_id: str = dataclasses.field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}"
     )
@@ -176,6 +180,7 @@ class Settings:
             max_handshakes=int(env.get("OCPP_MAX_HANDSHAKES", "1000")),
             refusal_delay=float(env.get("OCPP_REFUSAL_DELAY", "0.5")),
             reuse_port=env.get("OCPP_REUSE_PORT", "0").lower() in {"1", "true", "yes"},
+            backlog=int(env.get("OCPP_BACKLOG", "4096")),
         )
 
 
@@ -1326,6 +1331,7 @@ class CSMS:
             close_timeout=2,
             server_header=None,
             reuse_port=self.settings.reuse_port,
+            backlog=self.settings.backlog,
         )
         self.tasks.append(asyncio.create_task(self.sweep(), name="csms-sweep"))
         if self.redis is not None:
