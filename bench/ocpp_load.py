@@ -243,8 +243,16 @@ def echo_server(port: int) -> None:
         import logging
 
         logging.getLogger("ocpp").setLevel(logging.WARNING)
+        # The CSMS's listen backlog (OCPP_BACKLOG): with asyncio's 100 a burst's SYNs
+        # overflow and are retried a second later, which would handicap the reference.
         async with serve(
-            handler, "127.0.0.1", port, subprotocols=["ocpp1.6"], compression=None, ping_interval=30
+            handler,
+            "127.0.0.1",
+            port,
+            subprotocols=["ocpp1.6"],
+            compression=None,
+            ping_interval=30,
+            backlog=4096,
         ) as server:
             await server.serve_forever()
 

@@ -143,6 +143,10 @@ class Settings:
     handshake_timeout: float = 20.0  # websockets drops a handshake that takes longer
     # Several processes on one port (SO_REUSEPORT); the kernel spreads the chargers.
     reuse_port: bool = False
+    # Connections the kernel queues before we accept them (capped by
+    # net.core.somaxconn). asyncio's default, 100, overflows when a fleet reconnects at
+    # once: the dropped SYNs are retried by the chargers' kernels a second later.
+    backlog: int = 4096
     process_id: str = dataclasses.field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}"
     )
@@ -176,6 +180,7 @@ class Settings:
             max_handshakes=int(env.get("OCPP_MAX_HANDSHAKES", "1000")),
             refusal_delay=float(env.get("OCPP_REFUSAL_DELAY", "0.5")),
             reuse_port=env.get("OCPP_REUSE_PORT", "0").lower() in {"1", "true", "yes"},
+            backlog=int(env.get("OCPP_BACKLOG", "4096")),
         )
 
 
@@ -221,6 +226,20 @@ class Database:
         self._seen_writer: asyncio.Task[None] | None = None
         self._seen: dict[int, tuple[datetime, datetime | None]] = {}
 
+    def _warm_up(self) -> None:
+        with self.sessions() as session:
+            store.warm_up(session)
+            session.rollback()
+
+    async def warm_up(self) -> None:
+        """Before chargers arrive, each writer opens its connection and compiles the
+        hot statements (`store.warm_up`), at once."""
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(
+            *(loop.run_in_executor(self.writer_pool, self._warm_up) for _ in range(self.writers)),
+            loop.run_in_executor(self.pool, self._warm_up),
+        )
+
     def _transaction(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with self.sessions() as session:
             result = fn(session, *args, **kwargs)
@@ -257,19 +276,24 @@ class Database:
         waiters.append(waiter)
         return await waiter
 
-    async def _join(self, kind: str, item: Any) -> Any:
+    async def _join(self, kind: str, item: Any, id_tag: str | None = None) -> Any:
         """Add `item` to the `kind` list ("starts", "stops", "calls") of the next batch with
-        room; its result once the batch is committed, or the exception it raised."""
+        room; its result once the batch is committed, or the exception it raised. With
+        `id_tag`, the tag's authorization status is read in the same transaction
+        (`BatchResult.tags`)."""
         batch, waiters = self._open_batch(for_call=True)
         queue = getattr(batch, kind)
         index = len(queue)
         queue.append(item)
+        if id_tag is not None:
+            batch.tags.add(id_tag)
         waiter = asyncio.get_running_loop().create_future()
         waiters.append(waiter)
-        result = getattr(await waiter, kind)[index]
+        committed = await waiter
+        result = getattr(committed, kind)[index]
         if isinstance(result, BaseException):
             raise result
-        return result
+        return (result, committed.tags.get(id_tag)) if id_tag is not None else result
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`fn(session, *args)` in the next batch with room for it."""
@@ -281,9 +305,14 @@ class Database:
         result: tuple[int, str] = await self._join("starts", start)
         return result
 
-    async def stop_transaction(self, stop: store.Stop) -> None:
-        """A stop, with the others of its batch (set-based)."""
-        await self._join("stops", stop)
+    async def stop_transaction(self, stop: store.Stop, id_tag: str | None = None) -> str | None:
+        """A stop, with the others of its batch (set-based); the authorization status of
+        `id_tag` if given, read in the same transaction (no second trip for it)."""
+        if id_tag is None:
+            await self._join("stops", stop)
+            return None
+        _, status = await self._join("stops", stop, id_tag)
+        return str(status)
 
     def note_seen(self, charger_id: int, heartbeat: bool = False) -> None:
         """Remember that a charger spoke (written about once a second; nobody waits)."""
@@ -421,6 +450,64 @@ class Reads:
                             waiter.set_result(found.get(key))
         finally:
             self.running = None
+
+
+class Owners:
+    """Which chargers this process holds, in Redis (`bus.OWNER_KEY`), where the command
+    bus looks for them. Claims and releases that arrive together go in one round trip
+    (a reconnect storm is a thousand of each), in order: one write at a time, and per
+    charger the last word of the moment wins. A release removes only this process's
+    claim (another process may hold the charger since)."""
+
+    RELEASE = (
+        "local n = 0 for i = 2, #ARGV do"
+        " if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then"
+        " n = n + redis.call('HDEL', KEYS[1], ARGV[i]) end end return n"
+    )
+
+    def __init__(self, redis: aioredis.Redis, process_id: str) -> None:
+        self.redis, self.process_id = redis, process_id
+        self.pending: dict[str, bool] = {}  # identity -> held (claim) or not (release)
+        self.running: asyncio.Task[None] | None = None
+
+    def claim(self, identity: str) -> None:
+        self._note(identity, True)
+
+    def release(self, identity: str) -> None:
+        self._note(identity, False)
+
+    def _note(self, identity: str, held: bool) -> None:
+        self.pending[identity] = held
+        if self.running is None:
+            self.running = asyncio.create_task(self._write())
+
+    async def _write(self) -> None:
+        try:
+            await asyncio.sleep(0)  # what else arrives in this turn of the loop joins
+            while self.pending:
+                pending, self.pending = self.pending, {}
+                claims = {identity: self.process_id for identity, held in pending.items() if held}
+                releases = [identity for identity, held in pending.items() if not held]
+                try:
+                    async with self.redis.pipeline(transaction=False) as pipe:
+                        if claims:
+                            pipe.hset(bus.OWNER_KEY, mapping=claims)  # type: ignore[arg-type]
+                        if releases:
+                            pipe.eval(self.RELEASE, 1, bus.OWNER_KEY, self.process_id, *releases)
+                        await pipe.execute()
+                except Exception:
+                    log.exception(
+                        "recording %s claims and %s releases of chargers in Redis failed",
+                        len(claims),
+                        len(releases),
+                    )
+        finally:
+            self.running = None
+
+    async def wait(self) -> None:
+        """Until what was noted is written."""
+        while self.running is not None:
+            await asyncio.shield(self.running)
 
 
 # --- credentials ---------------------------------------------------------------------
@@ -799,7 +886,8 @@ class Connection16(ConnectionMixin, ChargePoint16):
         transaction_id = str(kw["transaction_id"])
         meter_stop = kw.get("meter_stop")
         samples = self.samples(0, transaction_id, kw.get("transaction_data") or [])
-        await self.db.stop_transaction(
+        tag = kw.get("id_tag")
+        status = await self.db.stop_transaction(
             store.Stop(
                 self.record.id,
                 transaction_id,
@@ -807,11 +895,10 @@ class Connection16(ConnectionMixin, ChargePoint16):
                 _time_or_now(kw["timestamp"]),
                 kw.get("reason"),
                 samples,
-            )
+            ),
+            str(tag) if tag else None,
         )
-        tag = kw.get("id_tag")
-        info = {"status": await self.csms.tags.get(tag)} if tag else None
-        return result16.StopTransaction(id_tag_info=info)
+        return result16.StopTransaction(id_tag_info={"status": status} if tag else None)
 
     @on(Action16.data_transfer)
     async def on_data_transfer(self, vendor_id: str, **kw: Any) -> Any:
@@ -976,6 +1063,7 @@ class CSMS:
             else None
         )
         self.credentials = Credentials(settings.secret_key, settings.charger_secret_key, self.redis)
+        self.owners = Owners(self.redis, settings.process_id) if self.redis is not None else None
         self.handshakes = 0  # being checked now (process_request)
         self.connections: dict[str, ConnectionMixin] = {}
         self.server: Any = None
@@ -1088,15 +1176,12 @@ class CSMS:
         at = now()
         interval = self.settings.heartbeat_interval
         version = str(ws.subprotocol)
-        claim: asyncio.Future[Any] | None = None
         try:
             # Nothing is answered for it: the charger need not wait.
             self.db.note(lambda b: b.presence.__setitem__(record.id, (True, at, version, interval)))
             # Commands find it through Redis; its first messages need not wait for that.
-            if self.redis is not None:
-                claim = asyncio.ensure_future(
-                    self.redis.hset(bus.OWNER_KEY, record.identity, self.settings.process_id)
-                )
+            if self.owners is not None:
+                self.owners.claim(record.identity)
             log.info("%s connected (%s)", record.identity, version)
             await conn.serve()
         except ConnectionClosed as closed:
@@ -1108,10 +1193,8 @@ class CSMS:
                 self.db.note(
                     lambda b: b.presence.__setitem__(record.id, (False, gone, None, interval))
                 )
-                if self.redis is not None and claim is not None:
-                    with contextlib.suppress(Exception):
-                        await claim  # claimed before it is released
-                        await _release_owner(self.redis, record.identity, self.settings.process_id)
+                if self.owners is not None:
+                    self.owners.release(record.identity)  # after its claim: in order
 
     # Offline detection.
 
@@ -1231,6 +1314,7 @@ class CSMS:
         return context
 
     async def start(self) -> None:
+        await self.db.warm_up()
         self.db.start()
         self.server = await serve(
             self.handler,
@@ -1247,6 +1331,7 @@ class CSMS:
             close_timeout=2,
             server_header=None,
             reuse_port=self.settings.reuse_port,
+            backlog=self.settings.backlog,
         )
         self.tasks.append(asyncio.create_task(self.sweep(), name="csms-sweep"))
         if self.redis is not None:
@@ -1282,20 +1367,13 @@ class CSMS:
                 await asyncio.wait_for(self.server.wait_closed(), 5)
             except TimeoutError:
                 log.warning("some connections did not close in time")
+        if self.owners is not None:
+            await self.owners.wait()
         if self.redis is not None:
             with contextlib.suppress(Exception):
                 await self.redis.delete(bus.alive_key(self.settings.process_id))
             await self.redis.aclose()
         await self.db.close()
-
-
-async def _release_owner(redis: aioredis.Redis, identity: str, process_id: str) -> None:
-    """Forget that this process holds `identity`, unless another one took it since."""
-    script = (
-        "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then "
-        "return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0"
-    )
-    await redis.eval(script, 1, bus.OWNER_KEY, identity, process_id)  # type: ignore[misc]
 
 
 def _peer(connection: ServerConnection) -> str:

@@ -30,9 +30,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text, tuple_
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, configure_mappers
 
 from portal.models import (
     Charger,
@@ -83,6 +83,25 @@ def load_chargers(session: Session, identities: list[str]) -> dict[str, ChargerR
         ).where(Charger.identity.in_(identities))
     )
     return {row.identity: ChargerRecord(*row) for row in rows}
+
+
+def warm_up(session: Session) -> None:
+    """Configure the mappers, open this thread's connection and compile the statements
+    of the handshake, Authorize and a boot, before any charger arrives: after a restart
+    every charger reconnects and boots at once, and the first batch otherwise spends a
+    third of a second on this while a thousand boots wait behind it. Writes nothing
+    (no charger has id 0); the caller rolls back."""
+    configure_mappers()
+    load_chargers(session, [])
+    tag_statuses(session, [])
+    at = datetime.now(ZoneInfo("UTC"))
+    apply_batch(
+        session,
+        Batch(
+            presence={0: (True, at, "ocpp1.6", 60)},
+            boots={0: Boot("warm-up", "warm-up", None, None, at, rebooted=True)},
+        ),
+    )
 
 
 def auto_register(session: Session, identity: str, password: str, secret_key: str) -> ChargerRecord:
@@ -252,32 +271,50 @@ def record_samples(session: Session, samples: list[Sample]) -> None:
                 slot = {ENERGY: "wh", POWER: "kw", SOC: "soc"}.get(s.measurand)
                 if slot:
                     current[slot] = round(s.value) if slot == "wh" else s.value
-    # Plain executemany (psycopg pipelines it): compiling a many-row INSERT through the
-    # ORM cost ~200 ms per batch of 400 samples (docs/benchmarks.md).
+    # One statement each, whatever the batch's size: the rows go as arrays (a statement
+    # per row, even pipelined, cost PostgreSQL and the writer more; docs/benchmarks.md).
     connection = session.connection()
     if rows:
+        values = list(rows.values())
         connection.exec_driver_sql(
             "INSERT INTO meter_values (charger_id, evse_id, session_id, sampled_at, measurand,"
             " phase, unit, context, location, value)"
-            " VALUES (%(charger_id)s, %(evse_id)s, %(session_id)s, %(sampled_at)s,"
-            " %(measurand)s, %(phase)s, %(unit)s, %(context)s, %(location)s, %(value)s)"
+            " SELECT * FROM unnest(%s::int[], %s::int[], %s::int[], %s::timestamptz[],"
+            " %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::float8[])"
             " ON CONFLICT DO NOTHING",
-            list(rows.values()),
+            tuple([r[column] for r in values] for column in _SAMPLE_COLUMNS),
         )
     if live:
+        ordered = [live[sid] for sid in sorted(live)]
         connection.exec_driver_sql(
-            "UPDATE charging_sessions SET last_heard_at = now(),"
-            " last_meter_at = GREATEST(last_meter_at, %(at)s),"
-            " last_meter_wh = CASE WHEN last_meter_at IS NULL OR last_meter_at <= %(at)s"
-            "  THEN COALESCE(%(wh)s::bigint, last_meter_wh) ELSE last_meter_wh END,"
-            " last_power_kw = CASE WHEN last_meter_at IS NULL OR last_meter_at <= %(at)s"
-            "  THEN COALESCE(%(kw)s::float8, last_power_kw) ELSE last_power_kw END,"
-            " last_soc = CASE WHEN last_meter_at IS NULL OR last_meter_at <= %(at)s"
-            "  THEN COALESCE(%(soc)s::float8, last_soc) ELSE last_soc END,"
-            " meter_start_wh = COALESCE(meter_start_wh, %(wh)s::bigint)"
-            " WHERE id = %(id)s AND status = 'active'",
-            list(live.values()),
+            "UPDATE charging_sessions AS s SET last_heard_at = now(),"
+            " last_meter_at = GREATEST(s.last_meter_at, v.at),"
+            " last_meter_wh = CASE WHEN s.last_meter_at IS NULL OR s.last_meter_at <= v.at"
+            "  THEN COALESCE(v.wh, s.last_meter_wh) ELSE s.last_meter_wh END,"
+            " last_power_kw = CASE WHEN s.last_meter_at IS NULL OR s.last_meter_at <= v.at"
+            "  THEN COALESCE(v.kw, s.last_power_kw) ELSE s.last_power_kw END,"
+            " last_soc = CASE WHEN s.last_meter_at IS NULL OR s.last_meter_at <= v.at"
+            "  THEN COALESCE(v.soc, s.last_soc) ELSE s.last_soc END,"
+            " meter_start_wh = COALESCE(s.meter_start_wh, v.wh)"
+            " FROM unnest(%s::int[], %s::timestamptz[], %s::bigint[], %s::float8[],"
+            "  %s::float8[]) AS v(id, at, wh, kw, soc)"
+            " WHERE s.id = v.id AND s.status = 'active'",
+            tuple([row[key] for row in ordered] for key in ("id", "at", "wh", "kw", "soc")),
         )
+
+
+_SAMPLE_COLUMNS = (
+    "charger_id",
+    "evse_id",
+    "session_id",
+    "sampled_at",
+    "measurand",
+    "phase",
+    "unit",
+    "context",
+    "location",
+    "value",
+)
 
 
 def _sessions_for(
@@ -285,16 +322,14 @@ def _sessions_for(
 ) -> dict[tuple[int, str], tuple[int, int | None, bool]]:
     """(charger, transaction id) and (charger, "@evse") -> (session id, its EVSE, running)."""
     found: dict[tuple[int, str], tuple[int, int | None, bool]] = {}
-    pairs = {(s.charger_id, s.transaction_id) for s in samples if s.transaction_id}
+    pairs = sorted({(s.charger_id, s.transaction_id) for s in samples if s.transaction_id})
     if pairs:
-        for sid, cid, tx, evse, status in session.execute(
-            select(
-                ChargingSession.id,
-                ChargingSession.charger_id,
-                ChargingSession.transaction_id,
-                ChargingSession.evse_id,
-                ChargingSession.status,
-            ).where(tuple_(ChargingSession.charger_id, ChargingSession.transaction_id).in_(pairs))
+        for sid, cid, tx, evse, status in session.connection().exec_driver_sql(
+            "SELECT s.id, s.charger_id, s.transaction_id, s.evse_id, s.status"
+            " FROM charging_sessions AS s"
+            " JOIN unnest(%s::int[], %s::text[]) AS v(charger_id, transaction_id)"
+            " ON s.charger_id = v.charger_id AND s.transaction_id = v.transaction_id",
+            ([c for c, _ in pairs], [t for _, t in pairs]),
         ):
             found[(cid, tx)] = (sid, evse, status == SessionStatus.ACTIVE)
     loose = {s.charger_id for s in samples if not s.transaction_id and s.evse_id}
@@ -328,6 +363,7 @@ class BatchResult:
     result or the exception it raised."""
 
     registrations: dict[int, ChargerRegistration] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # id tag -> authorization status
     starts: list[Any] = field(default_factory=list)
     stops: list[Any] = field(default_factory=list)
     calls: list[Any] = field(default_factory=list)
@@ -349,6 +385,8 @@ class Batch:
     starts: list[Start16] = field(default_factory=list)
     stops: list[Stop] = field(default_factory=list)
     calls: list[Callable[[Session], Any]] = field(default_factory=list)
+    # Id tags whose authorization status an answer carries (a StopTransaction's).
+    tags: set[str] = field(default_factory=set)
 
     def answers(self) -> int:
         """How many starts, stops and calls it holds."""
@@ -403,6 +441,8 @@ def apply_batch(session: Session, batch: Batch, savepoints: bool = False) -> Bat
         record_samples(session, batch.samples)
     if batch.events:
         record_events(session, batch.events)
+    if batch.tags:
+        result.tags = tag_statuses(session, sorted(batch.tags))
     with balances.batched(session):
         if not savepoints:
             if batch.stops:
@@ -835,13 +875,21 @@ def close_silent_sessions(session: Session, silent_since: datetime) -> list[int]
 
 
 _CLOSE = text(
-    "UPDATE charging_sessions SET status = :status, stopped_at = :stopped_at,"
-    " meter_start_wh = :meter_start_wh, meter_stop_wh = :meter_stop_wh,"
-    " energy_wh = :energy_wh, last_meter_wh = COALESCE(:meter_stop_wh, last_meter_wh),"
-    " stop_reason = :stop_reason, review = :review,"
-    " price_per_kwh_cents = :price_per_kwh_cents, cost_cents = :cost_cents,"
-    " ledger_entry_id = :ledger_entry_id"
-    " WHERE id = :id"
+    "UPDATE charging_sessions AS s SET status = v.status, stopped_at = v.stopped_at,"
+    " meter_start_wh = v.meter_start_wh, meter_stop_wh = v.meter_stop_wh,"
+    " energy_wh = v.energy_wh, last_meter_wh = COALESCE(v.meter_stop_wh, s.last_meter_wh),"
+    " stop_reason = v.stop_reason, review = v.review,"
+    " price_per_kwh_cents = v.price_per_kwh_cents, cost_cents = v.cost_cents,"
+    " ledger_entry_id = v.ledger_entry_id"
+    " FROM unnest(CAST(:id AS int[]), CAST(:status AS text[]),"
+    "  CAST(:stopped_at AS timestamptz[]), CAST(:meter_start_wh AS bigint[]),"
+    "  CAST(:meter_stop_wh AS bigint[]), CAST(:energy_wh AS bigint[]),"
+    "  CAST(:stop_reason AS text[]), CAST(:review AS text[]),"
+    "  CAST(:price_per_kwh_cents AS bigint[]), CAST(:cost_cents AS bigint[]),"
+    "  CAST(:ledger_entry_id AS bigint[]))"
+    "  AS v(id, status, stopped_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason,"
+    "  review, price_per_kwh_cents, cost_cents, ledger_entry_id)"
+    " WHERE s.id = v.id"
 )
 
 
@@ -891,25 +939,24 @@ def close(
             closing.review = SessionReview.IMPLAUSIBLE
         else:
             billable.append(closing)
-    settle_energy(session, billable)
+    settle_energy(session, billable, facts)
+    # One statement for all of them (the rows as arrays, in id order).
+    ended.sort(key=lambda c: c.id)
     session.execute(
         _CLOSE,
-        [
-            {
-                "id": c.id,
-                "status": c.status.value,
-                "stopped_at": c.stopped_at,
-                "meter_start_wh": c.meter_start_wh,
-                "meter_stop_wh": c.meter_stop_wh,
-                "energy_wh": c.energy_wh,
-                "stop_reason": c.stop_reason,
-                "review": c.review.value if c.review else None,
-                "price_per_kwh_cents": c.price_per_kwh_cents,
-                "cost_cents": c.cost_cents,
-                "ledger_entry_id": c.ledger_entry_id,
-            }
-            for c in ended
-        ],
+        {
+            "id": [c.id for c in ended],
+            "status": [c.status.value for c in ended],
+            "stopped_at": [c.stopped_at for c in ended],
+            "meter_start_wh": [c.meter_start_wh for c in ended],
+            "meter_stop_wh": [c.meter_stop_wh for c in ended],
+            "energy_wh": [c.energy_wh for c in ended],
+            "stop_reason": [c.stop_reason for c in ended],
+            "review": [c.review.value if c.review else None for c in ended],
+            "price_per_kwh_cents": [c.price_per_kwh_cents for c in ended],
+            "cost_cents": [c.cost_cents for c in ended],
+            "ledger_entry_id": [c.ledger_entry_id for c in ended],
+        },
     )
 
 

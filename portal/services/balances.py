@@ -18,8 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import Select, case, func, or_, select, true, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Select, case, func, or_, select, text, true, update
 from sqlalchemy.orm import Session
 
 from portal.models import DriverBalance, EntryKind, LedgerEntry
@@ -131,14 +130,19 @@ def refresh(session: Session, driver_ids: Iterable[int]) -> None:
         _refresh(session, ids[i : i + BATCH])
 
 
+# The summary rows that do not exist yet, in one statement compiled once (a VALUES list
+# is compiled anew for every number of drivers: the OCPP server refreshes a batch of
+# stops at a time, each batch a different size).
+_OPEN_ACCOUNTS = text(
+    "INSERT INTO driver_balances (driver_id, balance_cents, updated_at)"
+    " SELECT unnest(CAST(:ids AS int[])), 0, now() ON CONFLICT (driver_id) DO NOTHING"
+)
+
+
 def _refresh(session: Session, ids: list[int]) -> None:
     db = DriverBalance
     now = func.now()
-    session.execute(
-        pg_insert(db)
-        .values([{"driver_id": i, "balance_cents": 0, "updated_at": now} for i in ids])
-        .on_conflict_do_nothing(index_elements=["driver_id"])
-    )
+    session.execute(_OPEN_ACCOUNTS, {"ids": ids})
     # The lock first, the recompute in the next statement (a fresh snapshot that sees
     # whatever a concurrent poster for these drivers committed while we waited).
     session.execute(

@@ -131,13 +131,19 @@ def energy_entry(charging: Billable, facts: BillingFacts) -> dict[str, Any] | No
     }
 
 
-def settle_energy(session: Session, sessions: Sequence[Billable]) -> None:
+def settle_energy(
+    session: Session,
+    sessions: Sequence[Billable],
+    facts: dict[int, BillingFacts] | None = None,
+) -> None:
     """Post each session's energy to its driver's ledger at the depot's price (exactly
     once: keyed `energy:<session id>`), in a few statements whatever their number; sets
-    each one's price, cost and entry (the caller writes the sessions)."""
+    each one's price, cost and entry (the caller writes the sessions). `facts`: the
+    sessions' `billing_facts`, when the caller has them already."""
     if not sessions:
         return
-    facts = billing_facts(session, sessions)
+    if facts is None:
+        facts = billing_facts(session, sessions)
     entries = {c.id: energy_entry(c, facts[c.id]) for c in sessions}
     rows = [row for row in entries.values() if row is not None]
     if not rows:
