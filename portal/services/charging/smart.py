@@ -363,11 +363,22 @@ def current_plan(session: Session, depot_id: int) -> ChargingPlan | None:
     )
 
 
+def same_sessions(current: ChargingPlan, built: DepotScenario) -> bool:
+    """Whether each car is plugged in now on the session the plan has it on: a booked car
+    that arrived (its profile must name its transaction), a car plugged in again, or a
+    car the plan has plugged in that left, and the plan no longer holds."""
+    planned = {key: car.get("session_id") for key, car in current.cars.items()}
+    return {c.key for c in built.cars} == set(planned) and all(
+        planned[c.key] == c.session_id for c in built.cars
+    )
+
+
 def carry_on_cost(current: ChargingPlan, built: DepotScenario) -> int | None:
     """What carrying on with ``current`` costs in the new scenario (centavos), or None when
-    it no longer holds: another set of cars, or a car it would leave short of its need."""
+    it no longer holds: another set of cars, a car on another session (`same_sessions`),
+    or a car it would leave short of its need."""
     scenario = built.scenario
-    if set(current.schedule) != set(scenario.vehicle_ids):
+    if set(current.schedule) != set(scenario.vehicle_ids) or not same_sessions(current, built):
         return None
     offset = round((built.start - current.start_at) / SLOT)
     if offset < 0:

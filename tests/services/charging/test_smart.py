@@ -12,10 +12,12 @@ from portal.models import (
     AuditEvent,
     Booking,
     ChargingPlan,
+    ChargingSession,
     ConnectorType,
     DepotTariff,
     DepotTariffPrice,
     MeterValue,
+    SessionStatus,
     TariffKind,
     TariffPeriod,
     VehicleState,
@@ -189,3 +191,36 @@ def test_the_board_learns_which_cars_the_plan_holds_back_and_until_when(db, depo
     (held,) = smart.held_back(db, depot.id, NOW).values()
     assert held.kw == 0  # punta
     assert held.until.astimezone(MX).hour >= 22  # not before punta ends
+
+
+# --- re-planning on a change ---------------------------------------------------------------
+
+
+def test_a_booked_car_that_plugs_in_gets_a_new_plan_whatever_the_saving(
+    db, depot, make_charging_session
+):
+    plugged, booked = depot.cars
+    first = smart.plan_depot(db, depot, NOW).plan
+    assert first.cars[f"v{booked.id}"]["session_id"] is None
+    # The booked car comes early, on its connector: the same cars, but the plan had it
+    # waiting for its window (a TxDefaultProfile) and its profile must name its transaction.
+    charger = db.get(ChargingSession, first.cars[f"v{plugged.id}"]["session_id"]).charger
+    arrived = make_charging_session(
+        charger, vehicle_id=booked.id, connector_id=charger.connectors[1].id, evse_id=2
+    )
+    replaced = smart.plan_depot(db, depot, NOW, threshold_cents=10**9)
+    assert replaced.new
+    assert replaced.plan.cars[f"v{booked.id}"]["session_id"] == arrived.id
+    assert replaced.plan.cars[f"v{booked.id}"]["transaction_id"] == arrived.transaction_id
+
+
+def test_a_car_that_leaves_gets_a_new_plan_whatever_the_saving(db, depot):
+    plugged, _ = depot.cars
+    first = smart.plan_depot(db, depot, NOW).plan
+    session = db.get(ChargingSession, first.cars[f"v{plugged.id}"]["session_id"])
+    session.status = SessionStatus.COMPLETED
+    session.stopped_at = NOW
+    db.flush()
+    replaced = smart.plan_depot(db, depot, NOW, threshold_cents=10**9)
+    assert replaced.new
+    assert f"v{plugged.id}" not in replaced.plan.schedule
