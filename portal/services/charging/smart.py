@@ -449,6 +449,7 @@ def replan_enabled_depots(session: Session, now: datetime | None = None) -> list
         .join(DepotPlanning, DepotPlanning.depot_id == Depot.id)
         .where(DepotPlanning.enabled.is_(True), Depot.retired_at.is_(None))
         .order_by(Depot.id)
+        .with_for_update(of=DepotPlanning)  # a depot's re-plans one at a time (replan_depot)
     )
     done = []
     for depot in depots:
@@ -457,6 +458,24 @@ def replan_enabled_depots(session: Session, now: datetime | None = None) -> list
         except NoTariff:
             continue
     return done
+
+
+# --- re-planning on a change (charging.replan) -----------------------------------------
+
+
+def replan_depot(session: Session, depot_id: int, now: datetime | None = None) -> Replan | None:
+    """Re-plan one depot after a change there (a car arrived or left), with
+    the same threshold as the 15-minute job; None when its planning is off, it is
+    retired or has no tariff. Its planning row is locked until the commit, so two
+    re-plans of a depot never run at once."""
+    planning = session.get(DepotPlanning, depot_id, with_for_update=True)
+    depot = session.get(Depot, depot_id)
+    if planning is None or not planning.enabled or depot is None or depot.retired_at:
+        return None
+    try:
+        return plan_depot(session, depot, now)
+    except NoTariff:
+        return None
 
 
 # --- sending it ------------------------------------------------------------------------
@@ -535,6 +554,25 @@ def send_plan(
             )
         )
     return commands
+
+
+def unsent_profiles(session: Session, plan: ChargingPlan) -> list[ChargerCommand]:
+    """The profiles logged for the depot since ``plan`` was made and still queued: what a
+    job that committed the plan but failed before enqueueing them enqueues when retried
+    (the command job is unique per command, so one already queued is not doubled)."""
+    return list(
+        session.scalars(
+            select(ChargerCommand)
+            .join(Charger, Charger.id == ChargerCommand.charger_id)
+            .where(
+                Charger.depot_id == plan.depot_id,
+                ChargerCommand.action == CommandAction.SET_CHARGING_PROFILE,
+                ChargerCommand.status == CommandStatus.QUEUED,
+                ChargerCommand.requested_at >= plan.created_at,
+            )
+            .order_by(ChargerCommand.id)
+        )
+    )
 
 
 @dataclass(frozen=True)

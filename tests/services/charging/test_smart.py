@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from charging import replan
 from portal.models import (
     AuditEvent,
     Booking,
@@ -224,3 +225,24 @@ def test_a_car_that_leaves_gets_a_new_plan_whatever_the_saving(db, depot):
     replaced = smart.plan_depot(db, depot, NOW, threshold_cents=10**9)
     assert replaced.new
     assert f"v{plugged.id}" not in replaced.plan.schedule
+
+
+def test_replan_depot_plans_only_a_depot_with_planning_on(db, depot, make_depot):
+    assert smart.replan_depot(db, depot.id, NOW) is None  # off
+    smart.set_planning(db, depot, True, actor_id=None)
+    assert smart.replan_depot(db, depot.id, NOW).new
+    assert not smart.replan_depot(db, depot.id, NOW).new  # kept: the threshold holds
+    untariffed = make_depot()
+    smart.set_planning(db, untariffed, True, actor_id=None)
+    assert smart.replan_depot(db, untariffed.id, NOW) is None
+
+
+def test_planned_depots_are_those_of_the_chargers_with_planning_on(db, depot, make_charger):
+    charger_id = db.scalar(select(Booking.charger_id).where(Booking.depot_id == depot.id))
+    other = make_charger()
+    assert replan.planned_depots(db, [charger_id, other.id]) == []
+    smart.set_planning(db, depot, True, actor_id=None)
+    assert replan.planned_depots(db, [charger_id, other.id, charger_id]) == [depot.id]
+    depot.retired_at = NOW
+    db.flush()
+    assert replan.planned_depots(db, [charger_id]) == []
