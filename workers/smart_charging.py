@@ -3,7 +3,10 @@
 - `replan_depots_job`: every 15 minutes, re-plan the depots whose planning is on; a
   depot keeps its plan unless a new one saves more than the threshold.
 - `replan_depot_job(depot_id)`: one depot, after a car arrived or left (asked for by the
-  CSMS); debounced per depot (`charging.replan`).
+  CSMS) or a session strayed from its plan; debounced per depot (`charging.replan`).
+- `check_plan_strays_job`: every minute, the sessions metering off their plan; each
+  asks for one re-plan of its depot per plan, so a car that keeps straying from a plan
+  the re-plan keeps does not ask again and again.
 
 A new plan goes to the chargers as charging profiles: each job commits before it
 enqueues the commands it logged."""
@@ -11,6 +14,7 @@ enqueues the commands it logged."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from sqlalchemy.orm import Session as OrmSession
 
@@ -23,6 +27,9 @@ from .ocpp import enqueue_command
 from .queues import redis_connection
 
 log = logging.getLogger(__name__)
+
+# A session strays from a plan once: the mark outlives the plan's horizon.
+STRAY_MARK_TTL = timedelta(hours=24)
 
 
 @job("default")
@@ -47,6 +54,31 @@ def replan_depot_job(depot_id: int) -> bool:
         result.saving_cents,
     )
     return _send(session, [result]) > 0
+
+
+@job("default")
+def check_plan_strays_job() -> int:
+    """Ask for a re-plan of the depots with a session off its plan (once per session and
+    plan); the number of depots asked for."""
+    redis = redis_connection()
+    fresh = [
+        s
+        for s in smart.strays(Session())
+        if redis.set(_stray_mark(s.plan_id, s.session_id), 1, nx=True, px=STRAY_MARK_TTL)
+    ]
+    for s in fresh:
+        log.info(
+            "session %s metered %.1f kW against %.1f kW planned (plan %s)",
+            s.session_id,
+            s.metered_kw,
+            s.planned_kw,
+            s.plan_id,
+        )
+    return len(replan.request_replans(redis, {s.depot_id for s in fresh}, "a session strayed"))
+
+
+def _stray_mark(plan_id: int, session_id: int) -> str:
+    return f"smart:stray:{plan_id}:{session_id}"
 
 
 def _send(session: OrmSession, results: list[smart.Replan]) -> int:

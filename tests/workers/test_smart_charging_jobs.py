@@ -1,6 +1,8 @@
 """The smart-charging jobs on a real Redis and RQ worker: every 15 minutes, a plan for
-each depot with planning on; a re-plan of one depot when asked (debounced)."""
+each depot with planning on; a re-plan of one depot when asked (debounced); every
+minute, the sessions straying from their plan."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,16 +14,17 @@ from charging import replan
 from portal.models import (
     ChargerCommand,
     ChargingPlan,
+    ChargingSession,
     CommandAction,
     CommandStatus,
     ConnectorType,
 )
 from portal.services.charging import smart
 from tests.servers import TEST_REDIS
-from tests.services.charging.test_smart import _soc, _tariff
+from tests.services.charging.test_smart import NOW, _power, _soc, _tariff
 from tests.workers.test_booking_jobs import _work
 from workers import smart_charging
-from workers.smart_charging import replan_depots_job
+from workers.smart_charging import check_plan_strays_job, replan_depots_job
 
 
 def test_the_job_plans_the_depots_with_planning_on(
@@ -57,6 +60,8 @@ def test_the_cron_config_replans_every_15_minutes():
     jobs = {j.name: j for j in scheduler.get_jobs()}
     assert jobs["smart-charging"].func is replan_depots_job
     assert jobs["smart-charging"].cron == "*/15 * * * *"
+    assert jobs["smart-charging-strays"].func is check_plan_strays_job
+    assert jobs["smart-charging-strays"].cron == "* * * * *"
 
 
 def _run_scheduled(redis):
@@ -109,6 +114,26 @@ def test_a_burst_of_requests_is_one_replan_that_sends_the_new_plan(redis_queues,
     # plan (nothing changed) and sends nothing.
     assert replan.request_replans(redis_queues, [plugged_in.id], "a car left") == [plugged_in.id]
     assert _run_scheduled(redis_queues) == 1
+    assert db.scalar(select(func.count()).select_from(ChargingPlan)) == 1
+    assert _profiles(db) == 1
+
+
+def test_a_stream_of_strays_asks_once_and_resends_no_profile(redis_queues, db, clock, plugged_in):
+    clock.pin(NOW)
+    replan_depots_job()  # as the scheduler runs it every 15 minutes
+    (plan,) = db.scalars(select(ChargingPlan)).all()
+    session = db.scalar(select(ChargingSession).where(ChargingSession.charger_id.isnot(None)))
+    key = next(k for k, car in plan.cars.items() if car["session_id"] == session.id)
+    assert plan.schedule[key][0] == 0.0  # punta: held back
+    asked = 0
+    # The car draws 11 kW regardless, reading after reading (a charger slow to obey).
+    for minute in range(2, 14):
+        _power(db, session, NOW + timedelta(minutes=minute), 11.0)
+        clock.pin(NOW + timedelta(minutes=minute, seconds=30))
+        check_plan_strays_job()  # as the scheduler runs it each minute
+        asked += _run_scheduled(redis_queues)
+    # One re-plan for the stream; it kept the plan (saving nothing), so no profile again.
+    assert asked == 1
     assert db.scalar(select(func.count()).select_from(ChargingPlan)) == 1
     assert _profiles(db) == 1
 
