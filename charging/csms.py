@@ -30,7 +30,9 @@ leaves to us:
   intervals is disconnected and marked offline; a sweep also marks offline the
   chargers of a CSMS process that died;
 - the command bus (`charging.bus`): this process records in Redis which chargers it
-  holds and executes the commands the `ocpp` RQ jobs push to it.
+  holds and executes the commands the `ocpp` RQ jobs push to it;
+- smart charging: a session started or ended (or closed as lost) asks, after its
+  commit and off the event loop, for a re-plan of its depot (`charging.replan`).
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
+from redis import Redis
 from sqlalchemy.orm import Session, sessionmaker
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
@@ -79,7 +82,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from charging import bus, store
+from charging import bus, replan, store
 from portal.db import make_engine
 from portal.models import ChargerEventKind, ChargerRegistration, ConnectorStatus
 from portal.models.charging import (
@@ -225,6 +228,9 @@ class Database:
         self._writer: asyncio.Task[None] | None = None
         self._seen_writer: asyncio.Task[None] | None = None
         self._seen: dict[int, tuple[datetime, datetime | None]] = {}
+        # Called in the pool with the chargers where a session started or ended, once
+        # that is committed (the CSMS asks for a re-plan of their depots).
+        self.on_sessions_changed: Callable[[set[int]], None] | None = None
 
     def _warm_up(self) -> None:
         with self.sessions() as session:
@@ -244,7 +250,13 @@ class Database:
         with self.sessions() as session:
             result = fn(session, *args, **kwargs)
             session.commit()
-            return result
+            changed = session.info.pop(store.SESSIONS_CHANGED, None)
+        if changed and self.on_sessions_changed is not None:
+            try:
+                self.pool.submit(self.on_sessions_changed, changed)
+            except RuntimeError:  # shutting down: the 15-minute re-plan covers it
+                log.warning("no re-plan asked for chargers %s: shutting down", sorted(changed))
+        return result
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`fn(session, *args)` in its own transaction, in the pool."""
@@ -1071,6 +1083,21 @@ class CSMS:
         self.started = asyncio.Event()
         self.background: set[asyncio.Task[Any]] = set()
         self.stopping = asyncio.Event()
+        # Blocking: used in the pool's threads only (`ask_replans`).
+        self.replans = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        if self.replans is not None:
+            self.db.on_sessions_changed = self.ask_replans
+
+    def ask_replans(self, charger_ids: set[int]) -> None:
+        """A car arrived or left at these chargers: re-plan their depots with planning on
+        (`charging.replan`; in a pool thread, after the commit)."""
+        try:
+            with self.db.sessions() as session:
+                depots = replan.planned_depots(session, charger_ids)
+            if depots and self.replans is not None:
+                replan.request_replans(self.replans, depots, "a car arrived or left")
+        except Exception:
+            log.exception("asking for a re-plan of chargers %s failed", sorted(charger_ids))
 
     def spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)
@@ -1374,6 +1401,8 @@ class CSMS:
                 await self.redis.delete(bus.alive_key(self.settings.process_id))
             await self.redis.aclose()
         await self.db.close()
+        if self.replans is not None:
+            self.replans.close()
 
 
 def _peer(connection: ServerConnection) -> str:

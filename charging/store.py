@@ -23,7 +23,7 @@ once, unless it is more than the connector could deliver (held for staff).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -58,6 +58,8 @@ SOC = "SoC"
 LOST_SILENT = "Lost: silent"
 LOST_REBOOT = "Lost: charger rebooted"
 LOST_REPLACED = "Lost: new transaction"
+# In `session.info` until the commit: the chargers where a session started or ended.
+SESSIONS_CHANGED = "charging.sessions_changed"
 
 
 @dataclass(frozen=True)
@@ -578,6 +580,12 @@ def mark_silent_chargers_offline(session: Session, now: datetime, factor: int) -
 # --- authorization and transactions ---------------------------------------------------
 
 
+def note_sessions_changed(session: Session, charger_ids: Iterable[int]) -> None:
+    """Remember until the commit the chargers where a car arrived or left: the CSMS then
+    asks for a re-plan of their depots (`charging.replan`)."""
+    session.info.setdefault(SESSIONS_CHANGED, set()).update(charger_ids)
+
+
 def tag_status(owner: TagOwner | None) -> str:
     """OCPP authorization status for a tag's owner: Accepted, Blocked or Invalid."""
     if owner is None:
@@ -772,6 +780,7 @@ def start_transactions_16(session: Session, starts: list[Start16]) -> list[tuple
             },
         )
         created = {(charger, evse): sid for sid, charger, evse in rows}
+        note_sessions_changed(session, (s.charger_id for s in new))
         for start in new:  # a charger has one start in flight at a time
             answers[start] = created[(start.charger_id, start.evse_id)]
     return [(answers[s], tag_status(owners.get(s.id_tag.strip().upper()))) for s in starts]
@@ -923,6 +932,7 @@ def close(
         if status == SessionStatus.LOST:
             closing.review = SessionReview.LOST
     ended = [c[0] for c in closings]
+    note_sessions_changed(session, (c.charger_id for c in ended))
     facts = billing_facts(session, ended)
     billable = []
     for closing in ended:
@@ -1015,6 +1025,7 @@ def transaction_event_201(
         charging = session.scalar(query)
         if charging is None:  # pragma: no cover - the row was just written
             raise RuntimeError(transaction_id)
+        note_sessions_changed(session, [charger_id])
     elif charging.status != SessionStatus.ACTIVE:
         if samples:
             record_samples(session, samples)
@@ -1034,6 +1045,7 @@ def transaction_event_201(
     if evse_id and charging.evse_id is None:
         charging.evse_id = evse_id
         charging.connector_id = _connector_id(session, charger_id, evse_id)
+        note_sessions_changed(session, [charger_id])  # now on a connector: planned
     session.flush()
     if samples:
         record_samples(session, samples)

@@ -11,7 +11,7 @@ from workers.battery import refresh_battery_health_job
 from workers.bookings import release_no_shows_job, reserve_opening_windows_job
 from workers.kpis import refresh_kpis_job
 from workers.ledger import assess_late_fees_job, close_statements_job, post_weekly_rent_job
-from workers.smart_charging import replan_depots_job
+from workers.smart_charging import check_plan_strays_job, replan_depots_job
 from workers.telemetry import (
     check_vehicle_alerts_job,
     ensure_telemetry_partitions_job,
@@ -51,3 +51,5 @@ cron.register(refresh_battery_health_job, "telemetry", cron="30 2 * * *", name="
 # --- Smart charging ------------------------------------------------------------------------
 # Every 15 minutes, on the slots' edges: re-plan the depots with planning on.
 cron.register(replan_depots_job, "default", cron="*/15 * * * *", name="smart-charging")
+# Every minute: the sessions metering off their plan ask for a re-plan of their depot.
+cron.register(check_plan_strays_job, "default", cron="* * * * *", name="smart-charging-strays")

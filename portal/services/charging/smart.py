@@ -37,7 +37,7 @@ from charging.planner import (
     make_plan,
     scenario_from_rates,
 )
-from charging.store import POWER
+from charging.store import ENERGY, POWER
 from charging.tariffs import Tariff, TariffError, period_at, slot_rates, tariff_in_effect
 from portal.db import utcnow
 from portal.models import (
@@ -363,11 +363,22 @@ def current_plan(session: Session, depot_id: int) -> ChargingPlan | None:
     )
 
 
+def same_sessions(current: ChargingPlan, built: DepotScenario) -> bool:
+    """Whether each car is plugged in now on the session the plan has it on: a booked car
+    that arrived (its profile must name its transaction), a car plugged in again, or a
+    car the plan has plugged in that left, and the plan no longer holds."""
+    planned = {key: car.get("session_id") for key, car in current.cars.items()}
+    return {c.key for c in built.cars} == set(planned) and all(
+        planned[c.key] == c.session_id for c in built.cars
+    )
+
+
 def carry_on_cost(current: ChargingPlan, built: DepotScenario) -> int | None:
     """What carrying on with ``current`` costs in the new scenario (centavos), or None when
-    it no longer holds: another set of cars, or a car it would leave short of its need."""
+    it no longer holds: another set of cars, a car on another session (`same_sessions`),
+    or a car it would leave short of its need."""
     scenario = built.scenario
-    if set(current.schedule) != set(scenario.vehicle_ids):
+    if set(current.schedule) != set(scenario.vehicle_ids) or not same_sessions(current, built):
         return None
     offset = round((built.start - current.start_at) / SLOT)
     if offset < 0:
@@ -438,6 +449,7 @@ def replan_enabled_depots(session: Session, now: datetime | None = None) -> list
         .join(DepotPlanning, DepotPlanning.depot_id == Depot.id)
         .where(DepotPlanning.enabled.is_(True), Depot.retired_at.is_(None))
         .order_by(Depot.id)
+        .with_for_update(of=DepotPlanning)  # a depot's re-plans one at a time (replan_depot)
     )
     done = []
     for depot in depots:
@@ -446,6 +458,116 @@ def replan_enabled_depots(session: Session, now: datetime | None = None) -> list
         except NoTariff:
             continue
     return done
+
+
+# --- re-planning on a change (charging.replan) -----------------------------------------
+
+# A session strays when its metered power is off its plan by more than the larger of
+# these in each of its last STRAY_SAMPLES power readings.
+STRAY_MIN_KW = 1.0
+STRAY_SHARE = 0.2
+STRAY_SAMPLES = 2
+STRAY_RECENT = timedelta(minutes=5)  # readings older than this say nothing about now
+STRAY_GRACE = timedelta(minutes=1)  # after a plan is made, for its profiles to arrive
+
+
+def replan_depot(session: Session, depot_id: int, now: datetime | None = None) -> Replan | None:
+    """Re-plan one depot after a change (a car arrived or left, a session strayed), with
+    the same threshold as the 15-minute job; None when its planning is off, it is
+    retired or has no tariff. Its planning row is locked until the commit, so two
+    re-plans of a depot never run at once."""
+    planning = session.get(DepotPlanning, depot_id, with_for_update=True)
+    depot = session.get(Depot, depot_id)
+    if planning is None or not planning.enabled or depot is None or depot.retired_at:
+        return None
+    try:
+        return plan_depot(session, depot, now)
+    except NoTariff:
+        return None
+
+
+@dataclass(frozen=True)
+class Stray:
+    depot_id: int
+    plan_id: int
+    session_id: int
+    planned_kw: float  # in the latest reading's slot
+    metered_kw: float  # the latest reading
+
+
+def _off_plan(metered_kw: float, planned_kw: float) -> bool:
+    return abs(metered_kw - planned_kw) > max(STRAY_MIN_KW, STRAY_SHARE * planned_kw)
+
+
+def _metered_kw(
+    rows: list[tuple[datetime, str, str | None, float]],
+) -> list[tuple[datetime, float]]:
+    """A session's metered kW, newest first, from its readings (newest first): its power
+    readings, or without them the energy register's deltas (at each pair's midpoint)."""
+    power = [
+        (at, v if (u or "").lower() == "kw" else v / 1000) for at, m, u, v in rows if m == POWER
+    ]
+    if power:
+        return power
+    energy = [
+        (at, v * 1000 if (u or "").lower() == "kwh" else v) for at, m, u, v in rows if m == ENERGY
+    ]
+    return [
+        (old + (new - old) / 2, (new_wh - old_wh) / 1000 / ((new - old) / timedelta(hours=1)))
+        for (new, new_wh), (old, old_wh) in itertools.pairwise(energy)
+        if new > old
+    ]
+
+
+def strays(session: Session, now: datetime | None = None) -> list[Stray]:
+    """The running sessions, in the current plans of the depots with planning on, whose
+    last `STRAY_SAMPLES` metered kW are each off the plan's kW in their slot by more than
+    max(`STRAY_MIN_KW`, `STRAY_SHARE` of it). Metered kW: the `Power.Active.Import`
+    readings, or for a charger that sends none the energy register's deltas; only
+    readings taken within `STRAY_RECENT`, from `STRAY_GRACE` after the plan was made."""
+    now = now or utcnow()
+    found = []
+    depots = session.scalars(
+        select(DepotPlanning.depot_id).where(DepotPlanning.enabled.is_(True))
+    ).all()
+    for depot_id in depots:
+        plan = current_plan(session, depot_id)
+        if plan is None:
+            continue
+        keys = {car["session_id"]: k for k, car in plan.cars.items() if car.get("session_id")}
+        rows: dict[int, list[tuple[datetime, str, str | None, float]]] = {}
+        for session_id, at, measurand, unit, value in session.execute(
+            select(
+                MeterValue.session_id,
+                MeterValue.sampled_at,
+                MeterValue.measurand,
+                MeterValue.unit,
+                MeterValue.value,
+            )
+            .join(ChargingSession, ChargingSession.id == MeterValue.session_id)
+            .where(
+                MeterValue.session_id.in_(keys),
+                ChargingSession.status == SessionStatus.ACTIVE,
+                MeterValue.measurand.in_((POWER, ENERGY)),
+                MeterValue.phase == "",
+                MeterValue.sampled_at >= max(plan.created_at + STRAY_GRACE, now - STRAY_RECENT),
+                MeterValue.sampled_at <= now,
+            )
+            .order_by(MeterValue.session_id, MeterValue.sampled_at.desc())
+        ):
+            if session_id is not None:
+                rows.setdefault(session_id, []).append((at, measurand, unit, value))
+        for session_id, readings in rows.items():
+            schedule = plan.schedule[keys[session_id]]
+            compared = []
+            for at, metered in _metered_kw(readings)[:STRAY_SAMPLES]:
+                slot = math.floor((at - plan.start_at) / SLOT)
+                if 0 <= slot < len(schedule):
+                    compared.append((metered, schedule[slot]))
+            if len(compared) == STRAY_SAMPLES and all(_off_plan(m, p) for m, p in compared):
+                metered, planned = compared[0]
+                found.append(Stray(depot_id, plan.id, session_id, planned, metered))
+    return found
 
 
 # --- sending it ------------------------------------------------------------------------
@@ -524,6 +646,25 @@ def send_plan(
             )
         )
     return commands
+
+
+def unsent_profiles(session: Session, plan: ChargingPlan) -> list[ChargerCommand]:
+    """The profiles logged for the depot since ``plan`` was made and still queued: what a
+    job that committed the plan but failed before enqueueing them enqueues when retried
+    (the command job is unique per command, so one already queued is not doubled)."""
+    return list(
+        session.scalars(
+            select(ChargerCommand)
+            .join(Charger, Charger.id == ChargerCommand.charger_id)
+            .where(
+                Charger.depot_id == plan.depot_id,
+                ChargerCommand.action == CommandAction.SET_CHARGING_PROFILE,
+                ChargerCommand.status == CommandStatus.QUEUED,
+                ChargerCommand.requested_at >= plan.created_at,
+            )
+            .order_by(ChargerCommand.id)
+        )
+    )
 
 
 @dataclass(frozen=True)

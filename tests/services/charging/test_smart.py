@@ -8,14 +8,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from charging import replan
 from portal.models import (
     AuditEvent,
     Booking,
     ChargingPlan,
+    ChargingSession,
     ConnectorType,
     DepotTariff,
     DepotTariffPrice,
     MeterValue,
+    SessionStatus,
     TariffKind,
     TariffPeriod,
     VehicleState,
@@ -189,3 +192,143 @@ def test_the_board_learns_which_cars_the_plan_holds_back_and_until_when(db, depo
     (held,) = smart.held_back(db, depot.id, NOW).values()
     assert held.kw == 0  # punta
     assert held.until.astimezone(MX).hour >= 22  # not before punta ends
+
+
+# --- re-planning on a change ---------------------------------------------------------------
+
+
+def test_a_booked_car_that_plugs_in_gets_a_new_plan_whatever_the_saving(
+    db, depot, make_charging_session
+):
+    plugged, booked = depot.cars
+    first = smart.plan_depot(db, depot, NOW).plan
+    assert first.cars[f"v{booked.id}"]["session_id"] is None
+    # The booked car comes early, on its connector: the same cars, but the plan had it
+    # waiting for its window (a TxDefaultProfile) and its profile must name its transaction.
+    charger = db.get(ChargingSession, first.cars[f"v{plugged.id}"]["session_id"]).charger
+    arrived = make_charging_session(
+        charger, vehicle_id=booked.id, connector_id=charger.connectors[1].id, evse_id=2
+    )
+    replaced = smart.plan_depot(db, depot, NOW, threshold_cents=10**9)
+    assert replaced.new
+    assert replaced.plan.cars[f"v{booked.id}"]["session_id"] == arrived.id
+    assert replaced.plan.cars[f"v{booked.id}"]["transaction_id"] == arrived.transaction_id
+
+
+def test_a_car_that_leaves_gets_a_new_plan_whatever_the_saving(db, depot):
+    plugged, _ = depot.cars
+    first = smart.plan_depot(db, depot, NOW).plan
+    session = db.get(ChargingSession, first.cars[f"v{plugged.id}"]["session_id"])
+    session.status = SessionStatus.COMPLETED
+    session.stopped_at = NOW
+    db.flush()
+    replaced = smart.plan_depot(db, depot, NOW, threshold_cents=10**9)
+    assert replaced.new
+    assert f"v{plugged.id}" not in replaced.plan.schedule
+
+
+def test_replan_depot_plans_only_a_depot_with_planning_on(db, depot, make_depot):
+    assert smart.replan_depot(db, depot.id, NOW) is None  # off
+    smart.set_planning(db, depot, True, actor_id=None)
+    assert smart.replan_depot(db, depot.id, NOW).new
+    assert not smart.replan_depot(db, depot.id, NOW).new  # kept: the threshold holds
+    untariffed = make_depot()
+    smart.set_planning(db, untariffed, True, actor_id=None)
+    assert smart.replan_depot(db, untariffed.id, NOW) is None
+
+
+def test_planned_depots_are_those_of_the_chargers_with_planning_on(db, depot, make_charger):
+    charger_id = db.scalar(select(Booking.charger_id).where(Booking.depot_id == depot.id))
+    other = make_charger()
+    assert replan.planned_depots(db, [charger_id, other.id]) == []
+    smart.set_planning(db, depot, True, actor_id=None)
+    assert replan.planned_depots(db, [charger_id, other.id, charger_id]) == [depot.id]
+    depot.retired_at = NOW
+    db.flush()
+    assert replan.planned_depots(db, [charger_id]) == []
+
+
+def _power(db, session, at, kw):
+    db.add(
+        MeterValue(
+            charger_id=session.charger_id,
+            evse_id=session.evse_id,
+            session_id=session.id,
+            sampled_at=at,
+            measurand="Power.Active.Import",
+            unit="W",
+            value=kw * 1000,
+        )
+    )
+    db.flush()
+
+
+@pytest.fixture
+def planned(db, depot, clock):
+    """The depot's plan made at NOW, planning on; its plugged-in car's session. In punta
+    (the first 16 slots) the plan gives the car 0 kW."""
+    clock.pin(NOW)
+    smart.set_planning(db, depot, True, actor_id=None)
+    plan = smart.plan_depot(db, depot).plan
+    key = f"v{depot.cars[0].id}"
+    assert plan.schedule[key][:16] == [0.0] * 16
+    return plan, db.get(ChargingSession, plan.cars[key]["session_id"])
+
+
+def test_a_session_strays_when_two_readings_in_a_row_are_off_its_plan(db, planned):
+    plan, session = planned
+    later = NOW + timedelta(minutes=4)
+    _power(db, session, NOW + timedelta(minutes=2), 30.0)
+    assert smart.strays(db, later) == []  # one reading off is not a stray
+    _power(db, session, NOW + timedelta(minutes=3), 29.5)
+    (stray,) = smart.strays(db, later)
+    assert (stray.depot_id, stray.plan_id, stray.session_id) == (plan.depot_id, plan.id, session.id)
+    assert (stray.planned_kw, stray.metered_kw) == (0.0, 29.5)
+    # The latest reading back on the plan: no longer a stray.
+    _power(db, session, NOW + timedelta(minutes=3, seconds=30), 0.2)
+    assert smart.strays(db, later) == []
+
+
+def test_readings_near_the_plan_old_or_before_it_took_effect_are_no_stray(db, planned):
+    _plan, session = planned
+    # Within max(1 kW, 20 %) of 0 kW.
+    _power(db, session, NOW + timedelta(minutes=2), 0.9)
+    _power(db, session, NOW + timedelta(minutes=3), 0.9)
+    assert smart.strays(db, NOW + timedelta(minutes=4)) == []
+    # Far off, but before the plan's profiles could arrive.
+    _power(db, session, NOW + timedelta(seconds=20), 40.0)
+    _power(db, session, NOW + timedelta(seconds=40), 40.0)
+    assert smart.strays(db, NOW + timedelta(minutes=1)) == []
+    # Far off, but no reading for 5 minutes: a silent session is no stray.
+    _power(db, session, NOW + timedelta(minutes=5), 40.0)
+    _power(db, session, NOW + timedelta(minutes=6), 40.0)
+    assert smart.strays(db, NOW + timedelta(minutes=8)) != []
+    assert smart.strays(db, NOW + timedelta(minutes=12)) == []
+
+
+def test_without_power_readings_the_energy_register_tells_the_kw(db, planned):
+    _plan, session = planned
+
+    def energy(minute, wh):
+        db.add(
+            MeterValue(
+                charger_id=session.charger_id,
+                evse_id=session.evse_id,
+                session_id=session.id,
+                sampled_at=NOW + timedelta(minutes=minute),
+                measurand="Energy.Active.Import.Register",
+                unit="Wh",
+                value=wh,
+            )
+        )
+        db.flush()
+
+    # 10 Wh a minute: 0.6 kW against 0 kW planned, within 1 kW.
+    for minute in (2, 3, 4):
+        energy(minute, 1_000_000 + 10 * minute)
+    assert smart.strays(db, NOW + timedelta(minutes=4, seconds=30)) == []
+    # Then 500 Wh a minute: 30 kW, twice in a row.
+    energy(5, 1_000_540)
+    energy(6, 1_001_040)
+    (stray,) = smart.strays(db, NOW + timedelta(minutes=6, seconds=30))
+    assert stray.metered_kw == pytest.approx(30.0)
