@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from portal.db import Session
 from portal.htmx import render
 from portal.security import client_ip
-from portal.services.charging import smart
+from portal.services.charging import profiles, smart
 from portal.services.charging.board import energy_by_depot_day
 from portal.services.depots import get_depot
 from portal.timeutil import local_today
@@ -43,7 +43,11 @@ def energy() -> Response:
 @manager.get("/carga-inteligente")
 def smart_charging() -> Response:
     states = smart.depot_plans(Session())
-    views = {s.depot.id: plan_view(s.plan) for s in states if s.plan is not None}
+    views = {
+        s.depot.id: plan_view(s.plan, profiles.plan_profiles(Session(), s.plan))
+        for s in states
+        if s.plan is not None
+    }
     return render("charging/smart.html", states=states, views=views, form=PlanningSwitchForm())
 
 
