@@ -13,6 +13,7 @@ After a charger answers a SetChargingProfile (`workers.ocpp` calls `after_answer
 - **Refused** (Rejected, NotSupported, or a CALLERROR NotImplemented/NotSupported): the
   charger is recorded as refusing profiles (`Charger.profiles_refused_at`). The depot's
   next plans take its cars at full power (uncontrolled, a fixed load) and send it none.
+  A TxProfile rejected because its transaction ended meanwhile does not count.
 
 Services flush; the caller commits and enqueues what they return.
 """
@@ -33,8 +34,10 @@ from portal.models import (
     ChargerCommand,
     ChargerConnector,
     ChargingPlan,
+    ChargingSession,
     CommandAction,
     CommandStatus,
+    SessionStatus,
 )
 from portal.services.charging.commands import CALL_ERROR, request_command
 
@@ -76,8 +79,9 @@ def after_answer(session: Session, command: ChargerCommand) -> ChargerCommand | 
     if charger is None:
         return None
     if refused(command):
-        charger.profiles_refused_at = command.answered_at or utcnow()
-        session.flush()
+        if not _transaction_gone(session, command):
+            charger.profiles_refused_at = command.answered_at or utcnow()
+            session.flush()
         return None
     if command.status != CommandStatus.ACCEPTED:
         return None
@@ -99,6 +103,22 @@ def after_answer(session: Session, command: ChargerCommand) -> ChargerCommand | 
     if asked.status.finished:  # the charger went offline meanwhile
         check_composite(session, asked)
     return asked
+
+
+def _transaction_gone(session: Session, command: ChargerCommand) -> bool:
+    """A TxProfile for a transaction that has ended meanwhile: its Rejected says nothing
+    about the charger's profiles (1.6 rejects a TxProfile without its transaction)."""
+    transaction_id = command.params.get("transaction_id")
+    if command.params.get("purpose") != "tx" or transaction_id is None:
+        return False
+    running = session.scalar(
+        select(ChargingSession.id).where(
+            ChargingSession.charger_id == command.charger_id,
+            ChargingSession.transaction_id == str(transaction_id),
+            ChargingSession.status == SessionStatus.ACTIVE,
+        )
+    )
+    return running is None
 
 
 def _sent_start(params: dict[str, Any], fallback: datetime) -> datetime:

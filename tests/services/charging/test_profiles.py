@@ -92,3 +92,24 @@ def test_a_composite_schedule_confirms_the_profile_within_the_tolerance(
     assert sent.response["status"] == "Accepted"
     assert sent.response["composite"]["verdict"] == verdict
     assert sent.response["composite"]["command_id"] == asked.id
+
+
+@pytest.mark.parametrize(("running", "recorded"), [(True, True), (False, False)])
+def test_a_tx_profile_rejected_after_its_transaction_ended_does_not_mark_the_charger(
+    db, make_charger, make_charging_session, running, recorded
+):
+    charger = make_charger()
+    if running:
+        make_charging_session(charger, transaction_id="77")
+    command = ChargerCommand(
+        charger_id=charger.id,
+        action=CommandAction.SET_CHARGING_PROFILE,
+        params={"evse_id": 1, "purpose": "tx", "transaction_id": "77", "periods": []},
+        status=CommandStatus.REJECTED,
+        response={"status": "Rejected"},
+        error=REJECTED,
+    )
+    db.add(command)
+    db.flush()
+    assert profiles.after_answer(db, command) is None
+    assert (charger.profiles_refused_at is not None) is recorded
