@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from redis import Redis
@@ -66,8 +67,17 @@ class Reply:
 
     def to_json(self) -> str:
         return json.dumps(
-            {"ok": self.ok, "payload": self.payload, "error": self.error, "detail": self.detail}
+            {"ok": self.ok, "payload": self.payload, "error": self.error, "detail": self.detail},
+            default=_number,
         )
+
+
+def _number(value: Any) -> float:
+    """The `ocpp` library reads a charger's decimals as `Decimal` (a GetCompositeSchedule's
+    limits): JSON numbers again."""
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def owner_of(redis: Redis, identity: str) -> str | None:

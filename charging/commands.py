@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from charging.profiles import PHASES, from_kw
 from portal.models import CommandAction, CommandStatus, OcppVersion
 
 A = CommandAction
@@ -37,18 +38,14 @@ def _watts(kw: str) -> float:
     return round(float(kw) * 1000, 1)
 
 
-# An AC charger limited in amperes: per phase, at 230 V on 3 phases unless it says otherwise.
-VOLTS = 230.0
-PHASES = 3
-
-
 def _periods(p: dict[str, Any]) -> list[dict[str, Any]]:
-    """The schedule's periods in the unit asked: W, or A per phase (AC, `PHASES` phases)."""
+    """The schedule's periods in the unit asked: W, or A per phase (AC, `PHASES` phases at
+    `VOLTS`, `charging.profiles`)."""
     if p.get("unit") == "A":
         return [
             {
                 "start_period": period["start_s"],
-                "limit": round(float(period["limit_kw"]) * 1000 / (VOLTS * PHASES), 1),
+                "limit": from_kw(float(period["limit_kw"]), "A"),
                 "number_phases": PHASES,
             }
             for period in p["periods"]
@@ -128,6 +125,12 @@ def _build_16(action: CommandAction, p: dict[str, Any]) -> tuple[str, dict[str, 
         return "SetChargingProfile", {"connector_id": p["evse_id"], "cs_charging_profiles": profile}
     if action == A.CLEAR_CHARGING_PROFILE:
         return "ClearChargingProfile", {"id": p.get("profile_id"), "connector_id": p.get("evse_id")}
+    if action == A.GET_COMPOSITE_SCHEDULE:
+        return "GetCompositeSchedule", {
+            "connector_id": p["evse_id"],
+            "duration": p["duration_s"],
+            "charging_rate_unit": p.get("unit"),
+        }
     raise CommandNotSupported(action)
 
 
@@ -205,6 +208,12 @@ def _build_201(
         return "ClearChargingProfile", {
             "charging_profile_id": p.get("profile_id"),
             "charging_profile_criteria": criteria,
+        }
+    if action == A.GET_COMPOSITE_SCHEDULE:
+        return "GetCompositeSchedule", {
+            "evse_id": p["evse_id"],
+            "duration": p["duration_s"],
+            "charging_rate_unit": p.get("unit"),
         }
     raise CommandNotSupported(action)
 

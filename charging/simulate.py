@@ -39,6 +39,8 @@ from ocpp.v201 import call as c201
 from ocpp.v201 import call_result as r201
 from ocpp.v201.enums import Action as A201
 
+from charging import profiles as cp
+
 if TYPE_CHECKING:
     from portal.demo.world import LiveWorld, PlannedSession, World
 
@@ -65,6 +67,7 @@ class Outlet:
     joined_soc: float = 0.0
     planned_kw: float | None = None  # what the plan's car draws now
     joined_at: datetime | None = None
+    started_at: datetime | None = None  # the running transaction's start (Relative profiles)
 
 
 @dataclass
@@ -75,6 +78,7 @@ class ChargerSpec:
     outlets: int = 2
     id_tags: list[str] = field(default_factory=list)
     connectors: dict[int, int] = field(default_factory=dict)  # evse id → connector id
+    refuses_profiles: bool = False  # answers SetChargingProfile NotSupported / Rejected
 
 
 class WorldFollower:
@@ -118,6 +122,7 @@ class SimMixin:
         self.world = world
         self.outlets = outlets if outlets is not None else new_outlets(spec)
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.profiles: list[cp.Profile] = []  # installed charging profiles
 
     def later(self, coroutine: Any) -> None:
         """Run after answering (never call the CSMS from inside a handler)."""
@@ -125,14 +130,106 @@ class SimMixin:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
+    def limit_now(self, outlet: Outlet, now: datetime | None = None) -> float | None:
+        """The outlet's limit in kW now: the composite of its charging profiles (and
+        `outlet.limit_kw`, a cap set by hand), None when nothing limits it."""
+        composite = cp.limit_kw(
+            self.profiles,
+            outlet.evse_id,
+            now or datetime.now(UTC),
+            outlet.transaction_id,
+            outlet.started_at,
+        )
+        limits = [x for x in (outlet.limit_kw, composite) if x is not None]
+        return min(limits) if limits else None
+
     def power_kw(self, outlet: Outlet) -> float:
         """The power the outlet delivers now: what the car draws (the world's plan says,
-        else the outlet's rating, less above 80 %), under the charging profile's limit."""
+        else the outlet's rating, less above 80 %), under the charging profiles' limit."""
         if outlet.planned_kw is not None:
             kw = outlet.planned_kw
         else:
             kw = outlet.max_kw * (0.95 if outlet.soc < 80 else 0.4)
-        return min(kw, outlet.limit_kw) if outlet.limit_kw is not None else kw
+        limit = self.limit_now(outlet)
+        return min(kw, limit) if limit is not None else kw
+
+    def install_profile(self, profile: cp.Profile) -> str:
+        """Keep a profile sent by SetChargingProfile: the status to answer. A profile
+        replaces one of the same id, or of the same purpose, stack level and outlet."""
+        if profile.evse_id != 0 and profile.evse_id not in self.outlets:
+            return "Rejected"
+        if profile.purpose == cp.TX:
+            outlet = self.outlets.get(profile.evse_id)
+            running = outlet.transaction_id if outlet else None
+            if running is None or profile.transaction_id not in (None, running):
+                return "Rejected"  # a TxProfile needs its transaction running there
+        self.profiles = [
+            p
+            for p in self.profiles
+            if p.id != profile.id
+            and (p.purpose, p.stack_level, p.evse_id)
+            != (profile.purpose, profile.stack_level, profile.evse_id)
+        ]
+        self.profiles.append(profile)
+        return "Accepted"
+
+    def clear_profiles(
+        self,
+        profile_id: int | None = None,
+        evse_id: int | None = None,
+        purpose: str | None = None,
+        stack_level: int | None = None,
+    ) -> bool:
+        """ClearChargingProfile: drop the profiles matching every criterion given."""
+        kind = cp.PURPOSES.get(purpose or "")
+
+        def matches(p: cp.Profile) -> bool:
+            if profile_id is not None:
+                return p.id == profile_id
+            return (
+                (evse_id is None or p.evse_id == evse_id)
+                and (kind is None or p.purpose == kind)
+                and (stack_level is None or p.stack_level == stack_level)
+            )
+
+        kept = [p for p in self.profiles if not matches(p)]
+        cleared = len(kept) < len(self.profiles)
+        self.profiles = kept
+        return cleared
+
+    def transaction_ended(self, outlet: Outlet) -> None:
+        """A TxProfile lives as long as its transaction."""
+        self.profiles = [
+            p for p in self.profiles if not (p.purpose == cp.TX and p.evse_id == outlet.evse_id)
+        ]
+        outlet.started_at = None
+
+    def composite(
+        self, evse_id: int, duration: int, unit: str | None
+    ) -> tuple[datetime, str, list[dict[str, Any]]] | None:
+        """GetCompositeSchedule: (start, unit, periods) from now, None for an unknown
+        outlet. Where no profile limits, the outlet's rating."""
+        outlet = self.outlets.get(evse_id)
+        if outlet is None:
+            return None
+        unit = unit or "W"
+        start = datetime.now(UTC).replace(microsecond=0)
+        periods = cp.composite_kw(
+            self.profiles,
+            evse_id,
+            start,
+            duration,
+            outlet.max_kw,
+            outlet.transaction_id,
+            outlet.started_at,
+        )
+        answer = []
+        for p in periods:
+            period: dict[str, Any] = {"start_period": p.start_s, "limit": cp.from_kw(p.kw, unit)}
+            if unit == "A":
+                period["number_phases"] = cp.PHASES
+            answer.append(period)
+        return start, unit, answer
 
     async def charge(self, outlet: Outlet) -> None:
         """Meter values while the car charges, until stopped (or, outside the world's
@@ -297,6 +394,7 @@ class Sim16(SimMixin, Cp16):
             await self.status(outlet.evse_id, "Available")
             return
         outlet.transaction_id, outlet.id_tag = str(answer.transaction_id), id_tag
+        outlet.started_at = datetime.now(UTC)
         await self.status(outlet.evse_id, "Charging")
         outlet.task = asyncio.create_task(self.charge(outlet))
 
@@ -332,6 +430,7 @@ class Sim16(SimMixin, Cp16):
         if outlet.transaction_id is None:
             return
         transaction_id, outlet.transaction_id = outlet.transaction_id, None
+        self.transaction_ended(outlet)
         await self.call(
             c16.StopTransaction(
                 meter_stop=outlet.energy_wh,
@@ -432,18 +531,43 @@ class Sim16(SimMixin, Cp16):
     def on_set_charging_profile(
         self, connector_id: int, cs_charging_profiles: dict[str, Any], **kw: Any
     ) -> Any:
-        periods = cs_charging_profiles["charging_schedule"]["charging_schedule_period"]
-        limit_kw = float(periods[0]["limit"]) / 1000
-        for outlet in self.outlets.values():
-            if connector_id in (0, outlet.evse_id):
-                outlet.limit_kw = limit_kw
-        return r16.SetChargingProfile(status="Accepted")
+        if self.spec.refuses_profiles:
+            return r16.SetChargingProfile(status="NotSupported")
+        profile = cp.profile_from_16(connector_id, cs_charging_profiles)
+        return r16.SetChargingProfile(status=self.install_profile(profile))
 
     @on(A16.clear_charging_profile)
-    def on_clear_charging_profile(self, **kw: Any) -> Any:
-        for outlet in self.outlets.values():
-            outlet.limit_kw = None
-        return r16.ClearChargingProfile(status="Accepted")
+    def on_clear_charging_profile(
+        self,
+        id: int | None = None,
+        connector_id: int | None = None,
+        charging_profile_purpose: str | None = None,
+        stack_level: int | None = None,
+        **kw: Any,
+    ) -> Any:
+        cleared = self.clear_profiles(id, connector_id, charging_profile_purpose, stack_level)
+        return r16.ClearChargingProfile(status="Accepted" if cleared else "Unknown")
+
+    @on(A16.get_composite_schedule)
+    def on_get_composite_schedule(
+        self, connector_id: int, duration: int, charging_rate_unit: str | None = None, **kw: Any
+    ) -> Any:
+        found = self.composite(connector_id, duration, charging_rate_unit)
+        if found is None:
+            return r16.GetCompositeSchedule(status="Rejected")
+        start, unit, periods = found
+        begins = start.isoformat().replace("+00:00", "Z")
+        return r16.GetCompositeSchedule(
+            status="Accepted",
+            connector_id=connector_id,
+            schedule_start=begins,
+            charging_schedule={
+                "duration": duration,
+                "start_schedule": begins,
+                "charging_rate_unit": unit,
+                "charging_schedule_period": periods,
+            },
+        )
 
 
 class Sim201(SimMixin, Cp201):
@@ -530,6 +654,7 @@ class Sim201(SimMixin, Cp201):
         if outlet.transaction_id is not None:
             return
         outlet.transaction_id, outlet.id_tag = uuid.uuid4().hex[:20], id_tag
+        outlet.started_at = datetime.now(UTC)
         outlet.seq = 0  # type: ignore[attr-defined]
         await self.status(outlet.evse_id, "Occupied")
         answer = await self.event(
@@ -571,6 +696,7 @@ class Sim201(SimMixin, Cp201):
             meter_value=self._meter(outlet, None, "Transaction.End"),
         )
         outlet.transaction_id = None
+        self.transaction_ended(outlet)
         await self.status(outlet.evse_id, "Available")
 
     @on(A201.request_start_transaction)
@@ -673,20 +799,45 @@ class Sim201(SimMixin, Cp201):
     def on_set_charging_profile(
         self, evse_id: int, charging_profile: dict[str, Any], **kw: Any
     ) -> Any:
-        limit_kw = (
-            float(charging_profile["charging_schedule"][0]["charging_schedule_period"][0]["limit"])
-            / 1000
-        )
-        for outlet in self.outlets.values():
-            if evse_id in (0, outlet.evse_id):
-                outlet.limit_kw = limit_kw
-        return r201.SetChargingProfile(status="Accepted")
+        if self.spec.refuses_profiles:
+            return r201.SetChargingProfile(status="Rejected")
+        profile = cp.profile_from_201(evse_id, charging_profile)
+        return r201.SetChargingProfile(status=self.install_profile(profile))
 
     @on(A201.clear_charging_profile)
-    def on_clear_charging_profile(self, **kw: Any) -> Any:
-        for outlet in self.outlets.values():
-            outlet.limit_kw = None
-        return r201.ClearChargingProfile(status="Accepted")
+    def on_clear_charging_profile(
+        self,
+        charging_profile_id: int | None = None,
+        charging_profile_criteria: dict[str, Any] | None = None,
+        **kw: Any,
+    ) -> Any:
+        criteria = charging_profile_criteria or {}
+        cleared = self.clear_profiles(
+            charging_profile_id,
+            criteria.get("evse_id"),
+            criteria.get("charging_profile_purpose"),
+            criteria.get("stack_level"),
+        )
+        return r201.ClearChargingProfile(status="Accepted" if cleared else "Unknown")
+
+    @on(A201.get_composite_schedule)
+    def on_get_composite_schedule(
+        self, duration: int, evse_id: int, charging_rate_unit: str | None = None, **kw: Any
+    ) -> Any:
+        found = self.composite(evse_id, duration, charging_rate_unit)
+        if found is None:
+            return r201.GetCompositeSchedule(status="Rejected")
+        start, unit, periods = found
+        return r201.GetCompositeSchedule(
+            status="Accepted",
+            schedule={
+                "evse_id": evse_id,
+                "duration": duration,
+                "schedule_start": start.isoformat().replace("+00:00", "Z"),
+                "charging_rate_unit": unit,
+                "charging_schedule_period": periods,
+            },
+        )
 
 
 def auth_header(identity: str, password: str) -> dict[str, str]:

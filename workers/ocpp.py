@@ -4,7 +4,9 @@ The job reads the command log row, builds the OCPP call for the charger's versio
 hands it to the command bus (Redis) and waits for the CSMS process that holds the
 charger's socket to answer. It never raises for a charger's failure (offline, timeout,
 CALLERROR, Rejected): that is an outcome, written to the log row, and retrying a
-"stop charging" behind the staff's back would be wrong.
+"stop charging" behind the staff's back would be wrong. A charging profile's answer has a
+sequel (`portal.services.charging.profiles.after_answer`): accepted, a GetCompositeSchedule
+to confirm it, queued after the commit; refused, the charger is marked as refusing them.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from charging import bus, commands
 from portal.db import Session, utcnow
 from portal.models import ChargerCommand, CommandStatus
 from portal.services.charging import commands as service
+from portal.services.charging import profiles
 
 from .jobs import job
-from .queues import redis_connection
+from .queues import after_commit, redis_connection
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,16 @@ def send_charger_command_job(command_log_id: int) -> str:
     command = Session.get(ChargerCommand, command_log_id)
     if command is None or command.status.finished:
         return "skipped"
+    outcome = _send(command)
+    # A profile accepted is confirmed with GetCompositeSchedule; one refused marks the
+    # charger (portal.services.charging.profiles).
+    follow_up = profiles.after_answer(Session(), command)
+    if follow_up is not None:
+        after_commit(Session(), enqueue_command, follow_up)
+    return outcome
+
+
+def _send(command: ChargerCommand) -> str:
     charger = command.charger
     try:
         ocpp_action, payload = commands.build(

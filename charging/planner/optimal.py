@@ -22,6 +22,9 @@ bounds and costs between them (HiGHS warm-starts from the previous basis):
    a flow network, where a max-min fair split also carries the most energy in total —
    Megiddo, 1974 — so the first step guards the order rather than changing the answer.)
 
+A car that is not ``controlled`` has its columns fixed at its uncontrolled kW
+(``heuristics.uncontrolled_kw``), so the others are planned around it.
+
 Among plans of equal cost the solver prefers earlier charging (a cost of 1e-6 MXN per
 kWh per slot of delay), so a car that leaves early is not left for last.
 """
@@ -33,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
+from charging.planner.heuristics import uncontrolled_kw
 from charging.planner.scenario import Scenario
 from charging.planner.schedule import Plan, build_plan
 
@@ -128,6 +132,15 @@ class _Model:
 
         col_lower = np.zeros(n + 3)
         col_upper = np.concatenate([self.limit[self.car], [0.0, _INF, _INF]])
+        self.controlled = cars.controlled
+        if not cars.controlled.all():
+            # Cars whose chargers refuse profiles: their uncontrolled kW, fixed; their need
+            # is what that gives them.
+            fixed_kw = uncontrolled_kw(scenario, ~cars.controlled)
+            fixed = ~cars.controlled[self.car]
+            col_lower[:n][fixed] = col_upper[:n][fixed] = fixed_kw[self.car, self.slot][fixed]
+            self.need = np.where(cars.controlled, self.need, fixed_kw.sum(axis=1) * hours)
+            row_lower[self.energy_rows] = row_upper[self.energy_rows] = self.need
         col_lower[self.punta_peak] = scenario.punta_peak_so_far_kw
         col_lower[self.peak] = scenario.peak_so_far_kw
 
@@ -219,7 +232,7 @@ class _Model:
         self.highs.setOptionValue("simplex_strategy", _PRIMAL_SIMPLEX)
 
         floors = np.zeros(self.n_cars)
-        open_ = (need > 0) & self.can_draw
+        open_ = (need > 0) & self.can_draw & self.controlled
         z_only = np.zeros(self.n + 3)
         z_only[self.z] = -1.0
         self.set_costs(z_only)

@@ -30,7 +30,9 @@ class Vehicle:
     """A car that may draw power in slots ``arrival_slot`` … ``departure_slot - 1``.
 
     ``energy_kwh`` is what it needs by its departure; it draws at most min(``max_kw``,
-    its connector's ``max_kw``).
+    its connector's ``max_kw``). A car that is not ``controlled`` (its charger refuses
+    charging profiles) draws its full power from its arrival until its need is met, as
+    in the uncontrolled plan: a fixed load the other cars are planned around.
     """
 
     id: str
@@ -39,6 +41,7 @@ class Vehicle:
     departure_slot: int
     energy_kwh: float
     max_kw: float
+    controlled: bool = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,6 +96,7 @@ class Scenario:
             departure=np.array([v.departure_slot for v in vs], dtype=np.int64),
             need_kwh=np.array([v.energy_kwh for v in vs], dtype=np.float64),
             limit_kw=np.array([min(v.max_kw, connector_kw[v.connector]) for v in vs]),
+            controlled=np.array([v.controlled for v in vs], dtype=np.bool_),
         )
 
 
@@ -104,6 +108,7 @@ class VehicleArrays:
     departure: npt.NDArray[np.int64]
     need_kwh: npt.NDArray[np.float64]
     limit_kw: npt.NDArray[np.float64]
+    controlled: npt.NDArray[np.bool_]
 
 
 def _is_number(value: object) -> bool:
@@ -171,6 +176,8 @@ def _check(s: Scenario, punta: npt.NDArray[Any]) -> None:
             )
         _check_amount(f"vehicle {v.id}: energy_kwh", v.energy_kwh)
         _check_amount(f"vehicle {v.id}: max_kw", v.max_kw)
+        if not isinstance(v.controlled, bool):
+            raise ScenarioError(f"vehicle {v.id}: controlled must be true or false")
         windows.setdefault(v.connector, []).append(v)
     for connector, cars in windows.items():
         cars = sorted(cars, key=lambda v: (v.arrival_slot, v.departure_slot))
@@ -235,6 +242,7 @@ def scenario_from_dict(data: Any) -> Scenario:
                 departure_slot=_field(item, "departure_slot", where),
                 energy_kwh=_field(item, "energy_kwh", where),
                 max_kw=_field(item, "max_kw", where),
+                controlled=item.get("controlled", True),
             )
         )
     return Scenario(

@@ -150,6 +150,7 @@ class CommandAction(enum.StrEnum):
     CHANGE_CONFIGURATION = "change_configuration"  # 2.0.1 SetVariables
     SET_CHARGING_PROFILE = "set_charging_profile"
     CLEAR_CHARGING_PROFILE = "clear_charging_profile"
+    GET_COMPOSITE_SCHEDULE = "get_composite_schedule"
 
 
 class Charger(Base):
@@ -182,6 +183,9 @@ class Charger(Base):
     max_kw: Mapped[Decimal | None] = mapped_column(Numeric(6, 1))
     # In production, HTTP Basic without TLS (security profile 1) only for these.
     plain_allowed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # When it last refused a charging profile (Rejected, NotSupported, NotImplemented):
+    # the depot's plan takes its cars at full power and sends it no profiles.
+    profiles_refused_at: Mapped[Timestamp | None]
     # The charge point as a whole (1.6 connector 0, 2.0.1 station-level events).
     status: Mapped[ConnectorStatus] = enum_column(ConnectorStatus, default=ConnectorStatus.UNKNOWN)
     error_code: Mapped[str | None] = mapped_column(String(50))

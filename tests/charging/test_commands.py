@@ -164,7 +164,7 @@ def test_configuration_and_charging_profile_commands(csms, db, job_queues, make_
             ][0]["limit"]
             == 22000.0
         )
-        assert sim.charger.outlets[1].limit_kw == 22.0
+        assert sim.charger.limit_now(sim.charger.outlets[1]) == 22.0
         assert unlock.status == CommandStatus.ACCEPTED
         assert change.status == CommandStatus.REJECTED
         assert change.error == "The charger rejected the command."

@@ -507,3 +507,45 @@ def test_cars_overlapping_on_a_connector_are_refused() -> None:
             connectors=(Connector("C1", 22.0),),
             vehicles=(Vehicle("A", "C1", 0, 5, 10.0, 50.0), Vehicle("B", "C1", 4, 8, 10.0, 50.0)),
         )
+
+
+@pytest.mark.parametrize("strategy", ["optimal", "greedy-cheapest"])
+def test_a_car_whose_charger_refuses_profiles_is_a_fixed_load_at_full_power(strategy):
+    """V0's charger takes no profile: it draws 40 kW from its arrival until its 20 kWh are
+    in; V1, controlled, is planned in what the 60 kW site limit leaves, in the cheap slots."""
+    s = scenario(
+        8,
+        [
+            {"energy_kwh": 20.0, "max_kw": 40.0, "controlled": False},
+            {"energy_kwh": 10.0, "max_kw": 50.0},
+        ],
+        site_limit_kw=60.0,
+        energy_price_mxn_per_kwh=[PUNTA] * 4 + [BASE] * 4,
+    )
+    plan = make_plan(s, strategy)
+    assert plan.kw[0].tolist() == pytest.approx([40.0, 40.0, 0, 0, 0, 0, 0, 0])
+    assert (plan.kw.sum(axis=0) <= 60.0 + 1e-6).all()
+    assert plan.kw[1, :4].sum() == pytest.approx(0.0, abs=1e-6)  # after the dear slots
+    assert plan.kw[1].sum() * 0.25 == pytest.approx(10.0)
+    assert plan.short_kwh == {"V0": 0.0, "V1": 0.0}
+
+
+def test_an_uncontrolled_car_takes_its_share_first_and_the_others_adapt():
+    """Two refusing cars of 50 kW on a 60 kW site share it; the controlled car, which the
+    uncontrolled pair leaves no room until they are done, gets the rest later."""
+    s = scenario(
+        8,
+        [
+            {"energy_kwh": 15.0, "controlled": False},
+            {"energy_kwh": 15.0, "controlled": False},
+            {"energy_kwh": 10.0},
+        ],
+        site_limit_kw=60.0,
+    )
+    plan = make_plan(s, "optimal")
+    assert plan.kw[0, 0] == pytest.approx(30.0)
+    assert plan.kw[1, 0] == pytest.approx(30.0)
+    assert plan.kw[2, :2].sum() == pytest.approx(0.0, abs=1e-6)
+    assert plan.status == Status.OPTIMAL
+    with pytest.raises(ScenarioError, match="controlled"):
+        scenario(2, [{"controlled": "no"}])

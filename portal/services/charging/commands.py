@@ -32,6 +32,8 @@ needed. Parameters per action (`CommandAction`):
 |  | `profile_id`, `purpose` (`tx_default`/`tx`/`max`), `stack_level`, `valid_to`, |
 |  | `start_at` (ISO 8601), `transaction_id` (with `tx`), `unit` (`W` or `A`) |
 | clear_charging_profile | `profile_id` (optional), `evse_id` (optional) |
+| get_composite_schedule | `evse_id`, `duration_s` (1-86400), `unit` (`W` or `A`, optional), |
+|  | `confirms` (the id of the set_charging_profile command it checks, optional) |
 """
 
 from __future__ import annotations
@@ -318,5 +320,15 @@ def _clean_params(
             clean["profile_id"] = _int(params["profile_id"], N_("Choose a profile."), 1)
         if params.get("evse_id") not in (None, ""):
             clean["evse_id"] = _evse(charger, params["evse_id"], allow_zero=True)
+        return clean
+    if action == A.GET_COMPOSITE_SCHEDULE:
+        clean = {
+            "evse_id": _evse(charger, params.get("evse_id")),
+            "duration_s": min(_int(params.get("duration_s"), N_("Choose how long."), 1), 86_400),
+        }
+        if params.get("unit") in ("W", "A"):
+            clean["unit"] = params["unit"]
+        if params.get("confirms") not in (None, ""):
+            clean["confirms"] = _int(params["confirms"], N_("Unknown command."), 1)
         return clean
     raise DomainError(N_("Unknown command."))  # pragma: no cover - every action is above

@@ -62,6 +62,7 @@ from portal.models import (
 )
 from portal.services import audit
 from portal.services.charging.commands import request_command
+from portal.services.charging.profiles import ProfileState, plan_profiles, refusing_connectors
 from portal.services.depots import engine_fields, tariff_history
 
 SLOT_MINUTES = 15
@@ -90,6 +91,7 @@ class Car:
     session_id: int | None = None
     transaction_id: str | None = None
     booking_id: int | None = None
+    uncontrolled: bool = False  # its charger refuses profiles: planned at full power
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "key"}
@@ -321,6 +323,9 @@ def depot_scenario(session: Session, depot: Depot, now: datetime | None = None) 
     cars = _one_car_at_a_time(
         _plugged_in(session, depot, start, kw) + _booked(session, depot, start, kw)
     )
+    refusing = refusing_connectors(session, depot.id)
+    for car in cars:
+        car.uncontrolled = car.connector_id in refusing
     punta_peak, peak = month_peaks(session, depot, tariffs, start)
     scenario = scenario_from_rates(
         rates,
@@ -328,7 +333,13 @@ def depot_scenario(session: Session, depot: Depot, now: datetime | None = None) 
         connectors=[Connector(str(cid), limit) for cid, limit in kw.items()],
         vehicles=[
             Vehicle(
-                c.key, str(c.connector_id), c.arrival_slot, c.departure_slot, c.energy_kwh, c.max_kw
+                c.key,
+                str(c.connector_id),
+                c.arrival_slot,
+                c.departure_slot,
+                c.energy_kwh,
+                c.max_kw,
+                controlled=not c.uncontrolled,
             )
             for c in cars
         ],
@@ -376,9 +387,12 @@ def same_sessions(current: ChargingPlan, built: DepotScenario) -> bool:
 def carry_on_cost(current: ChargingPlan, built: DepotScenario) -> int | None:
     """What carrying on with ``current`` costs in the new scenario (centavos), or None when
     it no longer holds: another set of cars, a car on another session (`same_sessions`),
-    or a car it would leave short of its need."""
+    a car whose charger began or stopped refusing profiles, or a car it would leave short
+    of its need."""
     scenario = built.scenario
     if set(current.schedule) != set(scenario.vehicle_ids) or not same_sessions(current, built):
+        return None
+    if any(bool(current.cars[c.key].get("uncontrolled")) != c.uncontrolled for c in built.cars):
         return None
     offset = round((built.start - current.start_at) / SLOT)
     if offset < 0:
@@ -619,15 +633,19 @@ def send_plan(
 ) -> list[ChargerCommand]:
     """The plan as charging profiles on the command bus, one per car with a connector:
     TxProfile for a running transaction, TxDefaultProfile for a connector awaiting a
-    booked car; from the current slot on. The caller commits, then enqueues each
-    command (`workers.ocpp.enqueue_command`); an offline charger's command fails at once."""
+    booked car; from the current slot on. A charger that refuses profiles gets none
+    (its cars are planned at full power). The caller commits, then enqueues each command
+    (`workers.ocpp.enqueue_command`); an offline charger's command fails at once. Each
+    accepted profile is then confirmed with GetCompositeSchedule
+    (`portal.services.charging.profiles`)."""
     start = slot_start(now or utcnow())
     first = max(0, round((start - plan.start_at) / SLOT))
+    refusing = refusing_connectors(session, plan.depot_id)
     commands = []
     for key, kw in plan.schedule.items():
         car = plan.cars[key]
         connector = session.get(ChargerConnector, car["connector_id"])
-        if connector is None or first >= len(kw):
+        if connector is None or first >= len(kw) or connector.id in refusing:
             continue
         params: dict[str, Any] = {
             "evse_id": connector.evse_id,
@@ -727,3 +745,17 @@ def held_back(session: Session, depot_id: int, now: datetime) -> dict[int, HeldB
         until = plan.start_at + later * SLOT if later is not None else None
         held[car["session_id"]] = HeldBack(kw[slot], until)
     return held
+
+
+def session_profiles(session: Session, depot_id: int) -> dict[int, ProfileState]:
+    """The running sessions (by id) of the depot's current plan with where their charging
+    profile stands (the staff's board); nothing while planning is off."""
+    plan = current_plan(session, depot_id)
+    if plan is None or not planning_enabled(session, depot_id):
+        return {}
+    states = plan_profiles(session, plan)
+    return {
+        plan.cars[key]["session_id"]: state
+        for key, state in states.items()
+        if plan.cars[key].get("session_id") is not None
+    }

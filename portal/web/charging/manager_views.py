@@ -16,7 +16,7 @@ from portal.htmx import render
 from portal.i18n import local_date
 from portal.models import Depot
 from portal.security import client_ip
-from portal.services.charging import bill, smart
+from portal.services.charging import bill, profiles, smart
 from portal.services.charging.board import energy_by_depot_day
 from portal.services.depots import get_depot, list_depots
 from portal.timeutil import local_today
@@ -76,7 +76,11 @@ def energy() -> Response:
 @manager.get("/carga-inteligente")
 def smart_charging() -> Response:
     states = smart.depot_plans(Session())
-    views = {s.depot.id: plan_view(s.plan) for s in states if s.plan is not None}
+    views = {
+        s.depot.id: plan_view(s.plan, profiles.plan_profiles(Session(), s.plan))
+        for s in states
+        if s.plan is not None
+    }
     return render("charging/smart.html", states=states, views=views, form=PlanningSwitchForm())
 
 

@@ -5,6 +5,7 @@ depot's month as a CFE receipt with its kWh by period."""
 from __future__ import annotations
 
 import calendar
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -13,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 
 from portal.i18n import local_date, local_datetime, number, unit_price
 from portal.models import ChargingPlan
+from portal.services.charging import profiles
 from portal.services.charging.bill import BillLine, Charge, MonthBill
 from portal.services.charging.board import DepotEnergy
 from portal.web.charts import Chart, StackedChart, build, stacked
@@ -57,6 +59,17 @@ class PlanView:
     chart: StackedChart
     costs: list[CostRow]
     short: list[tuple[str, float]]  # (plate, kWh short)
+    profiles: list[tuple[str, str]]  # (plate, where its charging profile stands)
+
+
+PROFILE_LABELS = {
+    profiles.SENT: _l("Profile sent"),
+    profiles.CONFIRMED: _l("Profile confirmed by the charger"),
+    profiles.DIFFERS: _l("The charger's schedule differs from the plan"),
+    profiles.UNCONFIRMED: _l("Profile accepted; the charger did not confirm its schedule"),
+    profiles.FAILED: _l("Profile not applied"),
+    profiles.REFUSES: _l("Its charger refuses charging profiles: planned at full power"),
+}
 
 
 _COST_LABELS = (
@@ -67,9 +80,12 @@ _COST_LABELS = (
 )
 
 
-def plan_view(plan: ChargingPlan) -> PlanView:
+def plan_view(
+    plan: ChargingPlan, states: Mapping[str, profiles.ProfileState] | None = None
+) -> PlanView:
     """A depot's plan: kW per car stacked per slot against the site limit, punta shaded;
-    its cost against uncontrolled charging; the cars that would leave short."""
+    its cost against uncontrolled charging; the cars that would leave short; where each
+    car's charging profile stands (``states``, `profiles.plan_profiles`)."""
     starts = [
         plan.start_at + timedelta(minutes=plan.slot_minutes * i) for i in range(len(plan.punta))
     ]
@@ -98,7 +114,11 @@ def plan_view(plan: ChargingPlan) -> PlanView:
         for key, label in _COST_LABELS
     ]
     short = [(names.get(key, key), kwh) for key, kwh in plan.short_kwh.items()]
-    return PlanView(chart, costs, short)
+    sent = [
+        (names.get(key, key), str(PROFILE_LABELS[state.state]))
+        for key, state in (states or {}).items()
+    ]
+    return PlanView(chart, costs, short, sent)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from portal.web.labels import (
 from . import staff
 from .commands import send_after_commit
 from .forms import BOARD_ACTIONS, CommandForm, DepotForm, ReviewForm
+from .presenters import PROFILE_LABELS
 
 
 @staff.get("")
@@ -58,6 +59,8 @@ def board() -> Response:
         now=now,
         online_count=sum(1 for c in chargers if c.online),
         held=smart.held_back(session, depot.id, now) if depot else {},
+        profile_states=smart.session_profiles(session, depot.id) if depot else {},
+        profile_labels=PROFILE_LABELS,
     )
 
 

@@ -7,7 +7,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from portal.models import AuditEvent, ConnectorType, Role
+from portal.db import utcnow
+from portal.models import (
+    AuditEvent,
+    ChargerCommand,
+    CommandAction,
+    CommandStatus,
+    ConnectorType,
+    Role,
+)
 from portal.services.charging import smart
 from tests.services.charging.test_smart import NOW, _soc, _tariff
 
@@ -89,3 +97,43 @@ def test_staff_see_on_the_board_which_cars_are_held_back(
     login(make_user(Role.STAFF))
     text = client.get(f"/operacion/cargadores?depot={depot.id}").text
     assert "Retenido por el plan a " in text
+
+
+def test_managers_and_staff_see_where_each_cars_charging_profile_stands(
+    client, login, db, make_user, make_depot, make_charger, make_vehicle, make_charging_session
+):
+    """One charger refused profiles (its car is planned at full power); the other
+    confirmed the plan's profile with its composite schedule."""
+    depot = make_depot(site_power_kw=Decimal("100"))
+    _tariff(db, depot)
+    refusing = make_charger(depot=depot, connectors=[(ConnectorType.CCS2, "60")])
+    refusing.profiles_refused_at = NOW
+    obeying = make_charger(depot=depot, connectors=[(ConnectorType.CCS2, "60")])
+    free = make_vehicle(depot=depot, battery_kwh=Decimal("60"), plate="FRE-001")
+    held = make_vehicle(depot=depot, battery_kwh=Decimal("60"), plate="OBE-001")
+    for car in (free, held):
+        _soc(db, car, 30)
+    make_charging_session(refusing, vehicle_id=free.id)
+    obeying_session = make_charging_session(obeying, vehicle_id=held.id)
+    smart.set_planning(db, depot, True, actor_id=None)
+    plan = smart.plan_depot(db, depot).plan
+    assert plan.cars[f"v{free.id}"]["uncontrolled"] is True
+    db.add(
+        ChargerCommand(
+            charger_id=obeying.id,
+            action=CommandAction.SET_CHARGING_PROFILE,
+            params={"evse_id": 1, "periods": [{"start_s": 0, "limit_kw": "20"}]},
+            status=CommandStatus.ACCEPTED,
+            response={"status": "Accepted", "composite": {"verdict": "confirmed"}},
+            requested_at=utcnow(),
+        )
+    )
+    db.commit()
+    login(make_user(Role.MANAGER))
+    html = client.get("/gerencia/carga-inteligente").text
+    assert "FRE-001: Su cargador no acepta perfiles de carga: se planea a plena potencia" in html
+    assert "OBE-001: Perfil confirmado por el cargador" in html
+    board = client.get(f"/operacion/cargadores?depot={depot.id}").text  # managers see it too
+    assert "No acepta perfiles de carga: sus autos cargan a plena potencia." in board
+    assert board.count("Perfil confirmado por el cargador") == 1
+    assert obeying_session.id in smart.session_profiles(db, depot.id)
