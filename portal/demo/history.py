@@ -8,8 +8,10 @@ the vehicle pages, the ledger and the charging screens tell one story.
   are the days' anchored charges (`World.anchored_sessions`: the same energy, estimated
   times). The ledger bills each at the depot's price (`portal.demo.ledger`); here each
   becomes a completed `charging_sessions` row as the CSMS would store it, linked to its
-  ledger entry. A car's charge that the live chargers recorded (the simulators ran
-  then) is left to them.
+  ledger entry, with the meter values its charger would have sent (`_meter_rows`: the
+  energy register, power and state of charge at its start, at every quarter hour and
+  at its end), which the energy bill and the month's peaks read. A car's charge that
+  the live chargers recorded (the simulators ran then) is left to them.
 - **Kilometres** (`vehicle_daily_km`): each car's km per local day, which the world knows
   in closed form (the odometer adds up), from the later of its contract's start and the
   ledger's first day to yesterday.
@@ -39,6 +41,7 @@ import numpy as np
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
+from charging.store import ENERGY, POWER
 from portal.demo.world import (
     PlannedSession,
     Segment,
@@ -53,6 +56,7 @@ from portal.models import (
     Contract,
     ContractStatus,
     LedgerEntry,
+    MeterValue,
     SessionStatus,
     TelemetryReading,
     VehicleDailyKm,
@@ -278,6 +282,7 @@ def _seed_sessions(session: Session, world: World, charges: Sequence[PastCharge]
         )
     }
     rows = []
+    meter_starts = {}
     for charge in charges:
         s = charge.session
         transaction_id = f"{LIVE}{s.key}"
@@ -286,6 +291,7 @@ def _seed_sessions(session: Session, world: World, charges: Sequence[PastCharge]
         connector = world.connectors[s.connector_id]
         start_wh = registers.get(s.connector_id) or 1_000_000 + s.connector_id * 100_000
         registers[s.connector_id] = start_wh + charge.energy_wh
+        meter_starts[transaction_id] = (charge, start_wh)
         rows.append(
             {
                 "charger_id": connector.charger_id,
@@ -313,9 +319,63 @@ def _seed_sessions(session: Session, world: World, charges: Sequence[PastCharge]
                 "created_at": s.end,
             }
         )
-    if rows:
-        session.execute(insert(ChargingSession), rows)
+    if not rows:
+        return 0
+    stored = session.execute(
+        insert(ChargingSession)
+        .returning(ChargingSession.id, ChargingSession.transaction_id)
+        .execution_options(sort_by_parameter_order=True),
+        rows,
+    ).all()
+    meters = [
+        row
+        for session_id, transaction_id in stored
+        for row in _meter_rows(world, session_id, *meter_starts[transaction_id])
+    ]
+    if meters:
+        session.execute(insert(MeterValue), meters)
     return len(rows)
+
+
+METER_EVERY = timedelta(minutes=15)
+
+
+def _meter_rows(
+    world: World, session_id: int, charge: PastCharge, start_wh: int
+) -> Iterator[dict[str, Any]]:
+    """The meter values a charger sends for the charge: at its start (Transaction.Begin),
+    at each quarter hour while it charges, and at its end (Transaction.End); the register
+    adds up to exactly the session's energy."""
+    s = charge.session
+    connector = world.connectors[s.connector_id]
+    first = datetime.fromtimestamp(
+        math.floor(s.start.timestamp() / METER_EVERY.total_seconds() + 1)
+        * METER_EVERY.total_seconds(),
+        tz=s.start.tzinfo,
+    )
+    marks = [(s.start, "Transaction.Begin")]
+    at = first
+    while at < s.end:
+        marks.append((at, "Sample.Periodic"))
+        at += METER_EVERY
+    marks.append((s.end, "Transaction.End"))
+    for at, context in marks:
+        register = start_wh + charge.energy_wh if at == s.end else start_wh + round(s.energy_wh(at))
+        samples = [(ENERGY, "Wh", float(register)), ("SoC", "Percent", round(s.soc(at), 1))]
+        if context == "Sample.Periodic":
+            samples.append((POWER, "W", round(s.power_kw(at) * 1000.0)))
+        for measurand, unit, value in samples:
+            yield {
+                "charger_id": connector.charger_id,
+                "evse_id": connector.evse_id,
+                "session_id": session_id,
+                "sampled_at": at,
+                "measurand": measurand,
+                "phase": "",
+                "unit": unit,
+                "context": context,
+                "value": value,
+            }
 
 
 # --- Telemetry ------------------------------------------------------------------------------

@@ -182,3 +182,44 @@ def test_the_history_is_the_worlds(db, demo):
     assert moment.charging
     assert row.soc_pct == round(moment.soc)
     assert world_day(row.device_time) <= demo
+
+
+def test_the_month_s_cfe_bill_reads_the_history_s_meter_values(db, demo):
+    """The energy a depot's chargers metered in the last full month is the energy of
+    the sessions that ended in it, and the bill prices all of it."""
+    from portal.models import Charger, Depot, MeterValue
+    from portal.services.charging.bill import month_bill
+
+    today = demo
+    month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    registers = db.execute(
+        select(
+            ChargingSession.meter_start_wh,
+            ChargingSession.meter_stop_wh,
+            func.min(MeterValue.value),
+            func.max(MeterValue.value),
+        )
+        .join(MeterValue, MeterValue.session_id == ChargingSession.id)
+        .where(MeterValue.measurand == "Energy.Active.Import.Register")
+        .group_by(ChargingSession.id)
+    ).all()
+    assert len(registers) == db.scalar(select(func.count(ChargingSession.id)))
+    assert all(lo == first and hi == last for first, last, lo, hi in registers)
+
+    for depot in db.scalars(select(Depot)):
+        bill = month_bill(db, depot, month)
+        sessions_wh = db.scalar(
+            select(func.sum(ChargingSession.energy_wh))
+            .join(Charger, Charger.id == ChargingSession.charger_id)
+            .where(
+                Charger.depot_id == depot.id,
+                ChargingSession.started_at >= bill.start,
+                ChargingSession.stopped_at < bill.until,
+            )
+        )
+        metered = sum(bill.kwh_by_period.values())
+        assert metered > 1000  # a month of a depot's cars
+        # The same energy, but for the sessions across the month's first midnight.
+        assert abs(metered - float(sessions_wh) / 1000) < 0.02 * metered
+        assert bill.unpriced_kwh == 0
+        assert bill.max_demand_kw > 0
