@@ -20,7 +20,8 @@ from portal.services.charging import bill, profiles, smart
 from portal.services.charging.board import energy_by_depot_day
 from portal.services.depots import get_depot, list_depots
 from portal.timeutil import local_today
-from portal.web.kit import done, form_action
+from portal.web.kit import done, enqueue_after_commit, form_action
+from workers.smart_charging import replan_depot_job
 
 from . import manager
 from .forms import BillForm, PlanningSwitchForm
@@ -93,6 +94,8 @@ def smart_charging_switch(depot_id: int) -> Response:
         depot = get_depot(Session(), depot_id)
         enabled = form.enabled.data == "on"
         smart.set_planning(Session(), depot, enabled, actor_id=current_user.id, ip=client_ip())
+        if enabled:  # the first plan now, not at the next quarter hour
+            enqueue_after_commit(Session(), replan_depot_job, depot.id)
     if not action.ok:
         abort(404)
     return done(url_for(".smart_charging"))

@@ -5,6 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from rq import Queue
 from sqlalchemy import select
 
 from portal.db import utcnow
@@ -21,7 +22,15 @@ from tests.services.charging.test_smart import NOW, _soc, _tariff
 
 
 def test_managers_see_the_plan_its_saving_and_turn_planning_on(
-    client, login, db, make_user, make_depot, make_charger, make_vehicle, make_charging_session
+    client,
+    login,
+    db,
+    make_user,
+    make_depot,
+    make_charger,
+    make_vehicle,
+    make_charging_session,
+    redis_queues,
 ):
     depot = make_depot(name="Depósito Vallejo", site_power_kw=Decimal("100"))
     _tariff(db, depot)
@@ -49,6 +58,9 @@ def test_managers_see_the_plan_its_saving_and_turn_planning_on(
     event = db.scalar(select(AuditEvent).where(AuditEvent.action == "depot.smart_charging"))
     assert event.actor_id == manager.id
     assert "La planeación está encendida" in client.get("/gerencia/carga-inteligente").text
+    # The depot is planned at once, not at the next quarter hour.
+    (job,) = Queue("default", connection=redis_queues).get_jobs()
+    assert (job.func_name, job.args) == ("workers.smart_charging.replan_depot_job", (depot.id,))
 
 
 def test_a_bad_switch_is_refused(client, login, make_user, make_depot):
