@@ -5,7 +5,8 @@
 (`depot_tariffs`, the engine's `Tariff`), the cars plugged in (open sessions on its
 connectors) and the cars booked on them, each car's energy to `TARGET_SOC` from its
 last state of charge (the charger's, else the tracker's), its departure (the booking's
-end, else the next `DEFAULT_DEPARTURE` local), and the billing month's punta and
+end, else the driver's usual pattern — `usual_departure` —, else the next
+`DEFAULT_DEPARTURE` local), and the billing month's punta and
 overall peaks so far (15-minute averages of the chargers' power meter values). It
 plans `optimal` and `uncontrolled` over `HORIZON_SLOTS` slots and keeps the new plan
 only when the depot has none that still holds or when the new one saves more than
@@ -68,7 +69,11 @@ from portal.services.depots import engine_fields, tariff_history
 SLOT_MINUTES = 15
 HORIZON_SLOTS = 96  # 24 hours
 TARGET_SOC = 90.0  # % of the battery, the policy's target
-DEFAULT_DEPARTURE = time(6, 0)  # local, for a car without a booking
+DEFAULT_DEPARTURE = time(6, 0)  # local, for a car without a booking or a usual pattern
+PATTERN_DAYS = 28  # the car's sessions that make its driver's usual pattern
+PATTERN_WINDOW_H = 3  # ... those begun within 3 hours of the time of day this one began
+PATTERN_MIN_SESSIONS = 3
+OVERDUE_STAY = timedelta(hours=1)  # a car past its usual stay: planned to leave in an hour
 UNKNOWN_CONNECTOR_KW = 22.0  # a connector and charger that never said their power
 SAVING_THRESHOLD_CENTS = 5_000  # a new plan replaces the current one above 50 MXN saved
 SLOT = timedelta(minutes=SLOT_MINUTES)
@@ -153,6 +158,52 @@ def _default_departure(depot: Depot, start: datetime) -> datetime:
     return leave
 
 
+def usual_stays(
+    session: Session, vehicle_ids: list[int], now: datetime
+) -> dict[int, list[tuple[datetime, timedelta]]]:
+    """Each car's completed sessions of the last `PATTERN_DAYS` days: (start, stay)."""
+    stays: dict[int, list[tuple[datetime, timedelta]]] = {v: [] for v in vehicle_ids}
+    rows = session.execute(
+        select(ChargingSession.vehicle_id, ChargingSession.started_at, ChargingSession.stopped_at)
+        .where(
+            ChargingSession.vehicle_id.in_(vehicle_ids),
+            ChargingSession.status == SessionStatus.COMPLETED,
+            ChargingSession.started_at >= now - timedelta(days=PATTERN_DAYS),
+            ChargingSession.stopped_at.is_not(None),
+        )
+        .order_by(ChargingSession.started_at)
+    )
+    for vehicle_id, started, stopped in rows:
+        if vehicle_id is not None and stopped is not None:  # as the query asks
+            stays[vehicle_id].append((started, stopped - started))
+    return stays
+
+
+def usual_departure(
+    history: list[tuple[datetime, timedelta]], started: datetime, now: datetime, zone: ZoneInfo
+) -> datetime | None:
+    """When the driver usually unplugs a car plugged in at ``started``: its start plus the
+    median stay of its past sessions begun within `PATTERN_WINDOW_H` hours of that time
+    of day (an evening plug-in stays the night, a midday one an hour or two). None with
+    fewer than `PATTERN_MIN_SESSIONS` such sessions. A car already past its usual stay
+    is planned to leave within `OVERDUE_STAY`."""
+
+    def minute_of_day(at: datetime) -> int:
+        local = at.astimezone(zone)
+        return local.hour * 60 + local.minute
+
+    began = minute_of_day(started)
+    similar = sorted(
+        stay
+        for start, stay in history
+        if min(d := abs(minute_of_day(start) - began), 1440 - d) <= PATTERN_WINDOW_H * 60
+    )
+    if len(similar) < PATTERN_MIN_SESSIONS:
+        return None
+    leave = started + similar[len(similar) // 2]
+    return max(leave, now + OVERDUE_STAY) if leave <= now else leave
+
+
 def depot_tariffs(session: Session, depot_id: int) -> list[Tariff]:
     return [Tariff(**engine_fields(t)) for t in tariff_history(session, depot_id)]
 
@@ -227,7 +278,9 @@ def _plugged_in(session: Session, depot: Depot, start: datetime, kw: dict[int, f
             ChargingSession.status == SessionStatus.ACTIVE,
             ChargingSession.connector_id.in_(kw),
         )
-    )
+    ).all()
+    history = usual_stays(session, [s.vehicle_id for s in sessions if s.vehicle_id], start)
+    zone = ZoneInfo(depot.timezone)
     for s in sessions:
         if s.connector_id is None:  # not possible: the query asks for its connectors
             continue
@@ -235,7 +288,8 @@ def _plugged_in(session: Session, depot: Depot, start: datetime, kw: dict[int, f
         soc, battery = _soc_and_battery(session, vehicle)
         soc = s.last_soc if s.last_soc is not None else soc
         booking = session.scalar(select(Booking).where(Booking.session_id == s.id))
-        leave = booking.window_end if booking else _default_departure(depot, start)
+        usual = usual_departure(history[vehicle.id], s.started_at, start, zone) if vehicle else None
+        leave = booking.window_end if booking else usual or _default_departure(depot, start)
         cars.append(
             Car(
                 key=f"v{vehicle.id}" if vehicle else f"s{s.id}",

@@ -332,3 +332,59 @@ def test_without_power_readings_the_energy_register_tells_the_kw(db, planned):
     energy(6, 1_001_040)
     (stray,) = smart.strays(db, NOW + timedelta(minutes=6, seconds=30))
     assert stray.metered_kw == pytest.approx(30.0)
+
+
+def _past_stays(make_charging_session, charger, vehicle, began: datetime, stay: timedelta):
+    """Five completed sessions of the car on the days before, plugged in at `began`'s
+    time of day and unplugged `stay` later."""
+    for days in range(1, 6):
+        start = began - timedelta(days=days)
+        make_charging_session(
+            charger,
+            vehicle_id=vehicle.id,
+            status=SessionStatus.COMPLETED,
+            started_at=start,
+            stopped_at=start + stay,
+            meter_stop_wh=1_010_000,
+        )
+
+
+def test_a_car_without_a_booking_leaves_when_its_driver_usually_unplugs(
+    db, make_depot, make_charger, make_vehicle, make_charging_session
+):
+    """Plugged in at 18:00 by a driver who stays about 2.5 h at that hour: planned to
+    leave at 20:30, not at the next 06:00; a car with no past plans for 06:00."""
+    depot = make_depot(site_power_kw=Decimal("200"))
+    _tariff(db, depot)
+    charger = make_charger(
+        depot=depot, connectors=[(ConnectorType.CCS2, "60"), (ConnectorType.CCS2, "60")]
+    )
+    usual = make_vehicle(depot=depot, battery_kwh=Decimal("60"))
+    new = make_vehicle(depot=depot, battery_kwh=Decimal("60"))
+    for car in (usual, new):
+        _soc(db, car, 60)
+    _past_stays(make_charging_session, charger, usual, NOW, timedelta(hours=2, minutes=30))
+    # Sessions begun at other hours (the night's) are another pattern.
+    _past_stays(make_charging_session, charger, usual, NOW + timedelta(hours=5), timedelta(hours=8))
+    make_charging_session(charger, vehicle_id=usual.id, started_at=NOW)
+    other = charger.connectors[1]
+    make_charging_session(
+        charger, vehicle_id=new.id, started_at=NOW, connector_id=other.id, evse_id=other.evse_id
+    )
+    built = smart.depot_scenario(db, depot, NOW)
+    departures = {c.vehicle_id: c.departure_slot for c in built.cars}
+    assert departures[usual.id] == 10  # 18:00 + 2.5 h, in 15-minute slots
+    assert departures[new.id] == 48  # 06:00
+    plan = smart.plan_depot(db, depot, NOW).plan
+    # It needs its 18 kWh in those 2.5 h, punta or not.
+    assert sum(plan.schedule[f"v{usual.id}"][:10]) / 4 == pytest.approx(18.0, abs=0.01)
+
+
+def test_a_car_past_its_usual_stay_is_planned_to_leave_within_the_hour():
+    history = [
+        (NOW - timedelta(days=d), timedelta(hours=1)) for d in range(1, 4)
+    ]  # an hour each time
+    later = NOW + timedelta(hours=3)
+    assert smart.usual_departure(history, NOW, NOW, MX) == NOW + timedelta(hours=1)
+    assert smart.usual_departure(history, NOW, later, MX) == later + smart.OVERDUE_STAY
+    assert smart.usual_departure(history[:2], NOW, NOW, MX) is None  # too few to tell
