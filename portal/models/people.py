@@ -6,7 +6,7 @@ import enum
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base
@@ -83,6 +83,9 @@ class User(Base):
 
 class Driver(Base):
     __tablename__ = "drivers"
+    __table_args__ = (
+        CheckConstraint("charge_target_pct BETWEEN 50 AND 100", name="charge_target_pct_in_range"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
@@ -109,6 +112,9 @@ class Driver(Base):
     privacy_notice_version: Mapped[str | None] = mapped_column(String(20))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[Created]
+    # How full the driver wants their car when smart charging plans it (None: the
+    # policy's `portal.services.charging.smart.TARGET_SOC`).
+    charge_target_pct: Mapped[int | None] = mapped_column(SmallInteger)
 
     user: Mapped[User | None] = relationship(back_populates="driver", foreign_keys=[user_id])
     application: Mapped[CreditApplication | None] = relationship(foreign_keys=[application_id])

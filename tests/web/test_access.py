@@ -57,6 +57,7 @@ ACCESS: dict[str, object] = {
     "/conductor/cargar/reservar": Record(DRIVER, "charging_url"),
     "/conductor/cargar/reservas/<int:booking_id>/cancelar": Record(DRIVER, "charging_url"),
     "/conductor/cargar/iniciar": Record(DRIVER, "charging_url", "POST"),
+    "/conductor/cargar/meta": Record(DRIVER, "charging_url", "POST"),
     "/conductor/cargar/sesiones/<int:session_id>/detener": Record(DRIVER, "charging_url"),
     "/operacion/cargadores": STAFF,
     "/operacion/cargadores/<int:charger_id>": Record(STAFF, "charging_url"),

@@ -1,5 +1,6 @@
-"""A driver's charging: the session running now, their history, and starting or
-stopping a session from the phone (remote start/stop through the command log).
+"""A driver's charging: the session running now, their history, starting or stopping
+a session from the phone (remote start/stop through the command log), and how full they
+want their car when the depot plans its charging (`set_charge_target`).
 
 Every read and write is scoped to the driver: a session or command that is not
 theirs is simply not found (the view answers 404).
@@ -24,11 +25,15 @@ from portal.models import (
     ConnectorStatus,
     Contract,
     ContractStatus,
+    Driver,
     SessionStatus,
 )
-from portal.services import N_, DomainError
+from portal.services import N_, DomainError, FieldError
 from portal.services.charging.bookings import driver_id_tag
 from portal.services.charging.commands import request_command
+
+TARGET_CHOICES = (80, 90, 100)  # what the phone offers (%); the policy's 90 among them
+TARGET_RANGE = range(50, 101)
 
 READY = (ConnectorStatus.PREPARING, ConnectorStatus.AVAILABLE)
 """Connector statuses a remote start can use, best first (PREPARING: a car is plugged)."""
@@ -190,3 +195,21 @@ def get_user_command(session: Session, command_id: int, user_id: int) -> Charger
     if command is None or command.requested_by_id != user_id:
         return None
     return command
+
+
+def set_charge_target(session: Session, driver_id: int, pct: int) -> Driver:
+    """How full (% of the battery) the driver wants their car when smart charging plans
+    it; the depot's next plan charges it to that. Flushes."""
+    if pct not in TARGET_RANGE:
+        raise FieldError(
+            "target",
+            N_("Choose how full you want your car, from %(low)s to %(high)s %%."),
+            low=TARGET_RANGE.start,
+            high=TARGET_RANGE.stop - 1,
+        )
+    driver = session.get(Driver, driver_id)
+    if driver is None:
+        raise DomainError(N_("Driver not found."))
+    driver.charge_target_pct = pct
+    session.flush()
+    return driver

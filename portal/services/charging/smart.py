@@ -3,14 +3,15 @@
 `plan_depot(session, depot)` builds the planner's `Scenario` for the depot from now
 (docs/smart-charging.md): its connectors and site limit, its CFE tariffs
 (`depot_tariffs`, the engine's `Tariff`), the cars plugged in (open sessions on its
-connectors) and the cars booked on them, each car's energy to `TARGET_SOC` from its
-last state of charge (the charger's, else the tracker's), its departure (the booking's
-end, else the driver's usual pattern — `usual_departure` —, else the next
-`DEFAULT_DEPARTURE` local), and the billing month's punta and
-overall peaks so far (15-minute averages of the chargers' power meter values). It
-plans `optimal` and `uncontrolled` over `HORIZON_SLOTS` slots and keeps the new plan
-only when the depot has none that still holds or when the new one saves more than
-`SAVING_THRESHOLD_CENTS` over carrying on with the current one (no oscillation).
+connectors) and the cars booked on them, each car's energy to its driver's target
+(`Driver.charge_target_pct`, else the policy's `TARGET_SOC`) from its last state of
+charge (the charger's, else the tracker's), its departure (the booking's end, else the
+driver's usual pattern — `usual_departure` —, else the next `DEFAULT_DEPARTURE` local),
+and the billing month's punta and overall peaks so far (15-minute averages of the
+chargers' power meter values). It plans `optimal` and `uncontrolled` over
+`HORIZON_SLOTS` slots and keeps the new plan only when the depot has none that still
+holds or when the new one saves more than `SAVING_THRESHOLD_CENTS` over carrying on with
+the current one (no oscillation).
 Services flush; the caller commits.
 """
 
@@ -53,6 +54,7 @@ from portal.models import (
     CommandStatus,
     Depot,
     DepotPlanning,
+    Driver,
     MeterValue,
     SessionStatus,
     VehicleModel,
@@ -97,6 +99,7 @@ class Car:
     transaction_id: str | None = None
     booking_id: int | None = None
     uncontrolled: bool = False  # its charger refuses profiles: planned at full power
+    target_pct: float = TARGET_SOC  # its driver's, else the policy's
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "key"}
@@ -257,10 +260,20 @@ def _soc_and_battery(session: Session, vehicle: FleetVehicle | None) -> tuple[fl
     return soc, float(vehicle.battery_kwh)
 
 
-def _need_kwh(soc: float | None, battery_kwh: float) -> float:
+def _need_kwh(soc: float | None, battery_kwh: float, target_pct: float) -> float:
     """Energy to the target: from the last state of charge, or a flat battery when the
     car never said (better a car charged than a car short)."""
-    return max(0.0, (TARGET_SOC - (soc if soc is not None else 0.0)) / 100 * battery_kwh)
+    return max(0.0, (target_pct - (soc if soc is not None else 0.0)) / 100 * battery_kwh)
+
+
+def _targets(session: Session, driver_ids: list[int]) -> dict[int, float]:
+    """The drivers' own targets (% of the battery), where they chose one."""
+    rows = session.execute(
+        select(Driver.id, Driver.charge_target_pct).where(
+            Driver.id.in_(driver_ids), Driver.charge_target_pct.is_not(None)
+        )
+    )
+    return {driver_id: float(pct) for driver_id, pct in rows if pct is not None}
 
 
 def _car_limit(session: Session, vehicle: FleetVehicle | None, connector_kw: float) -> float:
@@ -280,6 +293,7 @@ def _plugged_in(session: Session, depot: Depot, start: datetime, kw: dict[int, f
         )
     ).all()
     history = usual_stays(session, [s.vehicle_id for s in sessions if s.vehicle_id], start)
+    targets = _targets(session, [s.driver_id for s in sessions if s.driver_id])
     zone = ZoneInfo(depot.timezone)
     for s in sessions:
         if s.connector_id is None:  # not possible: the query asks for its connectors
@@ -290,13 +304,14 @@ def _plugged_in(session: Session, depot: Depot, start: datetime, kw: dict[int, f
         booking = session.scalar(select(Booking).where(Booking.session_id == s.id))
         usual = usual_departure(history[vehicle.id], s.started_at, start, zone) if vehicle else None
         leave = booking.window_end if booking else usual or _default_departure(depot, start)
+        target = targets.get(s.driver_id or 0, TARGET_SOC)
         cars.append(
             Car(
                 key=f"v{vehicle.id}" if vehicle else f"s{s.id}",
                 connector_id=s.connector_id,
                 arrival_slot=0,
                 departure_slot=_slot_of(start, leave, up=True),
-                energy_kwh=_need_kwh(soc, battery) if vehicle else 0.0,
+                energy_kwh=_need_kwh(soc, battery, target) if vehicle else 0.0,
                 max_kw=_car_limit(session, vehicle, kw[s.connector_id]),
                 vehicle_id=vehicle.id if vehicle else None,
                 plate=vehicle.plate if vehicle else None,
@@ -305,6 +320,7 @@ def _plugged_in(session: Session, depot: Depot, start: datetime, kw: dict[int, f
                 session_id=s.id,
                 transaction_id=s.transaction_id,
                 booking_id=booking.id if booking else None,
+                target_pct=target,
             )
         )
     return cars
@@ -320,24 +336,27 @@ def _booked(session: Session, depot: Depot, start: datetime, kw: dict[int, float
             Booking.window_start < start + HORIZON_SLOTS * SLOT,
             Booking.window_end > start,
         )
-    )
+    ).all()
+    targets = _targets(session, [b.driver_id for b in bookings])
     for b in bookings:
         if b.connector_id is None:
             continue
         soc, battery = _soc_and_battery(session, b.vehicle)
+        target = targets.get(b.driver_id, TARGET_SOC)
         cars.append(
             Car(
                 key=f"v{b.vehicle_id}",
                 connector_id=b.connector_id,
                 arrival_slot=_slot_of(start, b.window_start, up=False),
                 departure_slot=_slot_of(start, b.window_end, up=True),
-                energy_kwh=_need_kwh(soc, battery),
+                energy_kwh=_need_kwh(soc, battery, target),
                 max_kw=_car_limit(session, b.vehicle, kw[b.connector_id]),
                 vehicle_id=b.vehicle_id,
                 plate=b.vehicle.plate,
                 soc=soc,
                 battery_kwh=battery,
                 booking_id=b.id,
+                target_pct=target,
             )
         )
     return cars
@@ -772,7 +791,8 @@ def ready_at(session: Session, vehicle_id: int) -> ReadyAt | None:
     drawing = [i for i, kw in enumerate(plan.schedule[key]) if kw > 0]
     if not drawing:
         return None
-    return ReadyAt(TARGET_SOC, plan.start_at + (drawing[-1] + 1) * SLOT)
+    target = float(plan.cars[key].get("target_pct", TARGET_SOC))  # older plans: the policy's
+    return ReadyAt(target, plan.start_at + (drawing[-1] + 1) * SLOT)
 
 
 @dataclass(frozen=True)

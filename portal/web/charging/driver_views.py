@@ -20,11 +20,19 @@ from portal.services import DomainError, fleet
 from portal.services.charging import bookings, smart
 from portal.services.charging import driver as driver_charging
 from portal.services.fleet_status import get_charge_now
-from portal.web.kit import FormAction, current_driver, error_text, form_action
+from portal.web.kit import (
+    FormAction,
+    current_driver,
+    done,
+    enqueue_after_commit,
+    error_text,
+    form_action,
+)
+from workers.smart_charging import replan_depot_job
 
 from . import driver
 from .commands import send_after_commit
-from .forms import BookForm, ConfirmForm, SlotFilterForm, StartForm
+from .forms import BookForm, ConfirmForm, SlotFilterForm, StartForm, TargetForm
 
 
 def _rules() -> bookings.BookingRules:
@@ -97,6 +105,37 @@ def _live_context(found: Driver, command: ChargerCommand | None = None) -> dict[
     }
 
 
+def _target_context(found: Driver, contract: Contract | None) -> dict[str, Any]:
+    """The target card, shown when the driver's depot plans its charging."""
+    depot_id = contract.vehicle.depot_id if contract is not None else None
+    planned = depot_id is not None and smart.planning_enabled(Session(), depot_id)
+    form = TargetForm(target=found.charge_target_pct or int(smart.TARGET_SOC))
+    return {
+        "target_form": form if planned else None,
+        "planned_depot_id": depot_id if planned else None,
+    }
+
+
+@driver.post("/meta")
+def charge_target() -> Response:
+    """How full the driver wants their car; their depot re-plans with it at once."""
+    found = current_driver()
+    context = _target_context(found, fleet.get_active_contract(Session(), found.id))
+    form = TargetForm()
+    context["target_form"] = form
+    if form.validate():
+        with form_action(form, "target") as action:
+            driver_charging.set_charge_target(Session(), found.id, form.target.data)
+            if context["planned_depot_id"] is not None:
+                enqueue_after_commit(Session(), replan_depot_job, context["planned_depot_id"])
+        if action.ok and not wants_fragment():
+            return done(url_for(".home"))
+    status = 200 if form.errors == {} else 422
+    return render(
+        "charging/driver_target.html", "target", status=status, saved=status == 200, **context
+    )
+
+
 @driver.get("")
 def home() -> Response:
     session = Session()
@@ -119,6 +158,7 @@ def home() -> Response:
             session, found.id, now=now, upcoming=False, limit=5
         ),
         **_live_context(found),
+        **_target_context(found, contract),
     )
 
 

@@ -19,6 +19,7 @@ from wtforms import (
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 
 from portal.models import CommandAction, ConnectorType, OcppVersion
+from portal.services.charging.driver import TARGET_CHOICES
 
 # -- the driver --------------------------------------------------------------------
 
@@ -31,6 +32,21 @@ class SlotFilterForm(FlaskForm):
 
     depot = SelectField(_l("Depot"), coerce=int, validators=[DataRequired()])
     day = RadioField(_l("Day"), validators=[DataRequired(message=_l("Choose a day."))])
+
+
+class TargetForm(FlaskForm):
+    """How full the driver wants their car when the depot plans its charging."""
+
+    target = RadioField(
+        _l("Charge my car to"),
+        coerce=int,
+        choices=[SelectChoice(pct, f"{pct} %") for pct in TARGET_CHOICES],
+        validators=[
+            InputRequired(message=_l("Choose how full you want your car.")),
+            AnyOf(TARGET_CHOICES, message=_l("Choose how full you want your car.")),
+        ],
+        validate_choice=False,  # AnyOf says it in our words
+    )
 
 
 class BookForm(FlaskForm):

@@ -388,3 +388,16 @@ def test_a_car_past_its_usual_stay_is_planned_to_leave_within_the_hour():
     assert smart.usual_departure(history, NOW, NOW, MX) == NOW + timedelta(hours=1)
     assert smart.usual_departure(history, NOW, later, MX) == later + smart.OVERDUE_STAY
     assert smart.usual_departure(history[:2], NOW, NOW, MX) is None  # too few to tell
+
+
+def test_a_driver_s_target_is_kept_between_50_and_100(db, make_driver):
+    from portal.services import FieldError
+    from portal.services.charging.driver import set_charge_target
+
+    driver = make_driver()
+    for wrong in (49, 101):
+        with pytest.raises(FieldError) as refused:
+            set_charge_target(db, driver.id, wrong)
+        assert refused.value.field == "target"
+    assert driver.charge_target_pct is None
+    assert set_charge_target(db, driver.id, 80).charge_target_pct == 80

@@ -1,10 +1,12 @@
 """The managers' smart-charging page: each depot's plan as a chart against the site
 limit with punta shaded, its cost against uncontrolled charging, and the switch."""
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import pytest
 from rq import Queue
 from sqlalchemy import select
 
@@ -75,15 +77,23 @@ def test_a_bad_switch_is_refused(client, login, make_user, make_depot):
     )
 
 
-def test_the_driver_sees_when_their_car_will_be_ready(
-    client, login, db, make_depot, make_charger, make_vehicle, make_contract, make_charging_session
+@pytest.fixture
+def charging_driver(
+    db, make_depot, make_charger, make_vehicle, make_contract, make_charging_session
 ):
+    """A driver whose 60 kWh car is plugged in at 30 % at a 100 kW depot with a tariff."""
     depot = make_depot(site_power_kw=Decimal("100"))
     _tariff(db, depot)
     charger = make_charger(depot=depot, connectors=[(ConnectorType.CCS2, "60")])
     contract = make_contract(vehicle=make_vehicle(depot=depot, battery_kwh=Decimal("60")))
     _soc(db, contract.vehicle, 30)
     make_charging_session(charger, vehicle_id=contract.vehicle_id, driver_id=contract.driver_id)
+    return contract
+
+
+def test_the_driver_sees_when_their_car_will_be_ready(client, login, db, charging_driver):
+    contract = charging_driver
+    depot = contract.vehicle.depot
     smart.plan_depot(db, depot, NOW)
     db.commit()
     ready = smart.ready_at(db, contract.vehicle_id)
@@ -149,3 +159,40 @@ def test_managers_and_staff_see_where_each_cars_charging_profile_stands(
     assert "No acepta perfiles de carga: sus autos cargan a plena potencia." in board
     assert board.count("Perfil confirmado por el cargador") == 1
     assert obeying_session.id in smart.session_profiles(db, depot.id)
+
+
+def test_a_driver_chooses_how_full_and_the_plan_charges_to_it(
+    client, login, db, charging_driver, redis_queues
+):
+    contract = charging_driver
+    depot = contract.vehicle.depot
+    login(contract.driver.user)
+    # Planning off: nothing to choose.
+    assert "¿Qué tan cargado quieres tu auto?" not in client.get("/conductor/cargar").text
+    smart.set_planning(db, depot, True, actor_id=None)
+    db.flush()
+    page = client.get("/conductor/cargar").text
+    assert "¿Qué tan cargado quieres tu auto?" in page
+    assert re.search(r'<input checked[^>]*value="90"', page)  # the policy's, until chosen
+
+    refused = client.post("/conductor/cargar/meta", data={"target": "45"})
+    assert refused.status_code == 422
+    assert "Elige qué tan cargado quieres tu auto." in refused.text
+    db.expire_all()
+    assert contract.driver.charge_target_pct is None
+
+    saved = client.post(
+        "/conductor/cargar/meta", data={"target": "100"}, headers={"HX-Request": "true"}
+    )
+    assert saved.status_code == 200
+    assert "Guardado: tu auto se cargará al 100 %." in saved.text
+    db.expire_all()
+    assert contract.driver.charge_target_pct == 100
+    # The depot is re-planned at once, and the plan fills the car to 100 %.
+    (job,) = Queue("default", connection=redis_queues).get_jobs()
+    assert (job.func_name, job.args) == ("workers.smart_charging.replan_depot_job", (depot.id,))
+    plan = smart.plan_depot(db, depot, NOW).plan
+    assert sum(plan.schedule[f"v{contract.vehicle_id}"]) / 4 == pytest.approx(42.0, abs=0.01)
+    db.flush()
+    fragment = client.get("/conductor/cargar/en-curso", headers={"HX-Request": "true"})
+    assert "Tu auto estará al 100 % a las" in fragment.text
