@@ -108,3 +108,41 @@ def test_admins_register_chargers(browser, live_server, demo_logins):
     desktop.shot("charging-tags")
     assert desktop.axe() == []
     assert desktop.errors == []
+
+
+def test_a_manager_turns_planning_on_and_a_driver_chooses_how_full(
+    browser, live_server, demo_logins
+):
+    desktop = sized(browser, live_server, "desktop")
+    desktop.login(demo_logins["manager"])
+    page = desktop.page
+    page.goto(live_server + "/gerencia/carga-inteligente")
+    expect(page.get_by_role("heading", name="Carga inteligente", level=1)).to_be_visible()
+    switches = page.get_by_role("button", name="Encender la planeación")
+    depots = switches.count()
+    assert depots == 3
+    for _ in range(depots):
+        switches.first.click()
+        page.wait_for_load_state("networkidle")
+    expect(page.get_by_role("button", name="Apagar la planeación")).to_have_count(3)
+    desktop.shot("charging-smart")
+    assert desktop.axe() == []
+    assert desktop.errors == []
+
+    phone = sized(browser, live_server, "phone")
+    phone.login(demo_logins["driver"])
+    phone.goto("/conductor/cargar")
+    card = phone.page.locator("#target")
+    expect(card.get_by_role("heading", name="¿Qué tan cargado quieres tu auto?")).to_be_visible()
+    card.get_by_label("100 %").check()
+    card.get_by_role("button", name="Guardar").click()
+    expect(card.get_by_role("status")).to_have_text("Guardado: tu auto se cargará al 100 %.")
+    phone.shot("charging-target")
+    assert phone.axe() == []
+    assert phone.errors == []
+
+    # Back as it was for the other tests.
+    for _ in range(depots):
+        page.get_by_role("button", name="Apagar la planeación").first.click()
+        page.wait_for_load_state("networkidle")
+    expect(page.get_by_role("button", name="Encender la planeación")).to_have_count(3)
