@@ -1085,15 +1085,16 @@ class CSMS:
         self.stopping = asyncio.Event()
         # Blocking: used in the pool's threads only (`ask_replans`).
         self.replans = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        self.planned = replan.PlannedDepots(self.db.sessions)
         if self.replans is not None:
             self.db.on_sessions_changed = self.ask_replans
 
     def ask_replans(self, charger_ids: set[int]) -> None:
         """A car arrived or left at these chargers: re-plan their depots with planning on
-        (`charging.replan`; in a pool thread, after the commit)."""
+        (`charging.replan`; in a pool thread, after the commit). Which depots plan is
+        known as of `replan.PLANNED_MAX_AGE` ago: no query per batch."""
         try:
-            with self.db.sessions() as session:
-                depots = replan.planned_depots(session, charger_ids)
+            depots = self.planned.of(charger_ids)
             if depots and self.replans is not None:
                 replan.request_replans(self.replans, depots, "a car arrived or left")
         except Exception:
