@@ -75,6 +75,7 @@ from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
 from redis import Redis
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
@@ -214,8 +215,15 @@ class Database:
     MAX_CALLS = 100
 
     def __init__(self, url: str, threads: int, flush_interval: float, writers: int = 4) -> None:
-        self.engine = make_engine(url, pool_size=threads + writers + 2, max_overflow=4)
+        # Look-ups, sweeps and the re-plan hook: connections pinged at checkout.
+        self.engine = make_engine(url, pool_size=threads + 2, max_overflow=4)
         self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        # The writers' connections are not pinged (a round trip per batch): one that
+        # PostgreSQL dropped fails its batch, which runs once more on a new one (`_write`).
+        self.writer_engine = make_engine(
+            url, pool_size=writers, max_overflow=0, pool_pre_ping=False
+        )
+        self.writer_sessions = sessionmaker(bind=self.writer_engine, expire_on_commit=False)
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="csms-db")
         # The writers have threads of their own: a batch never queues behind look-ups.
         self.writers = writers
@@ -232,8 +240,9 @@ class Database:
         # that is committed (the CSMS asks for a re-plan of their depots).
         self.on_sessions_changed: Callable[[set[int]], None] | None = None
 
-    def _warm_up(self) -> None:
-        with self.sessions() as session:
+    @staticmethod
+    def _warm_up(sessions: sessionmaker[Session]) -> None:
+        with sessions() as session:
             store.warm_up(session)
             session.rollback()
 
@@ -242,12 +251,36 @@ class Database:
         hot statements (`store.warm_up`), at once."""
         loop = asyncio.get_running_loop()
         await asyncio.gather(
-            *(loop.run_in_executor(self.writer_pool, self._warm_up) for _ in range(self.writers)),
-            loop.run_in_executor(self.pool, self._warm_up),
+            *(
+                loop.run_in_executor(self.writer_pool, self._warm_up, self.writer_sessions)
+                for _ in range(self.writers)
+            ),
+            loop.run_in_executor(self.pool, self._warm_up, self.sessions),
         )
 
     def _transaction(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        with self.sessions() as session:
+        """`fn(session, *args)` committed, in a connection of the pool's."""
+        return self._commit(self.sessions, fn, *args, **kwargs)
+
+    def _write(self, batch: store.Batch, savepoints: bool = False) -> store.BatchResult:
+        """Apply and commit a batch in a writer's connection. If PostgreSQL dropped it (a
+        restart, an administrator), SQLAlchemy invalidates the writers' connections and
+        the batch runs once more on a new one. A drop during the COMMIT leaves its fate
+        unknown; running it again is safe because a batch's writes are idempotent
+        (starts, stops and events by their keys, samples by their natural key, energy
+        posted once per session), as the call-by-call retry already relies on."""
+        try:
+            return self._commit(self.writer_sessions, store.apply_batch, batch, savepoints)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            log.warning("a writer's connection was dropped (%s); the batch again", error.orig)
+            return self._commit(self.writer_sessions, store.apply_batch, batch, savepoints)
+
+    def _commit(
+        self, sessions: sessionmaker[Session], fn: Callable[..., T], *args: Any, **kwargs: Any
+    ) -> T:
+        with sessions() as session:
             result = fn(session, *args, **kwargs)
             session.commit()
             changed = session.info.pop(store.SESSIONS_CHANGED, None)
@@ -372,16 +405,12 @@ class Database:
         loop = asyncio.get_running_loop()
         try:
             try:
-                result = await loop.run_in_executor(
-                    self.writer_pool, self._transaction, store.apply_batch, batch
-                )
+                result = await loop.run_in_executor(self.writer_pool, self._write, batch)
             except Exception as error:  # a call failed: again, each in a savepoint
                 log.warning(
                     "batch of %s writes failed (%s); retrying call by call", len(batch), error
                 )
-                result = await loop.run_in_executor(
-                    self.writer_pool, self._transaction, store.apply_batch, batch, True
-                )
+                result = await loop.run_in_executor(self.writer_pool, self._write, batch, True)
             took = time.monotonic() - started
             if took > 0.5:
                 log.warning("slow batch: %s writes in %.0f ms", len(batch), took * 1000)
@@ -425,6 +454,7 @@ class Database:
         self.writer_pool.shutdown(wait=True)
         self.pool.shutdown(wait=True)
         self.engine.dispose()
+        self.writer_engine.dispose()
 
 
 class Reads:
