@@ -42,8 +42,10 @@ import base64
 import binascii
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import hmac
+import inspect
 import json
 import logging
 import os
@@ -63,8 +65,14 @@ from typing import Any, TypeVar
 import ocpp.messages
 import redis.asyncio as aioredis
 from ocpp import exceptions as ocpp_errors
-from ocpp.charge_point import camel_to_snake_case, remove_nones
-from ocpp.messages import Call, CallError, CallResult, _validate_payload
+from ocpp.charge_point import (
+    _raise_key_error,
+    camel_to_snake_case,
+    remove_nones,
+    serialize_as_dict,
+    snake_to_camel_case,
+)
+from ocpp.messages import Call, CallError, CallResult, _validate_payload, validate_payload
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
@@ -631,7 +639,9 @@ class ConnectionMixin:
     version: str  # "1.6" or "2.0.1"
     _connection: ServerConnection
     _response_queue: asyncio.Queue[Any]
-    _handle_call: Callable[[Call], Awaitable[Any]]
+    route_map: dict[str, dict[str, Any]]
+    logger: logging.Logger
+    _send: Callable[[str], Awaitable[None]]
 
     def setup(self, csms: CSMS, record: store.ChargerRecord) -> None:
         self.csms = csms
@@ -733,6 +743,34 @@ class ConnectionMixin:
             cause = (error.details or {}).get("cause") or error.description
             await self.reject(uid, error.code, str(cause))
 
+    async def _handle_call(self, msg: Call) -> None:
+        """The library's `_handle_call` (ocpp 2.1) without two of its costs per message,
+        a sixth of the event loop's time in a burst: the payload's keys are turned into
+        snake_case once per distinct key (`snake_case`), not with two regular
+        expressions per key per message, and a handler's signature is not inspected
+        (ours take no `call_unique_id`). Validated as the library does it: the request
+        and the answer, unless the handler is marked `skip_schema_validation` (its
+        request is then checked by `route_message`, leniently). No `@after` hooks here."""
+        handlers = self.route_map.get(msg.action, {})
+        if "_on_action" not in handlers:
+            _raise_key_error(msg.action, self.version)
+        validate = not handlers.get("_skip_schema_validation", False)
+        if validate:
+            await validate_payload(msg, self.version)
+        try:
+            response = handlers["_on_action"](**snake_case(msg.payload))
+            if inspect.isawaitable(response):
+                response = await response
+        except Exception as error:
+            self.logger.exception("Error while handling request '%s'", msg)
+            await self._send(msg.create_call_error(error).to_json())
+            return
+        payload = snake_to_camel_case(remove_nones(serialize_as_dict(response)))
+        answer = msg.create_call_result(payload)
+        if validate:
+            await validate_payload(answer, self.version)
+        await self._send(answer.to_json())
+
     # Shared handlers' bodies.
 
     async def boot(self, info: dict[str, Any], rebooted: bool = True) -> str:
@@ -826,6 +864,20 @@ class ConnectionMixin:
         for problem in problems:
             log.warning("%s: meter values: %s (skipped)", self.record.identity, problem)
         return samples
+
+
+@functools.lru_cache(maxsize=4096)
+def _snake_key(key: str) -> str:
+    return next(iter(camel_to_snake_case({key: None})))
+
+
+def snake_case(data: Any) -> Any:
+    """`camel_to_snake_case` with each distinct key converted once."""
+    if isinstance(data, dict):
+        return {_snake_key(key): snake_case(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [snake_case(value) for value in data]
+    return data
 
 
 _STATUS = {

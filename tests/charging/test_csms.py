@@ -7,9 +7,11 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from ocpp.charge_point import camel_to_snake_case
 from sqlalchemy import select, text
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from charging.csms import snake_case
 from portal.models import (
     Charger,
     ChargerConnector,
@@ -374,6 +376,23 @@ def test_bad_input_gets_a_callerror_and_the_connection_stays(csms, make_charger)
         wire.call("Heartbeat", {}, uid="same")
         assert wire.call("Heartbeat", {}, uid="same")[:3] == [4, "same", "ProtocolError"]
         assert wire.ok("Heartbeat", {})  # still fine
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"chargePointVendor": "ABB", "chargeBoxSerialNumber": "X", "firmwareVersion": "1"},
+        {
+            "connectorId": 1,
+            "meterValue": [{"timestamp": "t", "sampledValue": [{"value": "1", "unit": "Wh"}]}],
+        },
+        {"chargingStation": {"vendorName": "Y"}, "ocppCSMSURL": "u", "V2XChargingCtrlr": 1},
+        {"evseId": 1, "SoC": 50, "idTokenInfo": {"status": "Accepted"}, "ISO15118": [[]]},
+    ],
+)
+def test_payload_keys_are_turned_into_snake_case_as_the_library_does(payload):
+    assert snake_case(payload) == camel_to_snake_case(payload)
+    assert snake_case(payload) == camel_to_snake_case(payload)  # and from the cache
 
 
 def test_lenient_where_chargers_are_sloppy(csms, db, make_charger):
