@@ -7,9 +7,11 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from ocpp.charge_point import camel_to_snake_case
+from sqlalchemy import select, text
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from charging.csms import snake_case
 from portal.models import (
     Charger,
     ChargerConnector,
@@ -226,6 +228,54 @@ def test_a_full_16_session_posts_its_energy_once(csms, db, make_charger, make_ta
     assert samples is not None
 
 
+def _drop_connections(db) -> int:
+    """PostgreSQL ends every other connection to this database (the server's), as a
+    restart or an administrator would."""
+    dropped = db.scalar(
+        text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    )
+    db.commit()
+    return dropped
+
+
+def test_a_session_survives_the_servers_database_connections_being_dropped(
+    csms, db, make_charger, make_tag
+):
+    charger = make_charger(price_cents=450)
+    tag = make_tag()
+    with Wire(csms.url, charger.identity, CHARGER_PASSWORD) as wire:
+        boot16(wire)
+        start = {"connectorId": 1, "idTag": tag.tag, "meterStart": 1_000_000, "timestamp": ts()}
+        tx = wire.ok("StartTransaction", start)["transactionId"]
+        assert _drop_connections(db) >= 4  # the writers' connections at least
+        energy = {"value": "1016000", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}
+        wire.ok(
+            "MeterValues",
+            {
+                "connectorId": 1,
+                "transactionId": tx,
+                "meterValue": [{"timestamp": ts(1800), "sampledValue": [energy]}],
+            },
+        )
+        assert _drop_connections(db) >= 1  # the new ones
+        assert wire.ok("Authorize", {"idTag": tag.tag})["idTagInfo"]["status"] == "Accepted"
+        stop = {"transactionId": tx, "meterStop": 1_032_000, "timestamp": ts(3600)}
+        stop["idTag"] = tag.tag
+        assert wire.ok("StopTransaction", stop)["idTagInfo"]["status"] == "Accepted"
+
+    # What each answer acknowledged is stored, once.
+    session = db.scalar(select(ChargingSession).where(ChargingSession.charger_id == charger.id))
+    assert session.status == SessionStatus.COMPLETED
+    assert session.kwh == 32
+    samples = db.scalars(select(MeterValue.value).where(MeterValue.session_id == session.id))
+    assert list(samples) == [1_016_000]
+    entries = db.scalars(select(LedgerEntry.amount_cents).where(LedgerEntry.kind == "energy"))
+    assert list(entries) == [14400]  # 32 kWh x $4.50
+
+
 def test_an_unknown_tag_is_invalid_but_the_session_is_recorded(csms, db, make_charger):
     charger = make_charger()
     with Wire(csms.url, charger.identity, CHARGER_PASSWORD) as wire:
@@ -326,6 +376,23 @@ def test_bad_input_gets_a_callerror_and_the_connection_stays(csms, make_charger)
         wire.call("Heartbeat", {}, uid="same")
         assert wire.call("Heartbeat", {}, uid="same")[:3] == [4, "same", "ProtocolError"]
         assert wire.ok("Heartbeat", {})  # still fine
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"chargePointVendor": "ABB", "chargeBoxSerialNumber": "X", "firmwareVersion": "1"},
+        {
+            "connectorId": 1,
+            "meterValue": [{"timestamp": "t", "sampledValue": [{"value": "1", "unit": "Wh"}]}],
+        },
+        {"chargingStation": {"vendorName": "Y"}, "ocppCSMSURL": "u", "V2XChargingCtrlr": 1},
+        {"evseId": 1, "SoC": 50, "idTokenInfo": {"status": "Accepted"}, "ISO15118": [[]]},
+    ],
+)
+def test_payload_keys_are_turned_into_snake_case_as_the_library_does(payload):
+    assert snake_case(payload) == camel_to_snake_case(payload)
+    assert snake_case(payload) == camel_to_snake_case(payload)  # and from the cache
 
 
 def test_lenient_where_chargers_are_sloppy(csms, db, make_charger):

@@ -1,6 +1,7 @@
 """A depot's smart-charging plan from its rows: tariff, connectors, cars plugged in and
 booked, the month's peaks; kept unless a new plan saves more than the threshold."""
 
+import contextlib
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -240,12 +241,15 @@ def test_replan_depot_plans_only_a_depot_with_planning_on(db, depot, make_depot)
 def test_planned_depots_are_those_of_the_chargers_with_planning_on(db, depot, make_charger):
     charger_id = db.scalar(select(Booking.charger_id).where(Booking.depot_id == depot.id))
     other = make_charger()
-    assert replan.planned_depots(db, [charger_id, other.id]) == []
+    fresh = replan.PlannedDepots(lambda: contextlib.nullcontext(db), max_age=0)
+    known = replan.PlannedDepots(lambda: contextlib.nullcontext(db), max_age=3600)
+    assert fresh.of([charger_id, other.id]) == [] == known.of([charger_id])
     smart.set_planning(db, depot, True, actor_id=None)
-    assert replan.planned_depots(db, [charger_id, other.id, charger_id]) == [depot.id]
+    assert fresh.of([charger_id, other.id, charger_id]) == [depot.id]
+    assert known.of([charger_id]) == []  # as of its last read, until it is max_age old
     depot.retired_at = NOW
     db.flush()
-    assert replan.planned_depots(db, [charger_id]) == []
+    assert fresh.of([charger_id]) == []
 
 
 def _power(db, session, at, kw):
