@@ -58,7 +58,8 @@ def _fresh_database() -> None:
         conn.execute(f"DROP DATABASE IF EXISTS {NAME} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {NAME}")
     upgrade_database(URL)
-    os.environ.update(DATABASE_URL=URL, REDIS_URL="", LAFA_DEMO="1")
+    # A scratch database: the development defaults are fine.
+    os.environ.update(DATABASE_URL=URL, REDIS_URL="", LAFA_DEMO="1", LAFA_ENV="development")
 
 
 def _seed(vehicles: int, telemetry_days: int | None) -> tuple[float, ...]:

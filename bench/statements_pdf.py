@@ -145,7 +145,8 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    os.environ.update(DATABASE_URL=URL, REDIS_URL=args.redis, LAFA_DEMO="1")
+    # A scratch database: the development defaults are fine.
+    os.environ.update(DATABASE_URL=URL, REDIS_URL=args.redis, LAFA_DEMO="1", LAFA_ENV="development")
     if args.child:
         run_worker(args.child, args.worker_jobs)
         return

@@ -8,7 +8,7 @@ the vehicle pages, the ledger and the charging screens tell one story.
   are the days' anchored charges (`World.anchored_sessions`: the same energy, estimated
   times). The ledger bills each at the depot's price (`portal.demo.ledger`); here each
   becomes a completed `charging_sessions` row as the CSMS would store it, linked to its
-  ledger entry, with the meter values its charger would have sent (`_meter_rows`: the
+  ledger entry, with the meter values its charger would have sent (`_meter_rows`, COPYed: the
   energy register, power and state of charge at its start, at every quarter hour and
   at its end), which the energy bill and the month's peaks read. A car's charge that
   the live chargers recorded (the simulators ran then) is left to them.
@@ -327,22 +327,33 @@ def _seed_sessions(session: Session, world: World, charges: Sequence[PastCharge]
         .execution_options(sort_by_parameter_order=True),
         rows,
     ).all()
-    meters = [
-        row
-        for session_id, transaction_id in stored
-        for row in _meter_rows(world, session_id, *meter_starts[transaction_id])
-    ]
-    if meters:
-        session.execute(insert(MeterValue), meters)
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(
+        f"COPY {MeterValue.__tablename__} ({', '.join(METER_COLUMNS)}) FROM STDIN"
+    ) as copy:
+        for session_id, transaction_id in stored:  # new sessions: their samples are new
+            for row in _meter_rows(world, session_id, *meter_starts[transaction_id]):
+                copy.write_row(row)
     return len(rows)
 
 
 METER_EVERY = timedelta(minutes=15)
+METER_COLUMNS = (
+    "charger_id",
+    "evse_id",
+    "session_id",
+    "sampled_at",
+    "measurand",
+    "phase",
+    "unit",
+    "context",
+    "value",
+)
 
 
 def _meter_rows(
     world: World, session_id: int, charge: PastCharge, start_wh: int
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[tuple[Any, ...]]:
     """The meter values a charger sends for the charge: at its start (Transaction.Begin),
     at each quarter hour while it charges, and at its end (Transaction.End); the register
     adds up to exactly the session's energy."""
@@ -365,17 +376,17 @@ def _meter_rows(
         if context == "Sample.Periodic":
             samples.append((POWER, "W", round(s.power_kw(at) * 1000.0)))
         for measurand, unit, value in samples:
-            yield {
-                "charger_id": connector.charger_id,
-                "evse_id": connector.evse_id,
-                "session_id": session_id,
-                "sampled_at": at,
-                "measurand": measurand,
-                "phase": "",
-                "unit": unit,
-                "context": context,
-                "value": value,
-            }
+            yield (
+                connector.charger_id,
+                connector.evse_id,
+                session_id,
+                at,
+                measurand,
+                "",
+                unit,
+                context,
+                value,
+            )
 
 
 # --- Telemetry ------------------------------------------------------------------------------
