@@ -28,8 +28,9 @@ from workers.smart_charging import check_plan_strays_job, replan_depots_job
 
 
 def test_the_job_plans_the_depots_with_planning_on(
-    redis_queues, db, make_depot, make_charger, make_vehicle, make_charging_session
+    redis_queues, db, clock, make_depot, make_charger, make_vehicle, make_charging_session
 ):
+    clock.pin(NOW)
     on, off = make_depot(site_power_kw=Decimal("50")), make_depot()
     for depot in (on, off):
         _tariff(db, depot)
@@ -87,8 +88,10 @@ def _profiles(db):
 
 
 @pytest.fixture
-def plugged_in(db, make_depot, make_charger, make_vehicle, make_charging_session):
-    """A depot with planning on and a car plugged in at 20 %."""
+def plugged_in(db, clock, make_depot, make_charger, make_vehicle, make_charging_session):
+    """A depot with planning on and a car plugged in at 20 % at 18:00 (it leaves at 06:00:
+    a plan that holds, whatever the time the tests run)."""
+    clock.pin(NOW)
     depot = make_depot(site_power_kw=Decimal("50"))
     _tariff(db, depot)
     charger = make_charger(depot=depot, connectors=[(ConnectorType.CCS2, "22")])

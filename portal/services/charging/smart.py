@@ -457,11 +457,14 @@ def same_sessions(current: ChargingPlan, built: DepotScenario) -> bool:
     )
 
 
-def carry_on_cost(current: ChargingPlan, built: DepotScenario) -> int | None:
+def carry_on_cost(
+    current: ChargingPlan, built: DepotScenario, new: Plan | None = None
+) -> int | None:
     """What carrying on with ``current`` costs in the new scenario (centavos), or None when
     it no longer holds: another set of cars, a car on another session (`same_sessions`),
     a car whose charger began or stopped refusing profiles, or a car it would leave short
-    of its need."""
+    of its need — of what the ``new`` plan would give it, when the need cannot be met (a
+    car short either way does not make a new plan every quarter hour)."""
     scenario = built.scenario
     if set(current.schedule) != set(scenario.vehicle_ids) or not same_sessions(current, built):
         return None
@@ -476,6 +479,10 @@ def carry_on_cost(current: ChargingPlan, built: DepotScenario) -> int | None:
         kw[i, : len(rest)] = rest
     delivered = kw.sum(axis=1) * scenario.slot_hours
     need = np.array([v.energy_kwh for v in scenario.vehicles])
+    if new is not None:
+        rows = dict(zip(new.vehicle_ids, new.kw, strict=True))
+        possible = np.array([rows[v].sum() for v in scenario.vehicle_ids]) * scenario.slot_hours
+        need = np.minimum(need, possible)
     if np.any(delivered < need - SHORT_TOLERANCE_KWH):
         return None
     return _cents(cost_of(scenario, kw).total_mxn)
@@ -518,7 +525,7 @@ def plan_depot(
     built = depot_scenario(session, depot, now)
     plan = make_plan(built.scenario, "optimal")
     current = current_plan(session, depot.id)
-    carry_on = carry_on_cost(current, built) if current else None
+    carry_on = carry_on_cost(current, built, plan) if current else None
     saving = 0 if carry_on is None else carry_on - _cents(plan.cost.total_mxn)
     if current is not None and carry_on is not None and saving <= threshold_cents:
         return Replan(current, new=False, saving_cents=saving)

@@ -405,3 +405,22 @@ def test_a_driver_s_target_is_kept_between_50_and_100(db, make_driver):
         assert refused.value.field == "target"
     assert driver.charge_target_pct is None
     assert set_charge_target(db, driver.id, 80).charge_target_pct == 80
+
+
+def test_a_car_short_either_way_does_not_make_a_new_plan_every_quarter_hour(
+    db, make_depot, make_charger, make_vehicle, make_charging_session
+):
+    """At 05:00, a car that leaves at 06:00 needs 48 kWh from a 22 kW connector: short
+    by about 26 kWh whatever the plan. Carrying on gives it as much as a new plan would."""
+    five = datetime(2026, 12, 9, 5, 0, tzinfo=MX).astimezone(UTC)
+    depot = make_depot(site_power_kw=Decimal("100"))
+    _tariff(db, depot)
+    charger = make_charger(depot=depot, connectors=[(ConnectorType.CCS2, "22")])
+    car = make_vehicle(depot=depot, battery_kwh=Decimal("60"))
+    _soc(db, car, 10)
+    make_charging_session(charger, vehicle_id=car.id, started_at=five)
+    first = smart.plan_depot(db, depot, five)
+    assert first.plan.short_kwh[f"v{car.id}"] == pytest.approx(26.0, abs=0.01)
+    again = smart.plan_depot(db, depot, five + timedelta(minutes=15))
+    assert not again.new
+    assert again.plan.id == first.plan.id

@@ -271,7 +271,9 @@ def test_cut_offs_are_audited_and_kept_as_history(db, make_user):
     assert [c.approve_at_or_above for c in cutoff_history(db)] == [580, 570]
     with pytest.raises(FieldError):
         set_cutoffs(db, approve_at=500, decline_below=540, actor_id=manager.id, reason="al revés")
-    events = db.scalars(select(AuditEvent).where(AuditEvent.action == "credit.cutoffs_set")).all()
+    events = db.scalars(
+        select(AuditEvent).where(AuditEvent.action == "credit.cutoffs_set").order_by(AuditEvent.id)
+    ).all()
     assert len(events) == 2
     assert events[1].details["previous"] == {"approve_at": 570, "decline_below": 530}
 
