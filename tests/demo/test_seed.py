@@ -50,19 +50,20 @@ def test_the_demo_has_credit_applications_in_every_state_and_a_synthetic_model(d
     assert model.synthetic
 
 
-def test_demo_bookings_are_made_once_and_leave_the_first_driver_free(db):
-    from datetime import UTC, datetime
+def test_demo_bookings_are_made_once_and_leave_the_first_driver_free(db, clock):
+    from datetime import UTC, date, datetime
 
     from portal.demo.bookings import seed_bookings
     from portal.models import Booking, ContractStatus, User
 
-    seed_demo(db, vehicles=30)
-    morning = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # 09:00 in Mexico City
-    made = seed_bookings(db, now=morning)
-    assert made > 0
-    assert seed_bookings(db, now=morning) == 0
+    # Seeded at 09:00 in Mexico City (the seed books "today, soon" and tomorrow morning:
+    # at another hour of the day it books other slots).
+    morning = clock.pin(datetime(2026, 3, 10, 15, 0, tzinfo=UTC))
+    seed_demo(db, vehicles=30, today=date(2026, 3, 10))
     count = db.scalar(select(func.count(Booking.id)))
-    assert count >= made
+    assert count > 0
+    assert seed_bookings(db, now=morning) == 0
+    assert db.scalar(select(func.count(Booking.id))) == count
     first_driver = db.scalar(
         select(Driver.id)
         .join(User, User.id == Driver.user_id)
