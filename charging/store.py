@@ -284,7 +284,7 @@ def record_samples(session: Session, samples: list[Sample]) -> None:
             " SELECT * FROM unnest(%s::int[], %s::int[], %s::int[], %s::timestamptz[],"
             " %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::float8[])"
             " ON CONFLICT DO NOTHING",
-            tuple([r[column] for r in values] for column in _SAMPLE_COLUMNS),
+            tuple([r[column] for r in values] for column in SAMPLE_COLUMNS),
         )
     if live:
         ordered = [live[sid] for sid in sorted(live)]
@@ -305,7 +305,7 @@ def record_samples(session: Session, samples: list[Sample]) -> None:
         )
 
 
-_SAMPLE_COLUMNS = (
+SAMPLE_COLUMNS = (
     "charger_id",
     "evse_id",
     "session_id",

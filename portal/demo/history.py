@@ -41,7 +41,7 @@ import numpy as np
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
-from charging.store import ENERGY, POWER
+from charging.store import ENERGY, POWER, SAMPLE_COLUMNS
 from portal.demo.world import (
     PlannedSession,
     Segment,
@@ -329,7 +329,7 @@ def _seed_sessions(session: Session, world: World, charges: Sequence[PastCharge]
     ).all()
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(
-        f"COPY {MeterValue.__tablename__} ({', '.join(METER_COLUMNS)}) FROM STDIN"
+        f"COPY {MeterValue.__tablename__} ({', '.join(SAMPLE_COLUMNS)}) FROM STDIN"
     ) as copy:
         for session_id, transaction_id in stored:  # new sessions: their samples are new
             for row in _meter_rows(world, session_id, *meter_starts[transaction_id]):
@@ -338,17 +338,6 @@ def _seed_sessions(session: Session, world: World, charges: Sequence[PastCharge]
 
 
 METER_EVERY = timedelta(minutes=15)
-METER_COLUMNS = (
-    "charger_id",
-    "evse_id",
-    "session_id",
-    "sampled_at",
-    "measurand",
-    "phase",
-    "unit",
-    "context",
-    "value",
-)
 
 
 def _meter_rows(
@@ -385,6 +374,7 @@ def _meter_rows(
                 "",
                 unit,
                 context,
+                None,  # location
                 value,
             )
 
