@@ -105,34 +105,32 @@ def _live_context(found: Driver, command: ChargerCommand | None = None) -> dict[
     }
 
 
-def _target_context(found: Driver, contract: Contract | None) -> dict[str, Any]:
-    """The target card, shown when the driver's depot plans its charging."""
+def _planned_depot(contract: Contract | None) -> int | None:
+    """The driver's depot when it plans its charging (the target card shows then)."""
     depot_id = contract.vehicle.depot_id if contract is not None else None
-    planned = depot_id is not None and smart.planning_enabled(Session(), depot_id)
-    form = TargetForm(target=found.charge_target_pct or int(smart.TARGET_SOC))
-    return {
-        "target_form": form if planned else None,
-        "planned_depot_id": depot_id if planned else None,
-    }
+    return depot_id if depot_id and smart.planning_enabled(Session(), depot_id) else None
 
 
 @driver.post("/meta")
 def charge_target() -> Response:
     """How full the driver wants their car; their depot re-plans with it at once."""
     found = current_driver()
-    context = _target_context(found, fleet.get_active_contract(Session(), found.id))
+    depot_id = _planned_depot(fleet.get_active_contract(Session(), found.id))
     form = TargetForm()
-    context["target_form"] = form
     if form.validate():
         with form_action(form, "target") as action:
             driver_charging.set_charge_target(Session(), found.id, form.target.data)
-            if context["planned_depot_id"] is not None:
-                enqueue_after_commit(Session(), replan_depot_job, context["planned_depot_id"])
+            if depot_id is not None:
+                enqueue_after_commit(Session(), replan_depot_job, depot_id)
         if action.ok and not wants_fragment():
             return done(url_for(".home"))
-    status = 200 if form.errors == {} else 422
+    status = 422 if form.errors else 200
     return render(
-        "charging/driver_target.html", "target", status=status, saved=status == 200, **context
+        "charging/driver_target.html",
+        "target",
+        status=status,
+        saved=status == 200,
+        target_form=form,
     )
 
 
@@ -158,7 +156,9 @@ def home() -> Response:
             session, found.id, now=now, upcoming=False, limit=5
         ),
         **_live_context(found),
-        **_target_context(found, contract),
+        target_form=TargetForm(target=found.charge_target_pct or int(smart.TARGET_SOC))
+        if _planned_depot(contract)
+        else None,
     )
 
 
